@@ -11,6 +11,7 @@
 pub mod domain;
 pub mod layout;
 pub mod money;
+pub mod quality;
 pub mod schema;
 pub mod time;
 
