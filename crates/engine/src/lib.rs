@@ -1,1 +1,195 @@
-//! placeholder
+//! The analytics seam.
+//!
+//! Tag, feature and KPI computation is SQL over the canonical fact tables. Callers talk to
+//! [`AnalyticsEngine`], never to DataFusion directly, so the same definitions can run on a
+//! Ballista cluster or a bank's warehouse by adding another implementation. The embedded
+//! default, [`DataFusionEngine`], registers every fact table's Parquet folder in the data
+//! directory as a SQL table.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::json::writer::{JsonArray, WriterBuilder};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use zhiying_core::DataDir;
+use zhiying_core::schema::{FACT_TABLES, TableDef};
+
+pub use datafusion::arrow;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("query failed: {0}\n  query: {1}")]
+    Query(String, String),
+    #[error("could not register table '{table}' from {path}: {source}")]
+    Register { table: String, path: String, source: datafusion::error::DataFusionError },
+    #[error("could not convert query results to JSON: {0}")]
+    Json(String),
+}
+
+pub type Row = serde_json::Map<String, serde_json::Value>;
+
+/// Runs SQL over the canonical tables. Implementations must be cheap to share across threads.
+#[async_trait::async_trait]
+pub trait AnalyticsEngine: Send + Sync {
+    /// Engine name for logs and `/metrics`, e.g. `datafusion`.
+    fn name(&self) -> &'static str;
+    /// Runs one SQL query and returns Arrow record batches.
+    async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, EngineError>;
+    /// Re-reads the list of files behind each table (after an ingest).
+    async fn refresh(&self) -> Result<(), EngineError>;
+
+    /// Runs a query and returns rows as JSON objects (timestamps as RFC 3339 strings).
+    async fn query_json(&self, sql: &str) -> Result<Vec<Row>, EngineError> {
+        batches_to_json(&self.query(sql).await?)
+    }
+}
+
+pub fn batches_to_json(batches: &[RecordBatch]) -> Result<Vec<Row>, EngineError> {
+    let mut buf = Vec::new();
+    {
+        let mut w = WriterBuilder::new().with_explicit_nulls(true).build::<_, JsonArray>(&mut buf);
+        for b in batches {
+            w.write(b).map_err(|e| EngineError::Json(e.to_string()))?;
+        }
+        w.finish().map_err(|e| EngineError::Json(e.to_string()))?;
+    }
+    if buf.is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_slice(&buf).map_err(|e| EngineError::Json(e.to_string()))
+}
+
+/// The embedded engine: DataFusion over the data directory's Parquet facts.
+pub struct DataFusionEngine {
+    data_dir: DataDir,
+    ctx: tokio::sync::RwLock<SessionContext>,
+}
+
+impl DataFusionEngine {
+    pub async fn open(data_dir: &DataDir) -> Result<Self, EngineError> {
+        let ctx = Self::build_context(data_dir).await?;
+        Ok(DataFusionEngine { data_dir: data_dir.clone(), ctx: tokio::sync::RwLock::new(ctx) })
+    }
+
+    async fn build_context(data_dir: &DataDir) -> Result<SessionContext, EngineError> {
+        let config = SessionConfig::new().with_information_schema(true).with_target_partitions(2);
+        let ctx = SessionContext::new_with_config(config);
+        for table in FACT_TABLES {
+            register_table(&ctx, data_dir, table).await?;
+        }
+        let links = data_dir.derived("customer_links");
+        if links.exists() {
+            let path = links.to_string_lossy().to_string();
+            ctx.register_parquet("customer_links", &path, ParquetReadOptions::default())
+                .await
+                .map_err(|source| EngineError::Register { table: "customer_links".into(), path, source })?;
+        }
+        Ok(ctx)
+    }
+
+    /// Row counts of every fact table.
+    pub async fn row_counts(&self) -> Result<BTreeMap<String, u64>, EngineError> {
+        let mut out = BTreeMap::new();
+        for t in FACT_TABLES {
+            let rows = self.query(&format!("SELECT COUNT(*) AS n FROM {}", t.name)).await?;
+            let n = rows
+                .first()
+                .and_then(|b| b.column(0).as_any().downcast_ref::<arrow::array::Int64Array>().map(|a| a.value(0)))
+                .unwrap_or(0);
+            out.insert(t.name.to_string(), n as u64);
+        }
+        Ok(out)
+    }
+}
+
+async fn register_table(ctx: &SessionContext, data_dir: &DataDir, table: &TableDef) -> Result<(), EngineError> {
+    let dir = data_dir.facts_dir(table.name);
+    let schema = table.arrow_schema();
+    let has_files = std::fs::read_dir(&dir)
+        .map(|rd| rd.flatten().any(|e| e.path().extension().is_some_and(|x| x == "parquet")))
+        .unwrap_or(false);
+    let path = dir.to_string_lossy().to_string();
+    let err = |source| EngineError::Register { table: table.name.into(), path: path.clone(), source };
+    if has_files {
+        let opts = ParquetReadOptions::default().schema(&schema).file_extension(".parquet");
+        ctx.register_parquet(table.name, &format!("{path}/"), opts).await.map_err(err)?;
+    } else {
+        let empty = MemTable::try_new(schema, vec![vec![]]).map_err(err)?;
+        ctx.register_table(table.name, Arc::new(empty)).map_err(err)?;
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl AnalyticsEngine for DataFusionEngine {
+    fn name(&self) -> &'static str {
+        "datafusion"
+    }
+
+    async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, EngineError> {
+        let ctx = self.ctx.read().await;
+        let df = ctx.sql(sql).await.map_err(|e| EngineError::Query(e.to_string(), sql.to_string()))?;
+        df.collect().await.map_err(|e| EngineError::Query(e.to_string(), sql.to_string()))
+    }
+
+    async fn refresh(&self) -> Result<(), EngineError> {
+        let fresh = Self::build_context(&self.data_dir).await?;
+        *self.ctx.write().await = fresh;
+        Ok(())
+    }
+}
+
+/// Quotes a string literal for SQL built from trusted identifiers plus user values.
+pub fn sql_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    use datafusion::parquet::arrow::ArrowWriter;
+    use zhiying_core::schema::PRODUCTS;
+
+    #[tokio::test]
+    async fn empty_tables_are_queryable_and_parquet_is_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dd = DataDir::new(tmp.path());
+        let engine = DataFusionEngine::open(&dd).await.unwrap();
+        assert_eq!(engine.row_counts().await.unwrap()["transactions"], 0);
+
+        let schema = PRODUCTS.arrow_schema();
+        let s = |v: &[&str]| Arc::new(StringArray::from(v.to_vec())) as _;
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                s(&["P1", "P2"]),
+                s(&["定期存款", "基金"]),
+                s(&["Time deposit", "Fund"]),
+                s(&["time_deposit", "fund"]),
+                s(&["r1", "r4"]),
+                Arc::new(Int64Array::from(vec![5000_00, 1000_00])),
+                Arc::new(Int64Array::from(vec![Some(175), None])),
+                Arc::new(arrow::array::Date32Array::from(vec![19000, 19100])),
+            ],
+        )
+        .unwrap();
+        std::fs::create_dir_all(dd.facts_dir("products")).unwrap();
+        let f = std::fs::File::create(dd.fact_batch("products", "t1")).unwrap();
+        let mut w = ArrowWriter::try_new(f, schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+
+        engine.refresh().await.unwrap();
+        let rows = engine
+            .query_json("SELECT product_id, name_zh FROM products WHERE risk_level = 'r4'")
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0]["name_zh"], "基金");
+        let err = engine.query("SELECT nope FROM products").await.unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
+    }
+}
