@@ -1,0 +1,161 @@
+//! `zhiying demo`: the whole pipeline on one machine. Later capabilities plug in as steps.
+
+use anyhow::Context;
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use zhiying_core::DataDir;
+use zhiying_core::schema::FACT_TABLES;
+use zhiying_datasets::Dataset;
+use zhiying_ingest::{IngestOptions, IngestSummary};
+use zhiying_synth::GenerateConfig;
+
+use super::DataDirArg;
+use crate::config::Config;
+use crate::output;
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  zhiying demo                          # 100k customers, then http://127.0.0.1:8080/console\n  zhiying demo --customers 5000 --no-serve --json\n\nRunning it again on the same data directory is safe: ingestion is idempotent.")]
+pub struct Args {
+    #[command(flatten)]
+    pub data_dir: DataDirArg,
+    /// Customers in the synthetic bank.
+    #[arg(long, default_value_t = 100_000)]
+    pub customers: u64,
+    /// Months of history.
+    #[arg(long, default_value_t = 12)]
+    pub months: u32,
+    /// Seed of the synthetic bank.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Stop after the summary instead of serving the console.
+    #[arg(long)]
+    pub no_serve: bool,
+    /// Port for the console (default 8080, or ZHIYING_PORT).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Print the summary as JSON (implies no progress bars).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct DemoSummary {
+    data_dir: PathBuf,
+    synthetic: Vec<IngestSummary>,
+    real: Vec<IngestSummary>,
+    identities: zhiying_ingest::IdentitySummary,
+    quality: zhiying_core::quality::QualityReport,
+    seconds: f64,
+}
+
+pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let dd = a.data_dir.resolve(cfg);
+    std::fs::create_dir_all(dd.root()).with_context(|| format!("cannot create data directory {}", dd.root().display()))?;
+    let quiet = a.json;
+    let say = |s: &str| {
+        if !quiet {
+            eprintln!("{s}");
+        }
+    };
+
+    say(&format!("① Generating a synthetic bank: {} customers × {} months (seed {})", a.customers, a.months, a.seed));
+    let staging = dd.root().join("staging").join(format!("synthetic-{}x{}-s{}", a.customers, a.months, a.seed));
+    let gen_cfg = GenerateConfig {
+        customers: a.customers,
+        months: a.months,
+        seed: a.seed,
+        out: staging.clone(),
+        dirty_share: 0.001,
+        ..GenerateConfig::default()
+    };
+    if staging.join("ground_truth.json").exists() {
+        say("   already generated: reusing it (generation is deterministic)");
+    } else {
+        super::generate::generate_with_bar(&gen_cfg, quiet)?;
+    }
+
+    say("② Ingesting the synthetic bank (validation, quarantine, deduplication)");
+    let opts = IngestOptions::default();
+    let mut synthetic = Vec::new();
+    for table in FACT_TABLES {
+        let file = staging.join(format!("{}.csv", table.name));
+        if file.exists() {
+            synthetic.push(ingest_one(&dd, table.name, &file, &opts, quiet)?);
+        }
+    }
+
+    say("③ Ingesting the real datasets through the same pipeline");
+    let mut real = Vec::new();
+    for ds in Dataset::all() {
+        let Some(input) = zhiying_datasets::locate(ds) else {
+            say(&format!("   {} not found: set ZHIYING_DATASETS_DIR to the folder with {}", ds.name(), ds.file_name()));
+            continue;
+        };
+        let out = dd.root().join("staging").join("real").join(ds.name());
+        let converted = zhiying_datasets::convert(ds, &input, &out)
+            .with_context(|| format!("converting {} from {}", ds.name(), input.display()))?;
+        for t in converted {
+            real.push(ingest_one(&dd, t.table, &t.path, &opts, quiet)?);
+        }
+    }
+
+    say("④ Resolving identities across channels");
+    let identities = zhiying_ingest::resolve_identities(&dd)?;
+    say("⑤ Data-quality report");
+    let quality = zhiying_ingest::quality_report(&dd)?;
+
+    let rt = super::runtime()?;
+    rt.block_on(async {
+        for s in synthetic.iter().chain(&real) {
+            super::ingest::record_run(cfg, &dd, s).await?;
+        }
+        anyhow::Ok(())
+    })?;
+
+    let summary = DemoSummary { data_dir: dd.root().to_path_buf(), synthetic, real, identities, quality, seconds: started.elapsed().as_secs_f64() };
+    if a.json {
+        output::print_json(&summary)?;
+    } else {
+        print_summary(&summary);
+    }
+    if a.no_serve {
+        return Ok(());
+    }
+    let addr = SocketAddr::from(([127, 0, 0, 1], a.port.unwrap_or(cfg.default_port)));
+    eprintln!("\nConsole: http://{addr}/console   (Ctrl-C to stop)");
+    rt.block_on(super::serve::serve(cfg, dd, addr))
+}
+
+fn ingest_one(dd: &DataDir, table: &str, file: &Path, opts: &IngestOptions, quiet: bool) -> anyhow::Result<IngestSummary> {
+    let def = zhiying_core::schema::fact_table(table).with_context(|| format!("unknown table {table}"))?;
+    let pb = output::spinner(&format!("{table} ← {}", file.display()), quiet);
+    let s = zhiying_ingest::ingest_files(dd, def, &[file.to_path_buf()], opts)?;
+    pb.finish_and_clear();
+    if !quiet {
+        super::ingest::print_summary(&s);
+    }
+    Ok(s)
+}
+
+fn print_summary(s: &DemoSummary) {
+    println!("\n═══ Zhiying demo summary ═══");
+    println!("Data directory: {}", s.data_dir.display());
+    let sum = |v: &[IngestSummary], f: fn(&IngestSummary) -> u64| v.iter().map(f).sum::<u64>();
+    for (name, v) in [("synthetic bank", &s.synthetic), ("real datasets", &s.real)] {
+        println!(
+            "{name:<15} accepted {:>10}  rejected {:>7}  duplicates {:>7}",
+            sum(v, |x| x.accepted),
+            sum(v, |x| x.rejected),
+            sum(v, |x| x.duplicates_skipped)
+        );
+    }
+    println!(
+        "Identity resolution: {} records → {} parties ({} merged)",
+        s.identities.records, s.identities.parties, s.identities.merged_records
+    );
+    println!();
+    super::quality::print_report(&s.quality);
+    println!("\nDone in {:.1}s.", s.seconds);
+}

@@ -1,0 +1,26 @@
+pub mod demo;
+pub mod generate;
+pub mod identities;
+pub mod ingest;
+pub mod quality;
+pub mod serve;
+
+use std::path::PathBuf;
+
+/// `--data-dir`, shared by the commands that work on a data directory.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DataDirArg {
+    /// Data directory (default: ./zhiying-data, or ZHIYING_DATA_DIR, or `data_dir` in zhiying.toml).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl DataDirArg {
+    pub fn resolve(&self, cfg: &crate::config::Config) -> zhiying_core::DataDir {
+        zhiying_core::DataDir::new(self.data_dir.clone().unwrap_or_else(|| cfg.default_data_dir.clone()))
+    }
+}
+
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}

@@ -1,0 +1,36 @@
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use super::DataDirArg;
+use crate::config::Config;
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  zhiying serve --data-dir data\n  zhiying serve --data-dir data --port 9000 --bind 0.0.0.0\n\nThen open http://127.0.0.1:8080/console")]
+pub struct Args {
+    #[command(flatten)]
+    pub data_dir: DataDirArg,
+    /// Port to listen on (default 8080, or ZHIYING_PORT).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+}
+
+pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
+    let dd = a.data_dir.resolve(cfg);
+    let addr = SocketAddr::new(a.bind, a.port.unwrap_or(cfg.default_port));
+    super::runtime()?.block_on(serve(cfg, dd, addr))
+}
+
+pub async fn serve(cfg: &Config, dd: zhiying_core::DataDir, addr: SocketAddr) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dd.root())?;
+    let _store = zhiying_store::open(cfg.database_url.as_deref(), &dd).await?;
+    let engine = Arc::new(zhiying_engine::DataFusionEngine::open(&dd).await?);
+    let state = zhiying_server::AppState::new(dd, engine);
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    zhiying_server::serve(state, addr, shutdown).await?;
+    Ok(())
+}
