@@ -19,9 +19,8 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-step "cargo build (the binary the e2e test drives)"
-cargo build --workspace --bins --quiet
-
+# The tests also build the `zhiying` binary that the browser test drives (same features,
+# so nothing is compiled twice).
 step "cargo tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast --failure-output final
