@@ -1,0 +1,78 @@
+//! Store errors. Each message names what failed and, where there is one, the fix.
+
+use std::fmt;
+
+/// Where the audit hash chain breaks: the first entry that fails verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditBreak {
+    /// Sequence number of the first entry that is missing or does not verify.
+    pub seq: u64,
+    /// What is wrong with it, in words.
+    pub reason: String,
+}
+
+impl fmt::Display for AuditBreak {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "audit chain broken at seq {}: {}", self.seq, self.reason)
+    }
+}
+
+impl std::error::Error for AuditBreak {}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "'{url}' is not a supported database URL: use postgres://user@host:5432/db (or postgresql://), \
+         sqlite:///path/to/file.db, or give no URL to use DATA_DIR/zhiying.db"
+    )]
+    UnsupportedUrl { url: String },
+
+    #[error("cannot create the data directory {path}: {source}. Check that the parent exists and is writable")]
+    DataDir { path: String, source: std::io::Error },
+
+    #[error(
+        "cannot connect to the operational store at {location}: {source}. \
+         Check that the database is running and the URL, user and database name are right"
+    )]
+    Connect { location: String, source: sqlx::Error },
+
+    #[error(
+        "migrating the {backend} operational store at {location} failed: {source}. \
+         If a migration file was edited after it was applied, restore it and add a new numbered migration instead"
+    )]
+    Migrate { backend: &'static str, location: String, source: sqlx::migrate::MigrateError },
+
+    #[error("database error while {context}: {source}")]
+    Db { context: &'static str, source: sqlx::Error },
+
+    #[error("{what} '{key}' already exists")]
+    Conflict { what: &'static str, key: String },
+
+    #[error("{what} '{key}' does not exist: create it first")]
+    NotFound { what: &'static str, key: String },
+
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+
+    #[error("stored {table}.{column} for '{key}' is unreadable ({reason}); the row was changed outside Zhiying")]
+    Corrupt { table: &'static str, column: &'static str, key: String, reason: String },
+
+    #[error(transparent)]
+    AuditBroken(#[from] AuditBreak),
+}
+
+/// Attaches "while doing X" to sqlx errors.
+pub(crate) trait DbContext<T> {
+    fn ctx(self, context: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> DbContext<T> for Result<T, sqlx::Error> {
+    fn ctx(self, context: &'static str) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Db { context, source })
+    }
+}
+
+/// True when the error is a unique / primary-key violation on either backend.
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}

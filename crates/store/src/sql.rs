@@ -1,0 +1,859 @@
+//! [`SqlStore`]: the one implementation of [`OperationalStore`], over sqlx's `Any` driver.
+//!
+//! The SQL here is the common subset of SQLite and PostgreSQL (`$n` placeholders,
+//! `ON CONFLICT … DO UPDATE`, `BIGINT` everywhere). The few places where the backends must
+//! differ — how a write transaction starts and how the audit chain is locked — go through
+//! [`Backend`].
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Any, AnyPool, AssertSqlSafe, ConnectOptions, Row, Transaction};
+use zhiying_core::DataDir;
+use zhiying_core::domain::Role;
+
+use crate::audit::{GENESIS_HASH, audit_hash, canonical_json};
+use crate::error::{AuditBreak, DbContext, StoreError, is_unique_violation};
+use crate::types::{ALL_CHANNELS, ApiToken, AuditEntry, ConsentEvent, DncEntry, IngestRun, IngestTotals, User};
+use crate::OperationalStore;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How long a SQLite writer waits for another writer's lock before giving up.
+const SQLITE_BUSY_TIMEOUT_MS: u64 = 30_000;
+/// Rows fetched per page while verifying the audit chain, to bound memory.
+const VERIFY_PAGE: i64 = 1_000;
+
+/// Which database engine a [`SqlStore`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    fn from_url(url: &str) -> Result<Backend, StoreError> {
+        let scheme = url.split_once(':').map(|(s, _)| s.to_ascii_lowercase()).unwrap_or_default();
+        match scheme.as_str() {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            _ => Err(StoreError::UnsupportedUrl { url: redact_url(url) }),
+        }
+    }
+
+    fn migrator(self) -> &'static Migrator {
+        match self {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+}
+
+/// How to open a store. `Default` gives the embedded SQLite store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// A `postgres://` or `sqlite:` URL; `None` means `DATA_DIR/zhiying.db`.
+    pub database_url: Option<String>,
+    /// PostgreSQL only: keep every table in this schema (created if missing) instead of the
+    /// user's default `search_path`. Lets several deployments, or test runs, share a database.
+    pub pg_schema: Option<String>,
+    /// Pool size; `None` picks 4 for SQLite (one writer at a time anyway) and 10 for PostgreSQL.
+    pub max_connections: Option<u32>,
+    /// How long to wait for a connection, including the first one.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { database_url: None, pg_schema: None, max_connections: None, acquire_timeout: Duration::from_secs(30) }
+    }
+}
+
+/// The operational store over SQLite or PostgreSQL.
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+    /// Serialises audit appends within this process so they queue here instead of spinning
+    /// on the database lock; the database lock still guards against other processes.
+    audit_lock: tokio::sync::Mutex<()>,
+}
+
+impl SqlStore {
+    /// Connects, creating the SQLite file (and data dir) or PostgreSQL schema if missing, and
+    /// applies pending migrations.
+    pub async fn open_with(options: &StoreOptions, data_dir: &DataDir) -> Result<SqlStore, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (backend, url, location) = match options.database_url.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => {
+                let backend = Backend::from_url(url)?;
+                (backend, url.to_string(), redact_url(url))
+            }
+            _ => {
+                let root = data_dir.root();
+                std::fs::create_dir_all(root)
+                    .map_err(|source| StoreError::DataDir { path: root.display().to_string(), source })?;
+                let path = data_dir.sqlite_path();
+                let url = SqliteConnectOptions::new().filename(&path).create_if_missing(true).to_url_lossy();
+                (Backend::Sqlite, url.to_string(), path.display().to_string())
+            }
+        };
+        let schema = match (&options.pg_schema, backend) {
+            (Some(s), Backend::Postgres) => Some(validate_schema_name(s)?),
+            _ => None,
+        };
+        let url = match backend {
+            Backend::Sqlite => sqlite_url_creating_file(&url, &location)?,
+            Backend::Postgres => url,
+        };
+
+        let set_search_path: Option<Arc<str>> = schema.as_ref().map(|s| format!("SET search_path TO \"{s}\"").into());
+        let pool = AnyPoolOptions::new()
+            .max_connections(options.max_connections.unwrap_or(match backend {
+                Backend::Sqlite => 4,
+                Backend::Postgres => 10,
+            }))
+            .acquire_timeout(options.acquire_timeout)
+            .after_connect(move |conn, _meta| {
+                let set_search_path = set_search_path.clone();
+                Box::pin(async move {
+                    let statements: Vec<String> = match backend {
+                        Backend::Sqlite => vec![
+                            "PRAGMA journal_mode = WAL".into(),
+                            format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}"),
+                            "PRAGMA foreign_keys = ON".into(),
+                            "PRAGMA synchronous = NORMAL".into(),
+                        ],
+                        Backend::Postgres => set_search_path.iter().map(|s| s.to_string()).collect(),
+                    };
+                    for s in statements {
+                        sqlx::query(AssertSqlSafe(s)).persistent(false).execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .map_err(|source| StoreError::Connect { location: location.clone(), source })?;
+
+        if let Some(s) = &schema {
+            sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{s}\"")))
+                .persistent(false)
+                .execute(&pool)
+                .await
+                .ctx("creating the PostgreSQL schema")?;
+        }
+        backend
+            .migrator()
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate { backend: backend.name(), location: location.clone(), source })?;
+        Ok(SqlStore { pool, backend, audit_lock: tokio::sync::Mutex::new(()) })
+    }
+
+    /// The underlying pool, for maintenance and tests that need raw SQL.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Starts a transaction that will write. SQLite takes the write lock up front
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and then writes fails
+    /// at once with SQLITE_BUSY under concurrency instead of waiting its turn.
+    async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+        .ctx("starting a write transaction")
+    }
+}
+
+/// Accepts `sqlite:` URLs given by the user, adding `mode=rwc` so a missing file is created.
+fn sqlite_url_creating_file(url: &str, location: &str) -> Result<String, StoreError> {
+    let opts = SqliteConnectOptions::from_str(url)
+        .map_err(|source| StoreError::Connect { location: location.to_string(), source })?
+        .create_if_missing(true);
+    Ok(opts.to_url_lossy().to_string())
+}
+
+fn validate_schema_name(s: &str) -> Result<String, StoreError> {
+    let ok = !s.is_empty()
+        && s.len() <= 63
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(StoreError::Invalid {
+            field: "pg_schema",
+            reason: format!("'{s}' must be 1-63 ASCII letters, digits or '_', not starting with a digit"),
+        })
+    }
+}
+
+/// Hides the password in `scheme://user:password@host/...` before a URL goes into a message.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else { return url.to_string() };
+    match rest[..at].split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
+fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+fn non_empty(field: &'static str, value: &str) -> Result<(), StoreError> {
+    if value.trim().is_empty() {
+        Err(StoreError::Invalid { field, reason: "must not be empty".into() })
+    } else {
+        Ok(())
+    }
+}
+
+fn count_to_db(field: &'static str, v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Invalid { field, reason: format!("{v} exceeds the largest storable count") })
+}
+
+fn count_from_db(table: &'static str, column: &'static str, key: &str, v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt {
+        table,
+        column,
+        key: key.to_string(),
+        reason: format!("negative count {v}"),
+    })
+}
+
+fn get<'r, T: sqlx::Decode<'r, Any> + sqlx::Type<Any>>(row: &'r AnyRow, column: &'static str) -> Result<T, StoreError> {
+    row.try_get(column).ctx("reading a row")
+}
+
+fn ingest_run_from_row(row: &AnyRow) -> Result<IngestRun, StoreError> {
+    let batch_id: String = get(row, "batch_id")?;
+    let count = |column: &'static str| -> Result<u64, StoreError> {
+        count_from_db("ingest_runs", column, &batch_id, get::<i64>(row, column)?)
+    };
+    Ok(IngestRun {
+        table_name: get(row, "table_name")?,
+        source_file: get(row, "source_file")?,
+        file_hash: get(row, "file_hash")?,
+        started_at: get(row, "started_at")?,
+        finished_at: get(row, "finished_at")?,
+        accepted: count("accepted")?,
+        rejected: count("rejected")?,
+        duplicates_skipped: count("duplicates_skipped")?,
+        quarantine_path: get(row, "quarantine_path")?,
+        batch_id,
+    })
+}
+
+fn audit_from_row(row: &AnyRow) -> Result<AuditEntry, StoreError> {
+    let seq: i64 = get(row, "seq")?;
+    Ok(AuditEntry {
+        seq: count_from_db("audit_log", "seq", &seq.to_string(), seq)?,
+        ts: get(row, "ts")?,
+        actor: get(row, "actor")?,
+        action: get(row, "action")?,
+        target: get(row, "target")?,
+        detail: get(row, "detail")?,
+        prev_hash: get(row, "prev_hash")?,
+        hash: get(row, "hash")?,
+    })
+}
+
+fn consent_from_row(row: &AnyRow) -> Result<ConsentEvent, StoreError> {
+    Ok(ConsentEvent {
+        customer_id: get(row, "customer_id")?,
+        purpose: get(row, "purpose")?,
+        channel: get(row, "channel")?,
+        granted: get::<i64>(row, "granted")? != 0,
+        ts: get(row, "ts")?,
+        source: get(row, "source")?,
+        evidence: get(row, "evidence")?,
+    })
+}
+
+fn token_from_row(row: &AnyRow) -> Result<ApiToken, StoreError> {
+    let token_hash: String = get(row, "token_hash")?;
+    let scopes_json: String = get(row, "scopes")?;
+    let scopes = serde_json::from_str(&scopes_json).map_err(|e| StoreError::Corrupt {
+        table: "api_tokens",
+        column: "scopes",
+        key: token_hash.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok(ApiToken {
+        username: get(row, "username")?,
+        scopes,
+        created_at: get(row, "created_at")?,
+        expires_at: get(row, "expires_at")?,
+        revoked_at: get(row, "revoked_at")?,
+        token_hash,
+    })
+}
+
+const AUDIT_COLUMNS: &str = "seq, ts, actor, action, target, detail, prev_hash, hash";
+const INGEST_COLUMNS: &str = "batch_id, table_name, source_file, file_hash, started_at, finished_at, accepted, rejected, duplicates_skipped, quarantine_path";
+
+impl SqlStore {
+    /// Loads users with their roles; `username = None` loads all.
+    async fn load_users(&self, username: Option<&str>) -> Result<Vec<User>, StoreError> {
+        let (user_rows, role_rows) = match username {
+            Some(u) => (
+                sqlx::query("SELECT username, display_name, password_hash, disabled, created_at FROM users WHERE username = $1")
+                    .bind(u)
+                    .fetch_all(&self.pool)
+                    .await,
+                sqlx::query("SELECT username, role FROM user_roles WHERE username = $1 ORDER BY role")
+                    .bind(u)
+                    .fetch_all(&self.pool)
+                    .await,
+            ),
+            None => (
+                sqlx::query("SELECT username, display_name, password_hash, disabled, created_at FROM users ORDER BY username")
+                    .fetch_all(&self.pool)
+                    .await,
+                sqlx::query("SELECT username, role FROM user_roles ORDER BY username, role").fetch_all(&self.pool).await,
+            ),
+        };
+        let (user_rows, role_rows) = (user_rows.ctx("reading users")?, role_rows.ctx("reading user roles")?);
+        let mut roles: std::collections::HashMap<String, Vec<Role>> = std::collections::HashMap::new();
+        for row in &role_rows {
+            let name: String = get(row, "username")?;
+            let role_text: String = get(row, "role")?;
+            let role = Role::from_str(&role_text).map_err(|e| StoreError::Corrupt {
+                table: "user_roles",
+                column: "role",
+                key: name.clone(),
+                reason: e.to_string(),
+            })?;
+            roles.entry(name).or_default().push(role);
+        }
+        user_rows
+            .iter()
+            .map(|row| {
+                let username: String = get(row, "username")?;
+                Ok(User {
+                    display_name: get(row, "display_name")?,
+                    password_hash: get(row, "password_hash")?,
+                    roles: roles.remove(&username).unwrap_or_default(),
+                    disabled: get::<i64>(row, "disabled")? != 0,
+                    created_at: get(row, "created_at")?,
+                    username,
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl OperationalStore for SqlStore {
+    fn backend_name(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn record_ingest_run(&self, run: &IngestRun) -> Result<(), StoreError> {
+        non_empty("batch_id", &run.batch_id)?;
+        non_empty("table_name", &run.table_name)?;
+        sqlx::query(
+            "INSERT INTO ingest_runs (batch_id, table_name, source_file, file_hash, started_at, finished_at, \
+             accepted, rejected, duplicates_skipped, quarantine_path) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (batch_id) DO UPDATE SET table_name = excluded.table_name, source_file = excluded.source_file, \
+             file_hash = excluded.file_hash, started_at = excluded.started_at, finished_at = excluded.finished_at, \
+             accepted = excluded.accepted, rejected = excluded.rejected, duplicates_skipped = excluded.duplicates_skipped, \
+             quarantine_path = excluded.quarantine_path",
+        )
+        .bind(&run.batch_id)
+        .bind(&run.table_name)
+        .bind(&run.source_file)
+        .bind(&run.file_hash)
+        .bind(run.started_at)
+        .bind(run.finished_at)
+        .bind(count_to_db("accepted", run.accepted)?)
+        .bind(count_to_db("rejected", run.rejected)?)
+        .bind(count_to_db("duplicates_skipped", run.duplicates_skipped)?)
+        .bind(run.quarantine_path.as_deref())
+        .execute(&self.pool)
+        .await
+        .ctx("recording an ingest run")?;
+        Ok(())
+    }
+
+    async fn ingest_runs(&self, table: Option<&str>) -> Result<Vec<IngestRun>, StoreError> {
+        let rows = match table {
+            Some(t) => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "SELECT {INGEST_COLUMNS} FROM ingest_runs WHERE table_name = $1 ORDER BY started_at DESC, batch_id"
+                )))
+                .bind(t)
+                .fetch_all(&self.pool)
+                .await
+            }
+            None => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "SELECT {INGEST_COLUMNS} FROM ingest_runs ORDER BY started_at DESC, batch_id"
+                )))
+                .fetch_all(&self.pool)
+                .await
+            }
+        }
+        .ctx("listing ingest runs")?;
+        rows.iter().map(ingest_run_from_row).collect()
+    }
+
+    async fn ingest_totals(&self) -> Result<Vec<IngestTotals>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT table_name, COUNT(*) AS batches, CAST(COALESCE(SUM(accepted), 0) AS BIGINT) AS accepted, \
+             CAST(COALESCE(SUM(rejected), 0) AS BIGINT) AS rejected, \
+             CAST(COALESCE(SUM(duplicates_skipped), 0) AS BIGINT) AS duplicates_skipped \
+             FROM ingest_runs GROUP BY table_name ORDER BY table_name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .ctx("summing ingest runs")?;
+        rows.iter()
+            .map(|row| {
+                let table_name: String = get(row, "table_name")?;
+                let count = |column: &'static str| -> Result<u64, StoreError> {
+                    count_from_db("ingest_runs", column, &table_name, get::<i64>(row, column)?)
+                };
+                Ok(IngestTotals {
+                    batches: count("batches")?,
+                    accepted: count("accepted")?,
+                    rejected: count("rejected")?,
+                    duplicates_skipped: count("duplicates_skipped")?,
+                    table_name: table_name.clone(),
+                })
+            })
+            .collect()
+    }
+
+    async fn create_user(
+        &self,
+        username: &str,
+        display_name: &str,
+        password_hash: &str,
+        roles: &[Role],
+    ) -> Result<User, StoreError> {
+        non_empty("username", username)?;
+        non_empty("password_hash", password_hash)?;
+        let now = now_micros();
+        let mut tx = self.begin_write().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO users (username, display_name, password_hash, disabled, created_at, updated_at) \
+             VALUES ($1, $2, $3, 0, $4, $4)",
+        )
+        .bind(username)
+        .bind(display_name)
+        .bind(password_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict { what: "user", key: username.to_string() });
+            }
+            other => other.ctx("creating a user")?,
+        };
+        let mut unique_roles: Vec<Role> = Vec::with_capacity(roles.len());
+        for role in roles {
+            if !unique_roles.contains(role) {
+                unique_roles.push(*role);
+            }
+        }
+        for role in &unique_roles {
+            sqlx::query("INSERT INTO user_roles (username, role) VALUES ($1, $2)")
+                .bind(username)
+                .bind(role.as_str())
+                .execute(&mut *tx)
+                .await
+                .ctx("granting a role")?;
+        }
+        tx.commit().await.ctx("committing a new user")?;
+        unique_roles.sort_by_key(|r| r.as_str());
+        Ok(User {
+            username: username.to_string(),
+            display_name: display_name.to_string(),
+            password_hash: password_hash.to_string(),
+            roles: unique_roles,
+            disabled: false,
+            created_at: now,
+        })
+    }
+
+    async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
+        Ok(self.load_users(Some(username)).await?.into_iter().next())
+    }
+
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
+        self.load_users(None).await
+    }
+
+    async fn create_token(
+        &self,
+        token_hash: &str,
+        username: &str,
+        scopes: &[String],
+        expires_at: Option<i64>,
+    ) -> Result<ApiToken, StoreError> {
+        non_empty("token_hash", token_hash)?;
+        let scopes_json = serde_json::to_string(scopes)
+            .map_err(|e| StoreError::Invalid { field: "scopes", reason: e.to_string() })?;
+        let now = now_micros();
+        let mut tx = self.begin_write().await?;
+        let user_exists = sqlx::query("SELECT 1 FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&mut *tx)
+            .await
+            .ctx("looking up a token's user")?
+            .is_some();
+        if !user_exists {
+            return Err(StoreError::NotFound { what: "user", key: username.to_string() });
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO api_tokens (token_hash, username, scopes, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash)
+        .bind(username)
+        .bind(&scopes_json)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict { what: "API token", key: token_hash.to_string() });
+            }
+            other => other.ctx("creating an API token")?,
+        };
+        tx.commit().await.ctx("committing an API token")?;
+        Ok(ApiToken {
+            token_hash: token_hash.to_string(),
+            username: username.to_string(),
+            scopes: scopes.to_vec(),
+            created_at: now,
+            expires_at,
+            revoked_at: None,
+        })
+    }
+
+    async fn token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError> {
+        let row = sqlx::query(
+            "SELECT token_hash, username, scopes, created_at, expires_at, revoked_at FROM api_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("looking up an API token")?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn revoke_token(&self, token_hash: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
+            .bind(now_micros())
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .ctx("revoking an API token")?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn append_audit(
+        &self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        detail: &serde_json::Value,
+    ) -> Result<AuditEntry, StoreError> {
+        non_empty("actor", actor)?;
+        non_empty("action", action)?;
+        let detail = canonical_json(detail);
+        let _in_process = self.audit_lock.lock().await;
+        let mut tx = self.begin_write().await?;
+        if self.backend == Backend::Postgres {
+            // Blocks other writers (other processes too) until commit; readers carry on.
+            sqlx::query("LOCK TABLE audit_log IN EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await
+                .ctx("locking the audit log")?;
+        }
+        let last = sqlx::query("SELECT seq, ts, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await
+            .ctx("reading the audit chain head")?;
+        let (seq, prev_hash, ts) = match &last {
+            Some(row) => {
+                let last_seq: i64 = get(row, "seq")?;
+                let last_ts: i64 = get(row, "ts")?;
+                let seq = count_from_db("audit_log", "seq", &last_seq.to_string(), last_seq)? + 1;
+                // Keep timestamps non-decreasing along the chain even if the clock steps back.
+                (seq, get::<String>(row, "hash")?, now_micros().max(last_ts))
+            }
+            None => (1, GENESIS_HASH.to_string(), now_micros()),
+        };
+        let hash = audit_hash(&prev_hash, seq, ts, actor, action, target, &detail);
+        sqlx::query(
+            "INSERT INTO audit_log (seq, ts, actor, action, target, detail, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(count_to_db("seq", seq)?)
+        .bind(ts)
+        .bind(actor)
+        .bind(action)
+        .bind(target)
+        .bind(&detail)
+        .bind(&prev_hash)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await
+        .ctx("appending to the audit log")?;
+        tx.commit().await.ctx("committing an audit entry")?;
+        Ok(AuditEntry {
+            seq,
+            ts,
+            actor: actor.to_string(),
+            action: action.to_string(),
+            target: target.to_string(),
+            detail,
+            prev_hash,
+            hash,
+        })
+    }
+
+    async fn audit_entries(&self, after_seq: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
+        )))
+        .bind(count_to_db("after_seq", after_seq)?)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading the audit log")?;
+        rows.iter().map(audit_from_row).collect()
+    }
+
+    async fn verify_audit(&self) -> Result<u64, StoreError> {
+        let mut expected_seq: u64 = 1;
+        let mut prev_hash = GENESIS_HASH.to_string();
+        loop {
+            let rows = sqlx::query(AssertSqlSafe(format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2"
+            )))
+            .bind(count_to_db("seq", expected_seq)?)
+            .bind(VERIFY_PAGE)
+            .fetch_all(&self.pool)
+            .await
+            .ctx("reading the audit log to verify it")?;
+            if rows.is_empty() {
+                return Ok(expected_seq - 1);
+            }
+            for row in &rows {
+                let e = audit_from_row(row)?;
+                if e.seq != expected_seq {
+                    return Err(AuditBreak {
+                        seq: expected_seq,
+                        reason: format!("entry is missing (the next entry present is seq {})", e.seq),
+                    }
+                    .into());
+                }
+                if e.prev_hash != prev_hash {
+                    return Err(AuditBreak {
+                        seq: e.seq,
+                        reason: "prev_hash does not match the hash of the entry before it".into(),
+                    }
+                    .into());
+                }
+                let recomputed = audit_hash(&e.prev_hash, e.seq, e.ts, &e.actor, &e.action, &e.target, &e.detail);
+                if recomputed != e.hash {
+                    return Err(AuditBreak {
+                        seq: e.seq,
+                        reason: "contents changed after it was written (hash does not match)".into(),
+                    }
+                    .into());
+                }
+                prev_hash = e.hash;
+                expected_seq += 1;
+            }
+        }
+    }
+
+    async fn record_consent(&self, event: &ConsentEvent) -> Result<(), StoreError> {
+        non_empty("customer_id", &event.customer_id)?;
+        non_empty("purpose", &event.purpose)?;
+        non_empty("channel", &event.channel)?;
+        non_empty("source", &event.source)?;
+        sqlx::query(
+            "INSERT INTO consents (customer_id, purpose, channel, granted, ts, source, evidence, recorded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&event.customer_id)
+        .bind(&event.purpose)
+        .bind(&event.channel)
+        .bind(i64::from(event.granted))
+        .bind(event.ts)
+        .bind(&event.source)
+        .bind(event.evidence.as_deref())
+        .bind(now_micros())
+        .execute(&self.pool)
+        .await
+        .ctx("recording a consent event")?;
+        Ok(())
+    }
+
+    async fn consent_history(&self, customer_id: &str) -> Result<Vec<ConsentEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT customer_id, purpose, channel, granted, ts, source, evidence FROM consents \
+             WHERE customer_id = $1 ORDER BY ts, id",
+        )
+        .bind(customer_id)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading consent history")?;
+        rows.iter().map(consent_from_row).collect()
+    }
+
+    async fn current_consent(&self, customer_id: &str, purpose: &str, channel: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT granted FROM consents WHERE customer_id = $1 AND purpose = $2 AND channel IN ($3, $4) \
+             ORDER BY ts DESC, CASE WHEN channel = $3 THEN 0 ELSE 1 END, granted ASC, id DESC LIMIT 1",
+        )
+        .bind(customer_id)
+        .bind(purpose)
+        .bind(channel)
+        .bind(ALL_CHANNELS)
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("reading current consent")?;
+        match row {
+            Some(row) => Ok(get::<i64>(&row, "granted")? != 0),
+            None => Ok(false),
+        }
+    }
+
+    async fn dnc_add(&self, customer_id: &str, reason: &str, added_by: &str) -> Result<bool, StoreError> {
+        non_empty("customer_id", customer_id)?;
+        let done = sqlx::query(
+            "INSERT INTO do_not_contact (customer_id, reason, added_by, added_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (customer_id) DO NOTHING",
+        )
+        .bind(customer_id)
+        .bind(reason)
+        .bind(added_by)
+        .bind(now_micros())
+        .execute(&self.pool)
+        .await
+        .ctx("adding to the do-not-contact list")?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn dnc_remove(&self, customer_id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM do_not_contact WHERE customer_id = $1")
+            .bind(customer_id)
+            .execute(&self.pool)
+            .await
+            .ctx("removing from the do-not-contact list")?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn dnc_contains(&self, customer_id: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM do_not_contact WHERE customer_id = $1")
+            .bind(customer_id)
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("checking the do-not-contact list")?;
+        Ok(row.is_some())
+    }
+
+    async fn dnc_list(&self) -> Result<Vec<DncEntry>, StoreError> {
+        let rows = sqlx::query("SELECT customer_id, reason, added_by, added_at FROM do_not_contact ORDER BY customer_id")
+            .fetch_all(&self.pool)
+            .await
+            .ctx("listing the do-not-contact list")?;
+        rows.iter()
+            .map(|row| {
+                Ok(DncEntry {
+                    customer_id: get(row, "customer_id")?,
+                    reason: get(row, "reason")?,
+                    added_by: get(row, "added_by")?,
+                    added_at: get(row, "added_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn get_setting(&self, key: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("reading a setting")?;
+        let Some(row) = row else { return Ok(None) };
+        let text: String = get(&row, "value")?;
+        serde_json::from_str(&text).map(Some).map_err(|e| StoreError::Corrupt {
+            table: "settings",
+            column: "value",
+            key: key.to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    async fn put_setting(&self, key: &str, value: &serde_json::Value) -> Result<(), StoreError> {
+        non_empty("key", key)?;
+        sqlx::query(
+            "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(value.to_string())
+        .bind(now_micros())
+        .execute(&self.pool)
+        .await
+        .ctx("writing a setting")?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_backends_and_hide_passwords() {
+        assert_eq!(Backend::from_url("postgres://u@h/db").ok(), Some(Backend::Postgres));
+        assert_eq!(Backend::from_url("PostgreSQL://u@h/db").ok(), Some(Backend::Postgres));
+        assert_eq!(Backend::from_url("sqlite:///tmp/x.db").ok(), Some(Backend::Sqlite));
+        let err = Backend::from_url("mysql://root:hunter2@h/db").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("mysql://root:***@h/db") && !err.contains("hunter2"), "{err}");
+        assert_eq!(redact_url("postgres://u@h:5432/db"), "postgres://u@h:5432/db");
+    }
+
+    #[test]
+    fn schema_names_are_checked() {
+        assert!(validate_schema_name("zt_abc123").is_ok());
+        assert!(validate_schema_name("1abc").is_err());
+        assert!(validate_schema_name("a\"; drop").is_err());
+        assert!(validate_schema_name("").is_err());
+    }
+}
