@@ -41,6 +41,7 @@ use std::path::{Path, PathBuf};
 #[serde(rename_all = "kebab-case")]
 pub enum Dataset {
     /// UCI Bank Marketing (`bank-full`): term-deposit phone campaigns.
+    #[serde(rename = "bank-full")]
     BankMarketing,
     /// CDNOW purchases, January 1997 – June 1998 (the master file).
     Cdnow,
@@ -207,4 +208,44 @@ fn search_dirs() -> Vec<PathBuf> {
     dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets"));
     dirs.push(PathBuf::from("../shared/datasets"));
     dirs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialised_names_match_name() {
+        for ds in Dataset::all() {
+            let json = serde_json::to_string(&ds).expect("serialise");
+            assert_eq!(json, format!("\"{}\"", ds.name()));
+            assert_eq!(
+                serde_json::from_str::<Dataset>(&json).expect("deserialise"),
+                ds
+            );
+        }
+    }
+
+    #[test]
+    fn env_dir_is_searched_first() {
+        let dir =
+            std::env::temp_dir().join(format!("zhiying-datasets-locate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join("only-in-env.txt"), "x").expect("write");
+        // SAFETY: no other test in this crate reads or writes this variable.
+        unsafe { std::env::set_var(DATASETS_DIR_ENV, &dir) };
+        let found = locate_file("only-in-env.txt");
+        unsafe { std::env::remove_var(DATASETS_DIR_ENV) };
+        assert_eq!(
+            found,
+            Some(
+                dir.join("only-in-env.txt")
+                    .canonicalize()
+                    .expect("canonical")
+            )
+        );
+        assert_eq!(locate_file("only-in-env.txt"), None);
+        assert_eq!(locate_file("no-such-dataset.csv"), None);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
 }
