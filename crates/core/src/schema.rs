@@ -118,8 +118,8 @@ impl ColumnDef {
 const ID: ColumnType = ColumnType::Text { max_len: 64 };
 const NAME: ColumnType = ColumnType::Text { max_len: 200 };
 const NOTE: ColumnType = ColumnType::Text { max_len: 4000 };
-const MONEY: ColumnType = ColumnType::Money { min: 0, max: 1_000_000_000_000_00 };
-const SIGNED_MONEY: ColumnType = ColumnType::Money { min: -1_000_000_000_000_00, max: 1_000_000_000_000_00 };
+const MONEY: ColumnType = ColumnType::Money { min: 0, max: 100_000_000_000_000 };
+const SIGNED_MONEY: ColumnType = ColumnType::Money { min: -100_000_000_000_000, max: 100_000_000_000_000 };
 const SHARE: ColumnType = ColumnType::Float { min: 0.0, max: 1.0 };
 
 pub const SOURCE_SYSTEMS: &[&str] =
@@ -269,7 +269,7 @@ pub static TRANSACTIONS: TableDef = TableDef {
         col("account_id", ID, "Account").refs("accounts", "account_id"),
         col("customer_id", ID, "Customer").refs("customers", "customer_id"),
         col("ts", ColumnType::Timestamp, "Booking time (UTC)"),
-        col("amount_fen", ColumnType::Money { min: 0, max: 1_000_000_000_00 }, "Amount, 分 (positive)").c2(),
+        col("amount_fen", ColumnType::Money { min: 0, max: 100_000_000_000 }, "Amount, 分 (positive)").c2(),
         col("currency", ColumnType::Code(CURRENCIES), "ISO currency, lower case"),
         col("direction", ColumnType::Code(DIRECTIONS), "credit (money in) or debit (money out)"),
         col("channel", ColumnType::Code(TXN_CHANNELS), "Channel used"),

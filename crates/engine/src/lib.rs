@@ -170,7 +170,7 @@ mod tests {
                 s(&["Time deposit", "Fund"]),
                 s(&["time_deposit", "fund"]),
                 s(&["r1", "r4"]),
-                Arc::new(Int64Array::from(vec![5000_00, 1000_00])),
+                Arc::new(Int64Array::from(vec![500_000, 100_000])),
                 Arc::new(Int64Array::from(vec![Some(175), None])),
                 Arc::new(arrow::array::Date32Array::from(vec![19000, 19100])),
             ],
