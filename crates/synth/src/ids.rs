@@ -92,7 +92,10 @@ pub fn card_number(out: &mut Vec<u8>, bin: &[u8], body_digits: usize, idx: u64, 
     let modulus = 10u64.pow(body_digits as u32);
     let start = out.len();
     out.resize(start + body_digits, b'0');
-    write_digits(&mut out[start..], scramble(idx, modulus, mult, 7_331));
+    write_digits(
+        &mut out[start..],
+        scramble(idx, modulus, mult, modulus / 3 + 7_331),
+    );
     let c = luhn_check_digit(out);
     out.push(c);
 }

@@ -416,7 +416,7 @@ fn demographics(w: &World, idx: u64, r: &mut Pcg64Mcg, name: &mut String) -> Per
     phone[..3].copy_from_slice(pick(r, MOBILE_PREFIXES).as_bytes());
     write_digits(
         &mut phone[3..],
-        scramble(idx, 100_000_000, 48_271_337, 99_991),
+        scramble(idx, 100_000_000, 48_271_337, 37_519_283),
     );
 
     name.clear();
@@ -933,11 +933,11 @@ pub fn person(w: &World, idx: u64, o: &mut Out) {
         // card and debit purchases
         let age = p.f.age;
         let base_p = if age < 35 {
-            1.5
+            1.3
         } else if age < 50 {
-            1.2
+            1.0
         } else {
-            0.7
+            0.6
         };
         let lam = p.f.activity * base_p * frac * if decline { 0.5 } else { 1.0 };
         for _ in 0..poisson(&mut r, lam) {
@@ -1451,7 +1451,7 @@ pub fn person(w: &World, idx: u64, o: &mut Out) {
             let _ = write!(
                 o.arena,
                 "{}@qq.com",
-                100_000_000 + scramble(idx, 1_000_000_000, 1_000_003, 0)
+                100_000_000 + scramble(idx, 900_000_000, 982_451_653, 271_828_182)
             );
             t.s(&o.arena[a..]);
         } else if r.random_bool(0.25) {
