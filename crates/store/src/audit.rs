@@ -12,7 +12,15 @@ use sha2::{Digest, Sha256};
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The hash of one audit entry, given the hash of the entry before it.
-pub fn audit_hash(prev_hash: &str, seq: u64, ts: i64, actor: &str, action: &str, target: &str, detail: &str) -> String {
+pub fn audit_hash(
+    prev_hash: &str,
+    seq: u64,
+    ts: i64,
+    actor: &str,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> String {
     let mut h = Sha256::new();
     let seq = seq.to_string();
     let ts = ts.to_string();
@@ -77,22 +85,40 @@ mod tests {
     #[test]
     fn canonical_json_sorts_keys_at_every_depth() {
         let v = json!({"b": 1, "a": {"z": [3, {"y": null, "x": "中"}], "c": true}});
-        assert_eq!(canonical_json(&v), r#"{"a":{"c":true,"z":[3,{"x":"中","y":null}]},"b":1}"#);
+        assert_eq!(
+            canonical_json(&v),
+            r#"{"a":{"c":true,"z":[3,{"x":"中","y":null}]},"b":1}"#
+        );
     }
 
     #[test]
     fn hash_depends_on_every_field_and_field_boundaries() {
         let base = audit_hash(GENESIS_HASH, 1, 10, "alice", "login", "", "{}");
         assert_eq!(base.len(), 64);
-        assert_ne!(base, audit_hash(GENESIS_HASH, 2, 10, "alice", "login", "", "{}"));
-        assert_ne!(base, audit_hash(GENESIS_HASH, 1, 11, "alice", "login", "", "{}"));
-        assert_ne!(base, audit_hash(GENESIS_HASH, 1, 10, "alic", "elogin", "", "{}"));
+        assert_ne!(
+            base,
+            audit_hash(GENESIS_HASH, 2, 10, "alice", "login", "", "{}")
+        );
+        assert_ne!(
+            base,
+            audit_hash(GENESIS_HASH, 1, 11, "alice", "login", "", "{}")
+        );
+        assert_ne!(
+            base,
+            audit_hash(GENESIS_HASH, 1, 10, "alic", "elogin", "", "{}")
+        );
         assert_ne!(base, audit_hash(&base, 1, 10, "alice", "login", "", "{}"));
-        assert_eq!(base, audit_hash(GENESIS_HASH, 1, 10, "alice", "login", "", "{}"));
+        assert_eq!(
+            base,
+            audit_hash(GENESIS_HASH, 1, 10, "alice", "login", "", "{}")
+        );
     }
 
     #[test]
     fn token_hash_is_sha256_hex() {
-        assert_eq!(hash_token("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            hash_token("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

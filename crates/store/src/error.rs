@@ -27,23 +27,38 @@ pub enum StoreError {
     )]
     UnsupportedUrl { url: String },
 
-    #[error("cannot create the data directory {path}: {source}. Check that the parent exists and is writable")]
-    DataDir { path: String, source: std::io::Error },
+    #[error(
+        "cannot create the data directory {path}: {source}. Check that the parent exists and is writable"
+    )]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
 
     #[error(
         "cannot connect to the operational store at {location}: {source}. \
          Check that the database is running and the URL, user and database name are right"
     )]
-    Connect { location: String, source: sqlx::Error },
+    Connect {
+        location: String,
+        source: sqlx::Error,
+    },
 
     #[error(
         "migrating the {backend} operational store at {location} failed: {source}. \
          If a migration file was edited after it was applied, restore it and add a new numbered migration instead"
     )]
-    Migrate { backend: &'static str, location: String, source: sqlx::migrate::MigrateError },
+    Migrate {
+        backend: &'static str,
+        location: String,
+        source: sqlx::migrate::MigrateError,
+    },
 
     #[error("database error while {context}: {source}")]
-    Db { context: &'static str, source: sqlx::Error },
+    Db {
+        context: &'static str,
+        source: sqlx::Error,
+    },
 
     #[error("{what} '{key}' already exists")]
     Conflict { what: &'static str, key: String },
@@ -54,8 +69,15 @@ pub enum StoreError {
     #[error("invalid {field}: {reason}")]
     Invalid { field: &'static str, reason: String },
 
-    #[error("stored {table}.{column} for '{key}' is unreadable ({reason}); the row was changed outside Zhiying")]
-    Corrupt { table: &'static str, column: &'static str, key: String, reason: String },
+    #[error(
+        "stored {table}.{column} for '{key}' is unreadable ({reason}); the row was changed outside Zhiying"
+    )]
+    Corrupt {
+        table: &'static str,
+        column: &'static str,
+        key: String,
+        reason: String,
+    },
 
     #[error(transparent)]
     AuditBroken(#[from] AuditBreak),

@@ -29,15 +29,23 @@ use std::sync::Arc;
 pub use audit::{GENESIS_HASH, audit_hash, canonical_json, hash_token};
 pub use error::{AuditBreak, StoreError};
 pub use sql::{Backend, SqlStore, StoreOptions};
-pub use types::{ALL_CHANNELS, ApiToken, AuditEntry, ConsentEvent, DncEntry, IngestRun, IngestTotals, User};
+pub use types::{
+    ALL_CHANNELS, ApiToken, AuditEntry, ConsentEvent, DncEntry, IngestRun, IngestTotals, User,
+};
 
 use zhiying_core::DataDir;
 use zhiying_core::domain::Role;
 
 /// Opens the operational store: PostgreSQL when `database_url` is given, otherwise SQLite at
 /// [`DataDir::sqlite_path`] (created if missing). Applies pending migrations before returning.
-pub async fn open(database_url: Option<&str>, data_dir: &DataDir) -> Result<Arc<dyn OperationalStore>, StoreError> {
-    let options = StoreOptions { database_url: database_url.map(str::to_string), ..StoreOptions::default() };
+pub async fn open(
+    database_url: Option<&str>,
+    data_dir: &DataDir,
+) -> Result<Arc<dyn OperationalStore>, StoreError> {
+    let options = StoreOptions {
+        database_url: database_url.map(str::to_string),
+        ..StoreOptions::default()
+    };
     Ok(Arc::new(SqlStore::open_with(&options, data_dir).await?))
 }
 
@@ -98,7 +106,11 @@ pub trait OperationalStore: Send + Sync {
         detail: &serde_json::Value,
     ) -> Result<AuditEntry, StoreError>;
     /// Up to `limit` entries with `seq > after_seq`, in order.
-    async fn audit_entries(&self, after_seq: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+    async fn audit_entries(
+        &self,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
     /// Recomputes the whole chain. Returns the number of entries, or
     /// [`StoreError::AuditBroken`] naming the first entry that is missing or was changed.
     async fn verify_audit(&self) -> Result<u64, StoreError>;
@@ -113,9 +125,19 @@ pub trait OperationalStore: Send + Sync {
     /// wins among those for this channel and for [`ALL_CHANNELS`]; at equal times a
     /// channel-specific event overrides `all`, and a withdrawal beats a grant. No event
     /// means no consent.
-    async fn current_consent(&self, customer_id: &str, purpose: &str, channel: &str) -> Result<bool, StoreError>;
+    async fn current_consent(
+        &self,
+        customer_id: &str,
+        purpose: &str,
+        channel: &str,
+    ) -> Result<bool, StoreError>;
     /// Puts a customer on the do-not-contact list. Returns false if already there.
-    async fn dnc_add(&self, customer_id: &str, reason: &str, added_by: &str) -> Result<bool, StoreError>;
+    async fn dnc_add(
+        &self,
+        customer_id: &str,
+        reason: &str,
+        added_by: &str,
+    ) -> Result<bool, StoreError>;
     /// Takes a customer off the list. Returns false if they were not on it.
     async fn dnc_remove(&self, customer_id: &str) -> Result<bool, StoreError>;
     async fn dnc_contains(&self, customer_id: &str) -> Result<bool, StoreError>;
@@ -123,8 +145,14 @@ pub trait OperationalStore: Send + Sync {
     async fn dnc_list(&self) -> Result<Vec<DncEntry>, StoreError>;
 
     /// Consent given and not on the do-not-contact list: the gate every contact passes.
-    async fn may_contact(&self, customer_id: &str, purpose: &str, channel: &str) -> Result<bool, StoreError> {
-        Ok(!self.dnc_contains(customer_id).await? && self.current_consent(customer_id, purpose, channel).await?)
+    async fn may_contact(
+        &self,
+        customer_id: &str,
+        purpose: &str,
+        channel: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(!self.dnc_contains(customer_id).await?
+            && self.current_consent(customer_id, purpose, channel).await?)
     }
 
     // ---- settings ----

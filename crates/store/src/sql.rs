@@ -16,10 +16,12 @@ use sqlx::{Any, AnyPool, AssertSqlSafe, ConnectOptions, Row, Transaction};
 use zhiying_core::DataDir;
 use zhiying_core::domain::Role;
 
+use crate::OperationalStore;
 use crate::audit::{GENESIS_HASH, audit_hash, canonical_json};
 use crate::error::{AuditBreak, DbContext, StoreError, is_unique_violation};
-use crate::types::{ALL_CHANNELS, ApiToken, AuditEntry, ConsentEvent, DncEntry, IngestRun, IngestTotals, User};
-use crate::OperationalStore;
+use crate::types::{
+    ALL_CHANNELS, ApiToken, AuditEntry, ConsentEvent, DncEntry, IngestRun, IngestTotals, User,
+};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -45,11 +47,16 @@ impl Backend {
     }
 
     fn from_url(url: &str) -> Result<Backend, StoreError> {
-        let scheme = url.split_once(':').map(|(s, _)| s.to_ascii_lowercase()).unwrap_or_default();
+        let scheme = url
+            .split_once(':')
+            .map(|(s, _)| s.to_ascii_lowercase())
+            .unwrap_or_default();
         match scheme.as_str() {
             "sqlite" => Ok(Backend::Sqlite),
             "postgres" | "postgresql" => Ok(Backend::Postgres),
-            _ => Err(StoreError::UnsupportedUrl { url: redact_url(url) }),
+            _ => Err(StoreError::UnsupportedUrl {
+                url: redact_url(url),
+            }),
         }
     }
 
@@ -77,7 +84,12 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { database_url: None, pg_schema: None, max_connections: None, acquire_timeout: Duration::from_secs(30) }
+        StoreOptions {
+            database_url: None,
+            pg_schema: None,
+            max_connections: None,
+            acquire_timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -93,7 +105,10 @@ pub struct SqlStore {
 impl SqlStore {
     /// Connects, creating the SQLite file (and data dir) or PostgreSQL schema if missing, and
     /// applies pending migrations.
-    pub async fn open_with(options: &StoreOptions, data_dir: &DataDir) -> Result<SqlStore, StoreError> {
+    pub async fn open_with(
+        options: &StoreOptions,
+        data_dir: &DataDir,
+    ) -> Result<SqlStore, StoreError> {
         sqlx::any::install_default_drivers();
         let (backend, url, location) = match options.database_url.as_deref().map(str::trim) {
             Some(url) if !url.is_empty() => {
@@ -102,10 +117,15 @@ impl SqlStore {
             }
             _ => {
                 let root = data_dir.root();
-                std::fs::create_dir_all(root)
-                    .map_err(|source| StoreError::DataDir { path: root.display().to_string(), source })?;
+                std::fs::create_dir_all(root).map_err(|source| StoreError::DataDir {
+                    path: root.display().to_string(),
+                    source,
+                })?;
                 let path = data_dir.sqlite_path();
-                let url = SqliteConnectOptions::new().filename(&path).create_if_missing(true).to_url_lossy();
+                let url = SqliteConnectOptions::new()
+                    .filename(&path)
+                    .create_if_missing(true)
+                    .to_url_lossy();
                 (Backend::Sqlite, url.to_string(), path.display().to_string())
             }
         };
@@ -118,7 +138,9 @@ impl SqlStore {
             Backend::Postgres => url,
         };
 
-        let set_search_path: Option<Arc<str>> = schema.as_ref().map(|s| format!("SET search_path TO \"{s}\"").into());
+        let set_search_path: Option<Arc<str>> = schema
+            .as_ref()
+            .map(|s| format!("SET search_path TO \"{s}\"").into());
         let pool = AnyPoolOptions::new()
             .max_connections(options.max_connections.unwrap_or(match backend {
                 Backend::Sqlite => 4,
@@ -135,31 +157,54 @@ impl SqlStore {
                             "PRAGMA foreign_keys = ON".into(),
                             "PRAGMA synchronous = NORMAL".into(),
                         ],
-                        Backend::Postgres => set_search_path.iter().map(|s| s.to_string()).collect(),
+                        Backend::Postgres => {
+                            set_search_path.iter().map(|s| s.to_string()).collect()
+                        }
                     };
                     for s in statements {
-                        sqlx::query(AssertSqlSafe(s)).persistent(false).execute(&mut *conn).await?;
+                        sqlx::query(AssertSqlSafe(s))
+                            .persistent(false)
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })
             })
             .connect(&url)
-            .await
-            .map_err(|source| StoreError::Connect { location: location.clone(), source })?;
+            .await;
+        let pool = match pool {
+            Ok(pool) => pool,
+            Err(source) => {
+                return Err(StoreError::Connect {
+                    location,
+                    source: root_cause(&url, source).await,
+                });
+            }
+        };
 
         if let Some(s) = &schema {
-            sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{s}\"")))
-                .persistent(false)
-                .execute(&pool)
-                .await
-                .ctx("creating the PostgreSQL schema")?;
+            sqlx::query(AssertSqlSafe(format!(
+                "CREATE SCHEMA IF NOT EXISTS \"{s}\""
+            )))
+            .persistent(false)
+            .execute(&pool)
+            .await
+            .ctx("creating the PostgreSQL schema")?;
         }
         backend
             .migrator()
             .run(&pool)
             .await
-            .map_err(|source| StoreError::Migrate { backend: backend.name(), location: location.clone(), source })?;
-        Ok(SqlStore { pool, backend, audit_lock: tokio::sync::Mutex::new(()) })
+            .map_err(|source| StoreError::Migrate {
+                backend: backend.name(),
+                location: location.clone(),
+                source,
+            })?;
+        Ok(SqlStore {
+            pool,
+            backend,
+            audit_lock: tokio::sync::Mutex::new(()),
+        })
     }
 
     /// The underlying pool, for maintenance and tests that need raw SQL.
@@ -183,10 +228,30 @@ impl SqlStore {
     }
 }
 
+/// The pool reports only "timed out" when every connection attempt failed; one direct
+/// attempt recovers the reason (connection refused, unknown role, missing database…).
+async fn root_cause(url: &str, err: sqlx::Error) -> sqlx::Error {
+    use sqlx::Connection;
+    if !matches!(err, sqlx::Error::PoolTimedOut) {
+        return err;
+    }
+    match tokio::time::timeout(Duration::from_secs(5), sqlx::AnyConnection::connect(url)).await {
+        Ok(Err(direct)) => direct,
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            err
+        }
+        Err(_elapsed) => err,
+    }
+}
+
 /// Accepts `sqlite:` URLs given by the user, adding `mode=rwc` so a missing file is created.
 fn sqlite_url_creating_file(url: &str, location: &str) -> Result<String, StoreError> {
     let opts = SqliteConnectOptions::from_str(url)
-        .map_err(|source| StoreError::Connect { location: location.to_string(), source })?
+        .map_err(|source| StoreError::Connect {
+            location: location.to_string(),
+            source,
+        })?
         .create_if_missing(true);
     Ok(opts.to_url_lossy().to_string())
 }
@@ -194,23 +259,31 @@ fn sqlite_url_creating_file(url: &str, location: &str) -> Result<String, StoreEr
 fn validate_schema_name(s: &str) -> Result<String, StoreError> {
     let ok = !s.is_empty()
         && s.len() <= 63
-        && s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if ok {
         Ok(s.to_string())
     } else {
         Err(StoreError::Invalid {
             field: "pg_schema",
-            reason: format!("'{s}' must be 1-63 ASCII letters, digits or '_', not starting with a digit"),
+            reason: format!(
+                "'{s}' must be 1-63 ASCII letters, digits or '_', not starting with a digit"
+            ),
         })
     }
 }
 
 /// Hides the password in `scheme://user:password@host/...` before a URL goes into a message.
 pub(crate) fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
     let authority_end = rest.find('/').unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else { return url.to_string() };
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_string();
+    };
     match rest[..at].split_once(':') {
         Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
         None => url.to_string(),
@@ -223,17 +296,28 @@ fn now_micros() -> i64 {
 
 fn non_empty(field: &'static str, value: &str) -> Result<(), StoreError> {
     if value.trim().is_empty() {
-        Err(StoreError::Invalid { field, reason: "must not be empty".into() })
+        Err(StoreError::Invalid {
+            field,
+            reason: "must not be empty".into(),
+        })
     } else {
         Ok(())
     }
 }
 
 fn count_to_db(field: &'static str, v: u64) -> Result<i64, StoreError> {
-    i64::try_from(v).map_err(|_| StoreError::Invalid { field, reason: format!("{v} exceeds the largest storable count") })
+    i64::try_from(v).map_err(|_| StoreError::Invalid {
+        field,
+        reason: format!("{v} exceeds the largest storable count"),
+    })
 }
 
-fn count_from_db(table: &'static str, column: &'static str, key: &str, v: i64) -> Result<u64, StoreError> {
+fn count_from_db(
+    table: &'static str,
+    column: &'static str,
+    key: &str,
+    v: i64,
+) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt {
         table,
         column,
@@ -242,7 +326,10 @@ fn count_from_db(table: &'static str, column: &'static str, key: &str, v: i64) -
     })
 }
 
-fn get<'r, T: sqlx::Decode<'r, Any> + sqlx::Type<Any>>(row: &'r AnyRow, column: &'static str) -> Result<T, StoreError> {
+fn get<'r, T: sqlx::Decode<'r, Any> + sqlx::Type<Any>>(
+    row: &'r AnyRow,
+    column: &'static str,
+) -> Result<T, StoreError> {
     row.try_get(column).ctx("reading a row")
 }
 
@@ -334,8 +421,12 @@ impl SqlStore {
                 sqlx::query("SELECT username, role FROM user_roles ORDER BY username, role").fetch_all(&self.pool).await,
             ),
         };
-        let (user_rows, role_rows) = (user_rows.ctx("reading users")?, role_rows.ctx("reading user roles")?);
-        let mut roles: std::collections::HashMap<String, Vec<Role>> = std::collections::HashMap::new();
+        let (user_rows, role_rows) = (
+            user_rows.ctx("reading users")?,
+            role_rows.ctx("reading user roles")?,
+        );
+        let mut roles: std::collections::HashMap<String, Vec<Role>> =
+            std::collections::HashMap::new();
         for row in &role_rows {
             let name: String = get(row, "username")?;
             let role_text: String = get(row, "role")?;
@@ -473,7 +564,10 @@ impl OperationalStore for SqlStore {
         .await;
         match inserted {
             Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::Conflict { what: "user", key: username.to_string() });
+                return Err(StoreError::Conflict {
+                    what: "user",
+                    key: username.to_string(),
+                });
             }
             other => other.ctx("creating a user")?,
         };
@@ -519,8 +613,10 @@ impl OperationalStore for SqlStore {
         expires_at: Option<i64>,
     ) -> Result<ApiToken, StoreError> {
         non_empty("token_hash", token_hash)?;
-        let scopes_json = serde_json::to_string(scopes)
-            .map_err(|e| StoreError::Invalid { field: "scopes", reason: e.to_string() })?;
+        let scopes_json = serde_json::to_string(scopes).map_err(|e| StoreError::Invalid {
+            field: "scopes",
+            reason: e.to_string(),
+        })?;
         let now = now_micros();
         let mut tx = self.begin_write().await?;
         let user_exists = sqlx::query("SELECT 1 FROM users WHERE username = $1")
@@ -530,7 +626,10 @@ impl OperationalStore for SqlStore {
             .ctx("looking up a token's user")?
             .is_some();
         if !user_exists {
-            return Err(StoreError::NotFound { what: "user", key: username.to_string() });
+            return Err(StoreError::NotFound {
+                what: "user",
+                key: username.to_string(),
+            });
         }
         let inserted = sqlx::query(
             "INSERT INTO api_tokens (token_hash, username, scopes, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
@@ -544,7 +643,10 @@ impl OperationalStore for SqlStore {
         .await;
         match inserted {
             Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::Conflict { what: "API token", key: token_hash.to_string() });
+                return Err(StoreError::Conflict {
+                    what: "API token",
+                    key: token_hash.to_string(),
+                });
             }
             other => other.ctx("creating an API token")?,
         };
@@ -571,12 +673,14 @@ impl OperationalStore for SqlStore {
     }
 
     async fn revoke_token(&self, token_hash: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
-            .bind(now_micros())
-            .bind(token_hash)
-            .execute(&self.pool)
-            .await
-            .ctx("revoking an API token")?;
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
+        )
+        .bind(now_micros())
+        .bind(token_hash)
+        .execute(&self.pool)
+        .await
+        .ctx("revoking an API token")?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -642,7 +746,11 @@ impl OperationalStore for SqlStore {
         })
     }
 
-    async fn audit_entries(&self, after_seq: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+    async fn audit_entries(
+        &self,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
         )))
@@ -674,7 +782,10 @@ impl OperationalStore for SqlStore {
                 if e.seq != expected_seq {
                     return Err(AuditBreak {
                         seq: expected_seq,
-                        reason: format!("entry is missing (the next entry present is seq {})", e.seq),
+                        reason: format!(
+                            "entry is missing (the next entry present is seq {})",
+                            e.seq
+                        ),
                     }
                     .into());
                 }
@@ -685,11 +796,20 @@ impl OperationalStore for SqlStore {
                     }
                     .into());
                 }
-                let recomputed = audit_hash(&e.prev_hash, e.seq, e.ts, &e.actor, &e.action, &e.target, &e.detail);
+                let recomputed = audit_hash(
+                    &e.prev_hash,
+                    e.seq,
+                    e.ts,
+                    &e.actor,
+                    &e.action,
+                    &e.target,
+                    &e.detail,
+                );
                 if recomputed != e.hash {
                     return Err(AuditBreak {
                         seq: e.seq,
-                        reason: "contents changed after it was written (hash does not match)".into(),
+                        reason: "contents changed after it was written (hash does not match)"
+                            .into(),
                     }
                     .into());
                 }
@@ -734,7 +854,12 @@ impl OperationalStore for SqlStore {
         rows.iter().map(consent_from_row).collect()
     }
 
-    async fn current_consent(&self, customer_id: &str, purpose: &str, channel: &str) -> Result<bool, StoreError> {
+    async fn current_consent(
+        &self,
+        customer_id: &str,
+        purpose: &str,
+        channel: &str,
+    ) -> Result<bool, StoreError> {
         let row = sqlx::query(
             "SELECT granted FROM consents WHERE customer_id = $1 AND purpose = $2 AND channel IN ($3, $4) \
              ORDER BY ts DESC, CASE WHEN channel = $3 THEN 0 ELSE 1 END, granted ASC, id DESC LIMIT 1",
@@ -752,7 +877,12 @@ impl OperationalStore for SqlStore {
         }
     }
 
-    async fn dnc_add(&self, customer_id: &str, reason: &str, added_by: &str) -> Result<bool, StoreError> {
+    async fn dnc_add(
+        &self,
+        customer_id: &str,
+        reason: &str,
+        added_by: &str,
+    ) -> Result<bool, StoreError> {
         non_empty("customer_id", customer_id)?;
         let done = sqlx::query(
             "INSERT INTO do_not_contact (customer_id, reason, added_by, added_at) VALUES ($1, $2, $3, $4) \
@@ -811,12 +941,14 @@ impl OperationalStore for SqlStore {
             .ctx("reading a setting")?;
         let Some(row) = row else { return Ok(None) };
         let text: String = get(&row, "value")?;
-        serde_json::from_str(&text).map(Some).map_err(|e| StoreError::Corrupt {
-            table: "settings",
-            column: "value",
-            key: key.to_string(),
-            reason: e.to_string(),
-        })
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                table: "settings",
+                column: "value",
+                key: key.to_string(),
+                reason: e.to_string(),
+            })
     }
 
     async fn put_setting(&self, key: &str, value: &serde_json::Value) -> Result<(), StoreError> {
@@ -841,12 +973,30 @@ mod tests {
 
     #[test]
     fn urls_pick_backends_and_hide_passwords() {
-        assert_eq!(Backend::from_url("postgres://u@h/db").ok(), Some(Backend::Postgres));
-        assert_eq!(Backend::from_url("PostgreSQL://u@h/db").ok(), Some(Backend::Postgres));
-        assert_eq!(Backend::from_url("sqlite:///tmp/x.db").ok(), Some(Backend::Sqlite));
-        let err = Backend::from_url("mysql://root:hunter2@h/db").err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.contains("mysql://root:***@h/db") && !err.contains("hunter2"), "{err}");
-        assert_eq!(redact_url("postgres://u@h:5432/db"), "postgres://u@h:5432/db");
+        assert_eq!(
+            Backend::from_url("postgres://u@h/db").ok(),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::from_url("PostgreSQL://u@h/db").ok(),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::from_url("sqlite:///tmp/x.db").ok(),
+            Some(Backend::Sqlite)
+        );
+        let err = Backend::from_url("mysql://root:hunter2@h/db")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("mysql://root:***@h/db") && !err.contains("hunter2"),
+            "{err}"
+        );
+        assert_eq!(
+            redact_url("postgres://u@h:5432/db"),
+            "postgres://u@h:5432/db"
+        );
     }
 
     #[test]

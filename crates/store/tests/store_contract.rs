@@ -13,7 +13,8 @@ use sqlx::AnyPool;
 use zhiying_core::DataDir;
 use zhiying_core::domain::Role;
 use zhiying_store::{
-    ALL_CHANNELS, ConsentEvent, GENESIS_HASH, IngestRun, OperationalStore, SqlStore, StoreError, StoreOptions, hash_token,
+    ALL_CHANNELS, ConsentEvent, GENESIS_HASH, IngestRun, OperationalStore, SqlStore, StoreError,
+    StoreOptions, hash_token,
 };
 
 /// Two stores opened separately on the same database (so two pools, like two processes),
@@ -25,7 +26,14 @@ struct Harness {
     raw: AnyPool,
 }
 
-fn run(batch: &str, table: &str, started_at: i64, accepted: u64, rejected: u64, dups: u64) -> IngestRun {
+fn run(
+    batch: &str,
+    table: &str,
+    started_at: i64,
+    accepted: u64,
+    rejected: u64,
+    dups: u64,
+) -> IngestRun {
     IngestRun {
         batch_id: batch.into(),
         table_name: table.into(),
@@ -67,141 +75,380 @@ async fn store_contract(h: Harness) {
 
 async fn settings(s: &Arc<dyn OperationalStore>) {
     assert_eq!(s.get_setting("ui.language").await.ok(), Some(None));
-    s.put_setting("ui.language", &json!("zh-CN")).await.expect("put setting");
-    s.put_setting("caps", &json!({"sms_per_week": 2, "channels": ["sms", "app"]})).await.expect("put setting");
-    s.put_setting("ui.language", &json!("en")).await.expect("overwrite setting");
-    assert_eq!(s.get_setting("ui.language").await.ok(), Some(Some(json!("en"))));
-    assert_eq!(s.get_setting("caps").await.ok(), Some(Some(json!({"channels": ["sms", "app"], "sms_per_week": 2}))));
-    assert!(matches!(s.put_setting(" ", &json!(1)).await, Err(StoreError::Invalid { field: "key", .. })));
+    s.put_setting("ui.language", &json!("zh-CN"))
+        .await
+        .expect("put setting");
+    s.put_setting(
+        "caps",
+        &json!({"sms_per_week": 2, "channels": ["sms", "app"]}),
+    )
+    .await
+    .expect("put setting");
+    s.put_setting("ui.language", &json!("en"))
+        .await
+        .expect("overwrite setting");
+    assert_eq!(
+        s.get_setting("ui.language").await.ok(),
+        Some(Some(json!("en")))
+    );
+    assert_eq!(
+        s.get_setting("caps").await.ok(),
+        Some(Some(json!({"channels": ["sms", "app"], "sms_per_week": 2})))
+    );
+    assert!(matches!(
+        s.put_setting(" ", &json!(1)).await,
+        Err(StoreError::Invalid { field: "key", .. })
+    ));
 }
 
 async fn ingest_runs(s: &Arc<dyn OperationalStore>) {
-    s.record_ingest_run(&run("b1", "customers", 100, 10, 2, 0)).await.expect("record b1");
-    s.record_ingest_run(&run("b2", "transactions", 200, 1_000, 0, 5)).await.expect("record b2");
+    s.record_ingest_run(&run("b1", "customers", 100, 10, 2, 0))
+        .await
+        .expect("record b1");
+    s.record_ingest_run(&run("b2", "transactions", 200, 1_000, 0, 5))
+        .await
+        .expect("record b2");
     // Re-recording the same batch (a retried ingest) replaces it, never adds a row.
     let b1_again = run("b1", "customers", 300, 12, 0, 3);
     s.record_ingest_run(&b1_again).await.expect("re-record b1");
-    s.record_ingest_run(&b1_again).await.expect("re-record b1 twice");
+    s.record_ingest_run(&b1_again)
+        .await
+        .expect("re-record b1 twice");
 
     let all = s.ingest_runs(None).await.expect("list runs");
-    assert_eq!(all.iter().map(|r| r.batch_id.as_str()).collect::<Vec<_>>(), ["b1", "b2"], "newest first, no duplicates");
+    assert_eq!(
+        all.iter().map(|r| r.batch_id.as_str()).collect::<Vec<_>>(),
+        ["b1", "b2"],
+        "newest first, no duplicates"
+    );
     assert_eq!(all[0], b1_again);
     assert_eq!(all[1].quarantine_path, None);
 
-    s.record_ingest_run(&run("b3", "customers", 50, 7, 1, 0)).await.expect("record b3");
-    let customers = s.ingest_runs(Some("customers")).await.expect("list customer runs");
-    assert_eq!(customers.iter().map(|r| r.batch_id.as_str()).collect::<Vec<_>>(), ["b1", "b3"]);
-    assert_eq!(customers[1].quarantine_path.as_deref(), Some("quarantine/customers/batch-b3.jsonl"));
-    assert!(s.ingest_runs(Some("events")).await.expect("list").is_empty());
+    s.record_ingest_run(&run("b3", "customers", 50, 7, 1, 0))
+        .await
+        .expect("record b3");
+    let customers = s
+        .ingest_runs(Some("customers"))
+        .await
+        .expect("list customer runs");
+    assert_eq!(
+        customers
+            .iter()
+            .map(|r| r.batch_id.as_str())
+            .collect::<Vec<_>>(),
+        ["b1", "b3"]
+    );
+    assert_eq!(
+        customers[1].quarantine_path.as_deref(),
+        Some("quarantine/customers/batch-b3.jsonl")
+    );
+    assert!(
+        s.ingest_runs(Some("events"))
+            .await
+            .expect("list")
+            .is_empty()
+    );
 
     let totals = s.ingest_totals().await.expect("totals");
-    let got: Vec<_> =
-        totals.iter().map(|t| (t.table_name.as_str(), t.batches, t.accepted, t.rejected, t.duplicates_skipped)).collect();
-    assert_eq!(got, [("customers", 2, 19, 1, 3), ("transactions", 1, 1_000, 0, 5)]);
+    let got: Vec<_> = totals
+        .iter()
+        .map(|t| {
+            (
+                t.table_name.as_str(),
+                t.batches,
+                t.accepted,
+                t.rejected,
+                t.duplicates_skipped,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [("customers", 2, 19, 1, 3), ("transactions", 1, 1_000, 0, 5)]
+    );
 
-    let too_big = IngestRun { accepted: u64::MAX, ..run("b4", "customers", 1, 0, 0, 0) };
-    assert!(matches!(s.record_ingest_run(&too_big).await, Err(StoreError::Invalid { field: "accepted", .. })));
+    let too_big = IngestRun {
+        accepted: u64::MAX,
+        ..run("b4", "customers", 1, 0, 0, 0)
+    };
+    assert!(matches!(
+        s.record_ingest_run(&too_big).await,
+        Err(StoreError::Invalid {
+            field: "accepted",
+            ..
+        })
+    ));
 }
 
 async fn users_and_tokens(s: &Arc<dyn OperationalStore>) {
     let alice = s
-        .create_user("alice", "Alice 王", "argon2$hash-a", &[Role::Marketer, Role::Analyst, Role::Marketer])
+        .create_user(
+            "alice",
+            "Alice 王",
+            "argon2$hash-a",
+            &[Role::Marketer, Role::Analyst, Role::Marketer],
+        )
         .await
         .expect("create alice");
-    assert_eq!(alice.roles, [Role::Analyst, Role::Marketer], "deduplicated, sorted by name");
+    assert_eq!(
+        alice.roles,
+        [Role::Analyst, Role::Marketer],
+        "deduplicated, sorted by name"
+    );
     assert!(alice.has_role(Role::Marketer) && !alice.has_role(Role::Admin));
-    s.create_user("carol", "Carol", "argon2$hash-c", &[]).await.expect("create carol");
-    s.create_user("bob", "Bob", "argon2$hash-b", &[Role::ComplianceOfficer]).await.expect("create bob");
+    s.create_user("carol", "Carol", "argon2$hash-c", &[])
+        .await
+        .expect("create carol");
+    s.create_user("bob", "Bob", "argon2$hash-b", &[Role::ComplianceOfficer])
+        .await
+        .expect("create bob");
 
-    assert_eq!(s.user("alice").await.expect("get alice"), Some(alice.clone()));
+    assert_eq!(
+        s.user("alice").await.expect("get alice"),
+        Some(alice.clone())
+    );
     assert_eq!(s.user("nobody").await.expect("get nobody"), None);
     let all = s.users().await.expect("list users");
-    assert_eq!(all.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(), ["alice", "bob", "carol"]);
+    assert_eq!(
+        all.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(),
+        ["alice", "bob", "carol"]
+    );
     assert_eq!(all[1].roles, [Role::ComplianceOfficer]);
     assert!(all[2].roles.is_empty());
     match s.create_user("alice", "Again", "x", &[]).await {
         Err(StoreError::Conflict { what: "user", key }) => assert_eq!(key, "alice"),
         other => panic!("duplicate user must conflict, got {other:?}"),
     }
-    assert!(matches!(s.create_user("", "x", "x", &[]).await, Err(StoreError::Invalid { field: "username", .. })));
+    assert!(matches!(
+        s.create_user("", "x", "x", &[]).await,
+        Err(StoreError::Invalid {
+            field: "username",
+            ..
+        })
+    ));
     let public = serde_json::to_value(&alice).expect("serialise user");
-    assert!(public.get("password_hash").is_none(), "password hash must not be serialised: {public}");
+    assert!(
+        public.get("password_hash").is_none(),
+        "password hash must not be serialised: {public}"
+    );
 
     let raw = "zy_live_0123456789";
     let th = hash_token(raw);
     let scopes = vec!["decide".to_string(), "read:customers".to_string()];
-    let token = s.create_token(&th, "alice", &scopes, Some(5_000)).await.expect("create token");
+    let token = s
+        .create_token(&th, "alice", &scopes, Some(5_000))
+        .await
+        .expect("create token");
     assert_eq!(token.scopes, scopes);
-    assert_eq!(s.token_by_hash(&th).await.expect("get token"), Some(token.clone()));
-    assert!(token.is_active_at(4_999) && !token.is_active_at(5_000), "expires at expires_at");
-    assert_eq!(s.token_by_hash(&hash_token("other")).await.expect("get unknown"), None);
+    assert_eq!(
+        s.token_by_hash(&th).await.expect("get token"),
+        Some(token.clone())
+    );
+    assert!(
+        token.is_active_at(4_999) && !token.is_active_at(5_000),
+        "expires at expires_at"
+    );
+    assert_eq!(
+        s.token_by_hash(&hash_token("other"))
+            .await
+            .expect("get unknown"),
+        None
+    );
     assert!(matches!(
-        s.create_token(&hash_token("t2"), "mallory", &[], None).await,
+        s.create_token(&hash_token("t2"), "mallory", &[], None)
+            .await,
         Err(StoreError::NotFound { what: "user", .. })
     ));
-    assert!(matches!(s.create_token(&th, "bob", &[], None).await, Err(StoreError::Conflict { what: "API token", .. })));
+    assert!(matches!(
+        s.create_token(&th, "bob", &[], None).await,
+        Err(StoreError::Conflict {
+            what: "API token",
+            ..
+        })
+    ));
 
     let forever = hash_token("forever");
-    s.create_token(&forever, "bob", &[], None).await.expect("create non-expiring token");
-    assert!(s.token_by_hash(&forever).await.expect("get").is_some_and(|t| t.is_active_at(i64::MAX)));
+    s.create_token(&forever, "bob", &[], None)
+        .await
+        .expect("create non-expiring token");
+    assert!(
+        s.token_by_hash(&forever)
+            .await
+            .expect("get")
+            .is_some_and(|t| t.is_active_at(i64::MAX))
+    );
     assert!(s.revoke_token(&forever).await.expect("revoke"));
-    assert!(!s.revoke_token(&forever).await.expect("revoke twice"), "already revoked");
-    assert!(!s.revoke_token(&hash_token("unknown")).await.expect("revoke unknown"));
-    let revoked = s.token_by_hash(&forever).await.expect("get revoked").expect("still stored");
+    assert!(
+        !s.revoke_token(&forever).await.expect("revoke twice"),
+        "already revoked"
+    );
+    assert!(
+        !s.revoke_token(&hash_token("unknown"))
+            .await
+            .expect("revoke unknown")
+    );
+    let revoked = s
+        .token_by_hash(&forever)
+        .await
+        .expect("get revoked")
+        .expect("still stored");
     assert!(revoked.revoked_at.is_some() && !revoked.is_active_at(0));
 }
 
 async fn consents(s: &Arc<dyn OperationalStore>) {
     let c = "CUST-001";
-    assert!(!s.current_consent(c, "marketing", "sms").await.expect("read"), "no record means no consent");
+    assert!(
+        !s.current_consent(c, "marketing", "sms")
+            .await
+            .expect("read"),
+        "no record means no consent"
+    );
 
-    s.record_consent(&consent(c, "marketing", ALL_CHANNELS, true, 100)).await.expect("grant all");
-    assert!(s.current_consent(c, "marketing", "sms").await.expect("read"), "'all' covers sms");
-    assert!(s.current_consent(c, "marketing", "email").await.expect("read"));
-    assert!(!s.current_consent(c, "profiling", "sms").await.expect("read"), "purposes are separate");
-    assert!(!s.current_consent("CUST-002", "marketing", "sms").await.expect("read"), "customers are separate");
+    s.record_consent(&consent(c, "marketing", ALL_CHANNELS, true, 100))
+        .await
+        .expect("grant all");
+    assert!(
+        s.current_consent(c, "marketing", "sms")
+            .await
+            .expect("read"),
+        "'all' covers sms"
+    );
+    assert!(
+        s.current_consent(c, "marketing", "email")
+            .await
+            .expect("read")
+    );
+    assert!(
+        !s.current_consent(c, "profiling", "sms")
+            .await
+            .expect("read"),
+        "purposes are separate"
+    );
+    assert!(
+        !s.current_consent("CUST-002", "marketing", "sms")
+            .await
+            .expect("read"),
+        "customers are separate"
+    );
 
     // A later channel-specific withdrawal overrides the blanket grant for that channel only.
-    s.record_consent(&consent(c, "marketing", "sms", false, 200)).await.expect("withdraw sms");
-    assert!(!s.current_consent(c, "marketing", "sms").await.expect("read"));
-    assert!(s.current_consent(c, "marketing", "email").await.expect("read"));
+    s.record_consent(&consent(c, "marketing", "sms", false, 200))
+        .await
+        .expect("withdraw sms");
+    assert!(
+        !s.current_consent(c, "marketing", "sms")
+            .await
+            .expect("read")
+    );
+    assert!(
+        s.current_consent(c, "marketing", "email")
+            .await
+            .expect("read")
+    );
 
     // An event recorded later but effective earlier does not win: the event time decides.
-    s.record_consent(&consent(c, "marketing", "sms", true, 150)).await.expect("backdated grant");
-    assert!(!s.current_consent(c, "marketing", "sms").await.expect("read"), "latest by event time wins");
+    s.record_consent(&consent(c, "marketing", "sms", true, 150))
+        .await
+        .expect("backdated grant");
+    assert!(
+        !s.current_consent(c, "marketing", "sms")
+            .await
+            .expect("read"),
+        "latest by event time wins"
+    );
 
     // A newer blanket grant wins over an older channel withdrawal.
-    s.record_consent(&consent(c, "marketing", ALL_CHANNELS, true, 300)).await.expect("grant all again");
-    assert!(s.current_consent(c, "marketing", "sms").await.expect("read"));
+    s.record_consent(&consent(c, "marketing", ALL_CHANNELS, true, 300))
+        .await
+        .expect("grant all again");
+    assert!(
+        s.current_consent(c, "marketing", "sms")
+            .await
+            .expect("read")
+    );
 
     // At the same instant, the channel-specific event overrides 'all'.
-    s.record_consent(&consent(c, "marketing", ALL_CHANNELS, false, 400)).await.expect("withdraw all");
-    s.record_consent(&consent(c, "marketing", "app", true, 400)).await.expect("grant app");
-    assert!(s.current_consent(c, "marketing", "app").await.expect("read"));
-    assert!(!s.current_consent(c, "marketing", "sms").await.expect("read"));
-    assert!(!s.current_consent(c, "marketing", ALL_CHANNELS).await.expect("read"));
+    s.record_consent(&consent(c, "marketing", ALL_CHANNELS, false, 400))
+        .await
+        .expect("withdraw all");
+    s.record_consent(&consent(c, "marketing", "app", true, 400))
+        .await
+        .expect("grant app");
+    assert!(
+        s.current_consent(c, "marketing", "app")
+            .await
+            .expect("read")
+    );
+    assert!(
+        !s.current_consent(c, "marketing", "sms")
+            .await
+            .expect("read")
+    );
+    assert!(
+        !s.current_consent(c, "marketing", ALL_CHANNELS)
+            .await
+            .expect("read")
+    );
 
     let history = s.consent_history(c).await.expect("history");
-    assert_eq!(history.iter().map(|e| e.ts).collect::<Vec<_>>(), [100, 150, 200, 300, 400, 400], "oldest first");
+    assert_eq!(
+        history.iter().map(|e| e.ts).collect::<Vec<_>>(),
+        [100, 150, 200, 300, 400, 400],
+        "oldest first"
+    );
     assert_eq!(history[0], consent(c, "marketing", ALL_CHANNELS, true, 100));
-    assert!(s.consent_history("CUST-404").await.expect("history").is_empty());
-    let bad = ConsentEvent { purpose: "".into(), ..consent(c, "x", "sms", true, 1) };
-    assert!(matches!(s.record_consent(&bad).await, Err(StoreError::Invalid { field: "purpose", .. })));
+    assert!(
+        s.consent_history("CUST-404")
+            .await
+            .expect("history")
+            .is_empty()
+    );
+    let bad = ConsentEvent {
+        purpose: "".into(),
+        ..consent(c, "x", "sms", true, 1)
+    };
+    assert!(matches!(
+        s.record_consent(&bad).await,
+        Err(StoreError::Invalid {
+            field: "purpose",
+            ..
+        })
+    ));
 }
 
 async fn do_not_contact(s: &Arc<dyn OperationalStore>) {
     let c = "CUST-010";
-    s.record_consent(&consent(c, "marketing", ALL_CHANNELS, true, 100)).await.expect("grant");
+    s.record_consent(&consent(c, "marketing", ALL_CHANNELS, true, 100))
+        .await
+        .expect("grant");
     assert!(s.may_contact(c, "marketing", "sms").await.expect("gate"));
     assert!(!s.dnc_contains(c).await.expect("contains"));
-    assert!(s.dnc_add(c, "complaint 2024-03-01", "bob").await.expect("add"));
-    assert!(!s.dnc_add(c, "again", "bob").await.expect("add twice"), "already listed");
+    assert!(
+        s.dnc_add(c, "complaint 2024-03-01", "bob")
+            .await
+            .expect("add")
+    );
+    assert!(
+        !s.dnc_add(c, "again", "bob").await.expect("add twice"),
+        "already listed"
+    );
     assert!(s.dnc_contains(c).await.expect("contains"));
-    assert!(!s.may_contact(c, "marketing", "sms").await.expect("gate"), "do-not-contact overrides consent");
-    assert!(s.current_consent(c, "marketing", "sms").await.expect("read"), "consent itself is unchanged");
+    assert!(
+        !s.may_contact(c, "marketing", "sms").await.expect("gate"),
+        "do-not-contact overrides consent"
+    );
+    assert!(
+        s.current_consent(c, "marketing", "sms")
+            .await
+            .expect("read"),
+        "consent itself is unchanged"
+    );
     let list = s.dnc_list().await.expect("list");
     assert_eq!(list.len(), 1);
-    assert_eq!((list[0].customer_id.as_str(), list[0].reason.as_str()), (c, "complaint 2024-03-01"));
+    assert_eq!(
+        (list[0].customer_id.as_str(), list[0].reason.as_str()),
+        (c, "complaint 2024-03-01")
+    );
     assert!(s.dnc_remove(c).await.expect("remove"));
     assert!(!s.dnc_remove(c).await.expect("remove twice"));
     assert!(s.may_contact(c, "marketing", "sms").await.expect("gate"));
@@ -210,20 +457,47 @@ async fn do_not_contact(s: &Arc<dyn OperationalStore>) {
 async fn audit_chain(h: &Harness) {
     let s = &h.store;
     assert_eq!(s.verify_audit().await.expect("empty chain verifies"), 0);
-    let first = s.append_audit("admin", "user.create", "user:alice", &json!({"roles": ["analyst"], "by": "cli"})).await;
+    let first = s
+        .append_audit(
+            "admin",
+            "user.create",
+            "user:alice",
+            &json!({"roles": ["analyst"], "by": "cli"}),
+        )
+        .await;
     let first = first.expect("append");
     assert_eq!((first.seq, first.prev_hash.as_str()), (1, GENESIS_HASH));
-    assert_eq!(first.detail, r#"{"by":"cli","roles":["analyst"]}"#, "detail stored as canonical JSON");
-    let second = s.append_audit("alice", "login", "", &json!(null)).await.expect("append");
-    assert_eq!((second.seq, second.prev_hash.as_str()), (2, first.hash.as_str()));
+    assert_eq!(
+        first.detail, r#"{"by":"cli","roles":["analyst"]}"#,
+        "detail stored as canonical JSON"
+    );
+    let second = s
+        .append_audit("alice", "login", "", &json!(null))
+        .await
+        .expect("append");
+    assert_eq!(
+        (second.seq, second.prev_hash.as_str()),
+        (2, first.hash.as_str())
+    );
     assert!(second.ts >= first.ts);
 
     // 50 concurrent appends through two independent pools never fork the chain.
     let mut tasks = Vec::new();
     for i in 0..50 {
-        let store = if i % 2 == 0 { h.store.clone() } else { h.second.clone() };
+        let store = if i % 2 == 0 {
+            h.store.clone()
+        } else {
+            h.second.clone()
+        };
         tasks.push(tokio::spawn(async move {
-            store.append_audit(&format!("worker-{i}"), "campaign.approve", &format!("campaign:{i}"), &json!({"i": i})).await
+            store
+                .append_audit(
+                    &format!("worker-{i}"),
+                    "campaign.approve",
+                    &format!("campaign:{i}"),
+                    &json!({"i": i}),
+                )
+                .await
         }));
     }
     let mut seqs = Vec::new();
@@ -231,15 +505,37 @@ async fn audit_chain(h: &Harness) {
         seqs.push(t.await.expect("task").expect("concurrent append").seq);
     }
     seqs.sort_unstable();
-    assert_eq!(seqs, (3..=52).collect::<Vec<u64>>(), "every append got its own seq");
+    assert_eq!(
+        seqs,
+        (3..=52).collect::<Vec<u64>>(),
+        "every append got its own seq"
+    );
     assert_eq!(s.verify_audit().await.expect("chain verifies"), 52);
-    assert_eq!(h.second.verify_audit().await.expect("chain verifies from the other pool"), 52);
+    assert_eq!(
+        h.second
+            .verify_audit()
+            .await
+            .expect("chain verifies from the other pool"),
+        52
+    );
 
     let entries = s.audit_entries(0, 1_000).await.expect("entries");
     assert_eq!(entries.len(), 52);
     assert_eq!(entries[0], first);
-    assert!(entries.windows(2).all(|w| w[1].prev_hash == w[0].hash && w[1].seq == w[0].seq + 1));
-    assert_eq!(s.audit_entries(50, 10).await.expect("page").iter().map(|e| e.seq).collect::<Vec<_>>(), [51, 52]);
+    assert!(
+        entries
+            .windows(2)
+            .all(|w| w[1].prev_hash == w[0].hash && w[1].seq == w[0].seq + 1)
+    );
+    assert_eq!(
+        s.audit_entries(50, 10)
+            .await
+            .expect("page")
+            .iter()
+            .map(|e| e.seq)
+            .collect::<Vec<_>>(),
+        [51, 52]
+    );
 
     // Tampering with a row's contents is detected at that row.
     let original = entries[6].detail.clone();
@@ -265,7 +561,15 @@ async fn audit_chain(h: &Harness) {
     assert_eq!(s.verify_audit().await.expect("restored chain verifies"), 52);
 
     // Rewriting a row together with its own hash still breaks the link to the next row.
-    let forged_hash = zhiying_store::audit_hash(&entries[19].prev_hash, 20, entries[19].ts, "mallory", "x", "", "{}");
+    let forged_hash = zhiying_store::audit_hash(
+        &entries[19].prev_hash,
+        20,
+        entries[19].ts,
+        "mallory",
+        "x",
+        "",
+        "{}",
+    );
     sqlx::query("UPDATE audit_log SET actor = 'mallory', action = 'x', target = '', detail = '{}', hash = $1 WHERE seq = 20")
         .bind(&forged_hash)
         .execute(&h.raw)
@@ -277,7 +581,10 @@ async fn audit_chain(h: &Harness) {
     }
 
     // A deleted row is reported as missing.
-    sqlx::query("DELETE FROM audit_log WHERE seq = 10").execute(&h.raw).await.expect("delete");
+    sqlx::query("DELETE FROM audit_log WHERE seq = 10")
+        .execute(&h.raw)
+        .await
+        .expect("delete");
     match s.verify_audit().await {
         Err(StoreError::AuditBroken(b)) => {
             assert_eq!(b.seq, 10);
@@ -285,7 +592,10 @@ async fn audit_chain(h: &Harness) {
         }
         other => panic!("deleted row must break the chain at seq 10, got {other:?}"),
     }
-    assert!(matches!(s.append_audit(" ", "a", "t", &json!({})).await, Err(StoreError::Invalid { field: "actor", .. })));
+    assert!(matches!(
+        s.append_audit(" ", "a", "t", &json!({})).await,
+        Err(StoreError::Invalid { field: "actor", .. })
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -294,21 +604,44 @@ async fn sqlite_store_passes_the_contract() {
     // A data dir that does not exist yet, with a non-ASCII name: both must work.
     let data_dir = DataDir::new(dir.path().join("数据 dir"));
     let options = StoreOptions::default();
-    let store = Arc::new(SqlStore::open_with(&options, &data_dir).await.expect("open sqlite"));
-    let second = Arc::new(SqlStore::open_with(&options, &data_dir).await.expect("open sqlite again (migrations idempotent)"));
-    assert!(data_dir.sqlite_path().is_file(), "db file created at DATA_DIR/zhiying.db");
+    let store = Arc::new(
+        SqlStore::open_with(&options, &data_dir)
+            .await
+            .expect("open sqlite"),
+    );
+    let second = Arc::new(
+        SqlStore::open_with(&options, &data_dir)
+            .await
+            .expect("open sqlite again (migrations idempotent)"),
+    );
+    assert!(
+        data_dir.sqlite_path().is_file(),
+        "db file created at DATA_DIR/zhiying.db"
+    );
     let raw = store.pool().clone();
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&raw).await.expect("journal mode");
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&raw)
+        .await
+        .expect("journal mode");
     assert_eq!(mode, "wal");
 
-    store_contract(Harness { backend: "sqlite", store: store.clone(), second: second.clone(), raw }).await;
+    store_contract(Harness {
+        backend: "sqlite",
+        store: store.clone(),
+        second: second.clone(),
+        raw,
+    })
+    .await;
     store.close().await;
     second.close().await;
 
     // Data survives a restart, through the public `open`.
     let reopened = zhiying_store::open(None, &data_dir).await.expect("reopen");
     assert_eq!(reopened.users().await.expect("users").len(), 3);
-    assert_eq!(reopened.get_setting("ui.language").await.expect("setting"), Some(json!("en")));
+    assert_eq!(
+        reopened.get_setting("ui.language").await.expect("setting"),
+        Some(json!("en"))
+    );
     reopened.close().await;
 }
 
@@ -317,7 +650,10 @@ async fn postgres_store_passes_the_contract() {
     let url = std::env::var("ZHIYING_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
     let required = std::env::var("ZHIYING_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let schema = format!("zt_{}_{}", std::process::id(), nanos % 1_000_000_000);
     let options = StoreOptions {
         database_url: Some(url.clone()),
@@ -330,25 +666,40 @@ async fn postgres_store_passes_the_contract() {
         Ok(s) => Arc::new(s),
         Err(e @ StoreError::Connect { .. }) if !required => {
             eprintln!("\n!!!!!!!! SKIPPED: PostgreSQL store contract NOT RUN: {e}");
-            eprintln!("!!!!!!!! Set ZHIYING_TEST_DATABASE_URL, or ZHIYING_REQUIRE_POSTGRES=1 to make this a failure.\n");
+            eprintln!(
+                "!!!!!!!! Set ZHIYING_TEST_DATABASE_URL, or ZHIYING_REQUIRE_POSTGRES=1 to make this a failure.\n"
+            );
             return;
         }
-        Err(e) => panic!("PostgreSQL store did not open (ZHIYING_REQUIRE_POSTGRES={required}): {e}"),
+        Err(e) => {
+            panic!("PostgreSQL store did not open (ZHIYING_REQUIRE_POSTGRES={required}): {e}")
+        }
     };
     let raw = store.pool().clone();
     let outcome = async {
-        let second = Arc::new(SqlStore::open_with(&options, &unused).await.expect("open postgres again"));
-        let harness = Harness { backend: "postgres", store: store.clone(), second: second.clone(), raw: raw.clone() };
+        let second = Arc::new(
+            SqlStore::open_with(&options, &unused)
+                .await
+                .expect("open postgres again"),
+        );
+        let harness = Harness {
+            backend: "postgres",
+            store: store.clone(),
+            second: second.clone(),
+            raw: raw.clone(),
+        };
         // Run in a task so a failed assertion still lets us drop the schema below.
         let result = tokio::spawn(store_contract(harness)).await;
         second.close().await;
         result
     }
     .await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA \"{schema}\" CASCADE")))
-        .execute(&raw)
-        .await
-        .expect("drop test schema");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA \"{schema}\" CASCADE"
+    )))
+    .execute(&raw)
+    .await
+    .expect("drop test schema");
     store.close().await;
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
