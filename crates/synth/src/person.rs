@@ -1351,7 +1351,7 @@ pub fn person(w: &World, idx: u64, o: &mut Out) {
                     random_phone(&mut pr, s);
                 }
                 1 => {
-                    s.push_str("代");
+                    s.push('代');
                     s.push_str(&name);
                     s.push_str("还款 身份证");
                     s.push_str(std::str::from_utf8(&p.rid).unwrap_or_default());
@@ -1537,7 +1537,7 @@ pub fn person(w: &World, idx: u64, o: &mut Out) {
             openid[0] = b'o';
             const ALPHA: &[u8] =
                 b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-            let mut h = splitmix64(idx ^ 0x5EED_0F_0BE1D);
+            let mut h = splitmix64(idx ^ 0x05EE_D0F0_BE1D);
             for (i, slot) in openid[1..].iter_mut().enumerate() {
                 if i % 10 == 0 {
                     h = splitmix64(h);
