@@ -1,0 +1,98 @@
+// Zhiying console charts. Each chart container names its kind (data-chart) and the id of a
+// <script type="application/json"> block with its data (data-source); the server escapes
+// that JSON. No inline scripts, so the Content-Security-Policy forbids them.
+(function () {
+  "use strict";
+
+  var PALETTE = ["#1f5fa8", "#c0392b", "#2e8b57", "#d68910", "#6c5ce7", "#17a2b8", "#8e44ad", "#7f8c8d"];
+
+  function readJson(id) {
+    var el = document.getElementById(id);
+    return el ? JSON.parse(el.textContent) : null;
+  }
+
+  function baseGrid() {
+    return { left: 8, right: 16, top: 36, bottom: 8, containLabel: true };
+  }
+
+  var builders = {
+    "table-rows": function (d) {
+      return {
+        color: ["#1f5fa8", "#c0392b"],
+        tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+        legend: { top: 0, data: [d.labels.rows, d.labels.quarantined] },
+        grid: baseGrid(),
+        xAxis: { type: "value", axisLabel: { formatter: function (v) { return v >= 1e6 ? v / 1e6 + "M" : v >= 1e3 ? v / 1e3 + "k" : v; } } },
+        yAxis: { type: "category", data: d.names, inverse: true },
+        series: [
+          { name: d.labels.rows, type: "bar", data: d.rows, barMaxWidth: 14 },
+          { name: d.labels.quarantined, type: "bar", data: d.quarantined, barMaxWidth: 14 }
+        ]
+      };
+    },
+    "table-quality": function (d) {
+      return {
+        color: ["#2e8b57", "#1f5fa8"],
+        tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: function (v) { return v + "%"; } },
+        legend: { top: 0, data: [d.labels.completeness, d.labels.validity] },
+        grid: baseGrid(),
+        xAxis: { type: "value", min: 0, max: 100 },
+        yAxis: { type: "category", data: d.quality_names, inverse: true },
+        series: [
+          { name: d.labels.completeness, type: "bar", data: d.completeness, barMaxWidth: 14 },
+          { name: d.labels.validity, type: "bar", data: d.validity, barMaxWidth: 14 }
+        ]
+      };
+    },
+    "monthly-flows": function (d) {
+      return {
+        color: ["#2e8b57", "#c0392b"],
+        tooltip: { trigger: "axis" },
+        legend: { top: 0, data: [d.labels.credit, d.labels.debit] },
+        grid: baseGrid(),
+        xAxis: { type: "category", data: d.months },
+        yAxis: { type: "value" },
+        series: [
+          { name: d.labels.credit, type: "bar", data: d.credit, barMaxWidth: 18 },
+          { name: d.labels.debit, type: "bar", data: d.debit, barMaxWidth: 18 }
+        ]
+      };
+    },
+    "holdings": function (d) {
+      return {
+        color: PALETTE,
+        tooltip: { trigger: "item" },
+        legend: { type: "scroll", bottom: 0 },
+        series: [{
+          name: d.labels.holdings, type: "pie", radius: ["40%", "68%"], center: ["50%", "45%"],
+          label: { show: false },
+          data: d.holdings.map(function (h) { return { name: h[0], value: h[1] }; })
+        }]
+      };
+    }
+  };
+
+  function init() {
+    if (typeof echarts === "undefined") { return; }
+    var charts = [];
+    var nodes = document.querySelectorAll("[data-chart]");
+    for (var i = 0; i < nodes.length; i++) {
+      var el = nodes[i];
+      var build = builders[el.getAttribute("data-chart")];
+      var data = readJson(el.getAttribute("data-source"));
+      if (!build || !data) { continue; }
+      var chart = echarts.init(el, null, { renderer: "canvas" });
+      chart.setOption(build(data));
+      charts.push(chart);
+    }
+    window.addEventListener("resize", function () {
+      charts.forEach(function (c) { c.resize(); });
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();

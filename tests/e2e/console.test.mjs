@@ -1,0 +1,236 @@
+// End-to-end test of the console in headless Chromium (Debian's chromium + playwright-core).
+//
+// It builds a small bank with `zhiying demo --no-serve`, serves it with `zhiying serve`, then
+// opens the data page and a customer-360 page in Chinese and in English. It checks the
+// translated headings, that ECharts drew its charts, that nothing failed in the browser
+// console and that nothing was fetched from outside the server. Screenshots go to a temp dir.
+//
+// Environment:
+//   ZHIYING_BIN       the binary (default $CARGO_TARGET_DIR/debug/zhiying, else ./target/debug/zhiying)
+//   CHROMIUM_PATH     the browser (default /usr/bin/chromium)
+//   ZHIYING_E2E_URL   test an already running server instead (skips demo and serve)
+//   ZHIYING_E2E_CUSTOMERS  customers for the demo (default 2000)
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, "..", "..");
+const targetDir = process.env.CARGO_TARGET_DIR || path.join(repoRoot, "target");
+const BIN = process.env.ZHIYING_BIN || path.join(targetDir, "debug", "zhiying");
+const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const CUSTOMERS = process.env.ZHIYING_E2E_CUSTOMERS || "2000";
+
+const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "zhiying-e2e-"));
+const dataDir = path.join(workDir, "data");
+const shotDir = path.join(workDir, "screenshots");
+fs.mkdirSync(shotDir, { recursive: true });
+
+let server = null;
+let serverLog = "";
+let baseUrl = process.env.ZHIYING_E2E_URL ? process.env.ZHIYING_E2E_URL.replace(/\/$/, "") : null;
+let browser = null;
+
+const LANGS = {
+  zh: {
+    data: "数据概览",
+    quality: "数据质量报告",
+    customer: "客户全景视图",
+    transactions: "最近 20 笔交易",
+    coming: "即将推出",
+    htmlLang: "zh-CN",
+  },
+  en: {
+    data: "Data overview",
+    quality: "Data-quality report",
+    customer: "Customer 360",
+    transactions: "Last 20 transactions",
+    coming: "Coming",
+    htmlLang: "en",
+  },
+};
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Runs a command to completion; rejects with its output if it fails. */
+function run(cmd, args, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot start ${cmd}: ${e.message}. Build it with 'cargo build --bin zhiying' or set ZHIYING_BIN.`));
+    });
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${cmd} ${args.join(" ")} failed (code ${code}, signal ${signal}):\n${out.slice(-4000)}`));
+    });
+  });
+}
+
+async function waitForHealth(url, deadlineMs) {
+  const end = Date.now() + deadlineMs;
+  let last = "";
+  while (Date.now() < end) {
+    if (server && server.exitCode !== null) {
+      throw new Error(`zhiying serve exited with code ${server.exitCode}:\n${serverLog.slice(-4000)}`);
+    }
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.ok) return await res.json();
+      last = `HTTP ${res.status}`;
+    } catch (e) {
+      last = e.message;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`server at ${url} not healthy in time (last: ${last}):\n${serverLog.slice(-4000)}`);
+}
+
+before(async () => {
+  if (!baseUrl) {
+    assert.ok(fs.existsSync(BIN), `no zhiying binary at ${BIN}: build it with 'cargo build --bin zhiying' or set ZHIYING_BIN`);
+    await run(BIN, ["demo", "--customers", CUSTOMERS, "--data-dir", dataDir, "--no-serve"], 15 * 60 * 1000);
+    const port = await freePort();
+    server = spawn(BIN, ["serve", "--data-dir", dataDir, "--port", String(port)], { stdio: ["ignore", "pipe", "pipe"] });
+    server.stdout.on("data", (d) => (serverLog += d));
+    server.stderr.on("data", (d) => (serverLog += d));
+    baseUrl = `http://127.0.0.1:${port}`;
+  }
+  const health = await waitForHealth(baseUrl, 60 * 1000);
+  assert.equal(health.status, "ok");
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server.once("exit", r));
+    server.kill("SIGTERM");
+    const timer = setTimeout(() => server.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  console.log(`screenshots: ${shotDir}`);
+});
+
+/** A page that records console errors, page errors, failed requests and foreign requests. */
+async function openPage(lang) {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, locale: lang === "zh" ? "zh-CN" : "en-US" });
+  const page = await context.newPage();
+  const problems = [];
+  const origin = new URL(baseUrl).origin;
+  page.on("console", (msg) => {
+    if (msg.type() === "error") problems.push(`console error: ${msg.text()}`);
+  });
+  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+  page.on("requestfailed", (req) => problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`));
+  page.on("request", (req) => {
+    const url = req.url();
+    if (!url.startsWith(origin) && !url.startsWith("data:")) problems.push(`request outside the server: ${url}`);
+  });
+  return { context, page, problems };
+}
+
+async function assertChartsRendered(page, min) {
+  await page.waitForSelector(".chart canvas", { timeout: 15_000 });
+  const sizes = await page.$$eval(".chart canvas", (cs) => cs.map((c) => [c.width, c.height]));
+  assert.ok(sizes.length >= min, `expected at least ${min} ECharts canvases, found ${sizes.length}`);
+  for (const [w, h] of sizes) assert.ok(w > 0 && h > 0, `an ECharts canvas is empty (${w}x${h})`);
+}
+
+async function visibleText(page, selector) {
+  const el = page.locator(selector).first();
+  await el.waitFor({ state: "visible" });
+  return (await el.innerText()).trim();
+}
+
+/** Finds a customer with data: the synthetic bank's first id through the search box, else the list's first. */
+async function pickCustomer(page, lang) {
+  await page.goto(`${baseUrl}/console/customers?lang=${lang}`);
+  await page.fill("#q", "C00000001");
+  await Promise.all([page.waitForLoadState("load"), page.click("form.search button[type=submit]")]);
+  if (/\/console\/customers\/[^/?]+/.test(page.url())) return decodeURIComponent(page.url().split("/console/customers/")[1].split("?")[0]);
+  await page.goto(`${baseUrl}/console/customers?lang=${lang}`);
+  const href = await page.locator("table.customer-list a").first().getAttribute("href");
+  assert.ok(href, "the customers page lists no customer");
+  return decodeURIComponent(href.split("/console/customers/")[1]);
+}
+
+for (const lang of ["zh", "en"]) {
+  const L = LANGS[lang];
+
+  test(`data page in ${lang}`, { timeout: 120_000 }, async () => {
+    const { context, page, problems } = await openPage(lang);
+    try {
+      const res = await page.goto(`${baseUrl}/console/data?lang=${lang}`);
+      assert.equal(res.status(), 200);
+      assert.equal(await page.getAttribute("html", "lang"), L.htmlLang);
+      assert.equal(await visibleText(page, "main h1"), L.data);
+      assert.ok((await page.locator("main h2", { hasText: L.quality }).count()) === 1, `no '${L.quality}' heading`);
+      assert.ok((await page.locator(".nav .badge", { hasText: L.coming }).count()) >= 5, "coming capabilities not marked");
+      await assertChartsRendered(page, 1);
+      const rows = await page.locator("main table tbody tr").count();
+      assert.ok(rows >= 10, `the tables list has ${rows} rows`);
+      // The language choice sticks: the next page without ?lang stays in this language.
+      await page.goto(`${baseUrl}/console/data`);
+      assert.equal(await visibleText(page, "main h1"), L.data);
+      await page.screenshot({ path: path.join(shotDir, `data-${lang}.png`), fullPage: true });
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test(`customer 360 page in ${lang}`, { timeout: 120_000 }, async () => {
+    const { context, page, problems } = await openPage(lang);
+    try {
+      const id = await pickCustomer(page, lang);
+      const res = await page.goto(`${baseUrl}/console/customers/${encodeURIComponent(id)}?lang=${lang}`);
+      assert.equal(res.status(), 200);
+      assert.ok((await visibleText(page, "main h1")).startsWith(L.customer), "customer 360 heading missing");
+      assert.ok((await page.locator("main h2", { hasText: L.transactions }).count()) === 1, `no '${L.transactions}' heading`);
+      await assertChartsRendered(page, 1);
+      const api = await (await fetch(`${baseUrl}/v1/customers/${encodeURIComponent(id)}`)).json();
+      assert.equal(api.customer_id, id);
+      await page.screenshot({ path: path.join(shotDir, `customer-${lang}.png`), fullPage: true });
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+}
