@@ -183,7 +183,11 @@ async function visibleText(page, selector) {
 async function pickCustomer(page, lang) {
   await page.goto(`${baseUrl}/console/customers?lang=${lang}`);
   await page.fill("#q", "C00000001");
-  await Promise.all([page.waitForLoadState("load"), page.click("form.search button[type=submit]")]);
+  // Wait for the search's own navigation to finish loading, so no request of it is cut short.
+  await Promise.all([
+    page.waitForURL((u) => u.searchParams.has("q") || /\/console\/customers\/[^/]+$/.test(u.pathname), { waitUntil: "load" }),
+    page.click("form.search button[type=submit]"),
+  ]);
   if (/\/console\/customers\/[^/?]+/.test(page.url())) return decodeURIComponent(page.url().split("/console/customers/")[1].split("?")[0]);
   await page.goto(`${baseUrl}/console/customers?lang=${lang}`);
   const href = await page.locator("table.customer-list a").first().getAttribute("href");
