@@ -153,8 +153,8 @@ fn validate(cfg: &GenerateConfig) -> Result<(), SynthError> {
     Ok(())
 }
 
-fn generate_chunk(w: &World, chunk: u64, total: u64) -> Out {
-    let mut o = Out::new(w.csv);
+fn generate_chunk(w: &World, chunk: u64, total: u64, mut o: Out) -> Out {
+    o.reset();
     let lo = chunk * CHUNK;
     let hi = (lo + CHUNK).min(total);
     for idx in lo..hi {
@@ -256,12 +256,12 @@ pub fn generate(
         .write_all(person::truth_header().as_bytes())
         .map_err(|e| SynthError::io(&truth_path, e))?;
 
-    for buf in static_tables(&world, csv) {
+    for mut buf in static_tables(&world, csv) {
         let i = TABLES
             .iter()
             .position(|t| t.name == buf.table.name)
             .unwrap_or(0);
-        writers[i].write(buf)?;
+        writers[i].write(&mut buf)?;
     }
 
     let total = cfg.customers;
@@ -271,14 +271,22 @@ pub fn generate(
     let mut rows_written: u64 = writers.iter().map(|w| w.rows).sum();
     let world_ref = &world;
     std::thread::scope(|scope| -> Result<(), SynthError> {
+        // Each worker sends finished chunks on a channel of capacity 1 and gets emptied
+        // buffers back for reuse, so at most three chunks per worker exist at any time.
         let mut receivers = Vec::new();
+        let mut recyclers = Vec::new();
         for wi in 0..workers {
             let (tx, rx) = mpsc::sync_channel::<Out>(1);
+            let (back_tx, back_rx) = mpsc::channel::<Out>();
             receivers.push(rx);
+            recyclers.push(back_tx);
             scope.spawn(move || {
                 let mut c = wi;
                 while c < n_chunks {
-                    if tx.send(generate_chunk(world_ref, c, total)).is_err() {
+                    let buf = back_rx
+                        .try_recv()
+                        .unwrap_or_else(|_| Out::new(world_ref.csv));
+                    if tx.send(generate_chunk(world_ref, c, total, buf)).is_err() {
                         break; // the writer stopped (an error); stop too
                     }
                     c += workers;
@@ -286,10 +294,9 @@ pub fn generate(
             });
         }
         for c in 0..n_chunks {
-            let out = receivers[(c % workers) as usize]
-                .recv()
-                .map_err(|_| SynthError::Worker)?;
-            for (i, buf) in out.t.into_iter().enumerate() {
+            let w = (c % workers) as usize;
+            let mut out = receivers[w].recv().map_err(|_| SynthError::Worker)?;
+            for (i, buf) in out.t.iter_mut().enumerate() {
                 rows_written += buf.rows;
                 writers[i].write(buf)?;
             }
@@ -297,6 +304,8 @@ pub fn generate(
                 .write_all(&out.truth)
                 .map_err(|e| SynthError::io(&truth_path, e))?;
             stats.merge(&out.stats);
+            // The worker may have finished already; then the buffer is simply dropped.
+            let _ = recyclers[w].send(out);
             progress(&Progress {
                 customers_done: ((c + 1) * CHUNK).min(total),
                 customers_total: total,

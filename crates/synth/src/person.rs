@@ -245,6 +245,15 @@ pub struct Out {
 }
 
 impl Out {
+    /// Empties the output for the next chunk, keeping every allocation.
+    pub fn reset(&mut self) {
+        for t in &mut self.t {
+            t.clear();
+        }
+        self.truth.clear();
+        self.stats = Stats::default();
+    }
+
     pub fn new(csv: bool) -> Self {
         Out {
             t: TABLES.iter().map(|t| TableBuf::new(t, csv)).collect(),
@@ -1833,7 +1842,8 @@ pub fn person(w: &World, idx: u64, o: &mut Out) {
             t.null();
             t.null();
             t.id("C", cid, 8);
-            t.ts(secs + r.random_range(60..((ee - es + 1) as i64 * 86_400)));
+            t.ts((secs + r.random_range(60..((ee - es + 1) as i64 * 86_400)))
+                .min(at(w.end_day, 23 * 3600)));
             t.s("click");
             t.null();
             t.end();

@@ -146,6 +146,17 @@ impl TableBuf {
     /// An id: `prefix` followed by `n` zero-padded to `width` digits.
     #[inline]
     pub fn id(&mut self, prefix: &str, n: u64, width: usize) {
+        if let Buf::Csv(b) = &mut self.buf {
+            if self.col > 0 {
+                b.push(b',');
+            }
+            b.extend_from_slice(prefix.as_bytes());
+            let start = b.len();
+            b.resize(start + width, b'0');
+            crate::ids::write_digits(&mut b[start..], n);
+            self.col += 1;
+            return;
+        }
         let p = prefix.len();
         let mut tmp = self.scratch;
         tmp[..p].copy_from_slice(prefix.as_bytes());
@@ -288,23 +299,34 @@ impl TableBuf {
         self.rows += 1;
     }
 
-    fn into_batch(self) -> Result<RecordBatch, arrow::error::ArrowError> {
-        let Buf::Arrow(cols) = self.buf else {
-            unreachable!("into_batch on a CSV buffer")
+    /// Empties the buffer, keeping its allocation for the next chunk.
+    pub fn clear(&mut self) {
+        if let Buf::Csv(b) = &mut self.buf {
+            b.clear();
+        }
+        self.col = 0;
+        self.rows = 0;
+    }
+
+    /// Finishes the builders into a batch (which also empties them).
+    fn take_batch(&mut self) -> Result<RecordBatch, arrow::error::ArrowError> {
+        let Buf::Arrow(cols) = &mut self.buf else {
+            unreachable!("take_batch on a CSV buffer")
         };
         let arrays: Vec<ArrayRef> = cols
-            .into_iter()
+            .iter_mut()
             .map(|c| -> ArrayRef {
                 match c {
-                    Col::Str(mut x) => Arc::new(x.finish()),
-                    Col::I64(mut x) => Arc::new(x.finish()),
-                    Col::F64(mut x) => Arc::new(x.finish()),
-                    Col::Date(mut x) => Arc::new(x.finish()),
-                    Col::Ts(mut x) => Arc::new(x.finish()),
-                    Col::Bool(mut x) => Arc::new(x.finish()),
+                    Col::Str(x) => Arc::new(x.finish()),
+                    Col::I64(x) => Arc::new(x.finish()),
+                    Col::F64(x) => Arc::new(x.finish()),
+                    Col::Date(x) => Arc::new(x.finish()),
+                    Col::Ts(x) => Arc::new(x.finish()),
+                    Col::Bool(x) => Arc::new(x.finish()),
                 }
             })
             .collect();
+        self.rows = 0;
         RecordBatch::try_new(self.table.arrow_schema(), arrays)
     }
 }
@@ -315,7 +337,34 @@ fn push2(b: &mut Vec<u8>, v: u32) {
     b.push(b'0' + (v % 10) as u8);
 }
 
+/// Days covered by the formatted-date cache: 1900-01-01 ..= 2099-12-31.
+const CACHE_FIRST: i32 = -25_567;
+const CACHE_LEN: usize = 73_049;
+
+fn date_cache() -> &'static [[u8; 10]] {
+    static CACHE: std::sync::OnceLock<Vec<[u8; 10]>> = std::sync::OnceLock::new();
+    CACHE.get_or_init(|| {
+        (0..CACHE_LEN as i32)
+            .map(|i| {
+                let mut v = Vec::with_capacity(10);
+                format_date_slow(&mut v, CACHE_FIRST + i);
+                let mut a = [0u8; 10];
+                a.copy_from_slice(&v);
+                a
+            })
+            .collect()
+    })
+}
+
+#[inline]
 pub fn push_date(b: &mut Vec<u8>, days: i32) {
+    match date_cache().get(days.wrapping_sub(CACHE_FIRST) as usize) {
+        Some(s) => b.extend_from_slice(s),
+        None => format_date_slow(b, days),
+    }
+}
+
+fn format_date_slow(b: &mut Vec<u8>, days: i32) {
     let (y, m, d) = civil_from_days(days);
     let y = y.clamp(0, 9999) as u32;
     push2(b, y / 100);
@@ -381,7 +430,8 @@ impl TableWriter {
         })
     }
 
-    pub fn write(&mut self, buf: TableBuf) -> Result<(), SynthError> {
+    /// Writes and empties `buf`.
+    pub fn write(&mut self, buf: &mut TableBuf) -> Result<(), SynthError> {
         self.rows += buf.rows;
         if buf.rows == 0 {
             return Ok(());
@@ -392,10 +442,12 @@ impl TableWriter {
                     unreachable!("CSV writer given an Arrow buffer")
                 };
                 w.write_all(bytes)
-                    .map_err(|e| SynthError::io(&self.path, e))
+                    .map_err(|e| SynthError::io(&self.path, e))?;
+                buf.clear();
+                Ok(())
             }
             Some(FileWriter::Parquet(w)) => {
-                let batch = buf.into_batch().map_err(|e| SynthError::Arrow {
+                let batch = buf.take_batch().map_err(|e| SynthError::Arrow {
                     path: self.path.clone(),
                     source: e,
                 })?;
