@@ -192,11 +192,11 @@ pub fn resolve_identities(data_dir: &DataDir) -> Result<IdentitySummary, IngestE
     // Golden record per root: core first, then the smallest id.
     let mut golden: HashMap<u32, u32> = HashMap::new();
     let mut size: HashMap<u32, u64> = HashMap::new();
-    for i in 0..n {
-        *size.entry(roots[i]).or_default() += 1;
-        let g = golden.entry(roots[i]).or_insert(i as u32);
-        let (gi, ii) = (*g as usize, i);
-        if (!recs.is_core[ii], &recs.ids[ii]) < (!recs.is_core[gi], &recs.ids[gi]) {
+    for (i, &root) in roots.iter().enumerate() {
+        *size.entry(root).or_default() += 1;
+        let g = golden.entry(root).or_insert(i as u32);
+        let gi = *g as usize;
+        if (!recs.is_core[i], &recs.ids[i]) < (!recs.is_core[gi], &recs.ids[gi]) {
             *g = i as u32;
         }
     }

@@ -9,6 +9,7 @@ use arrow::datatypes::{DataType, Date32Type, Date64Type, TimeUnit};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender};
 use zhiying_core::schema::TableDef;
 
 /// What the next input row is: a row to validate, or one already rejected while reading.
@@ -126,7 +127,7 @@ impl Source {
     #[inline]
     pub fn field(&self, i: usize) -> Option<&[u8]> {
         match self {
-            Source::Csv(s) => s.map[i].and_then(|j| s.record.get(j)),
+            Source::Csv(s) => s.map[i].and_then(|j| s.record().get(j)),
             Source::Jsonl(s) => s.present[i].then(|| s.record.get(i)).flatten(),
             Source::Parquet(s) => s.field(i),
         }
@@ -152,11 +153,21 @@ impl Source {
     }
 }
 
+/// Records per chunk handed from the CSV reader thread to the validating thread.
+const CSV_CHUNK: usize = 4096;
+
+type Chunk = (Vec<csv::ByteRecord>, usize);
+
+/// CSV is split by a reader thread, so byte-level parsing overlaps validation; chunks of
+/// records travel in reused vectors, so no per-row allocation happens after warm-up.
 pub struct CsvSource {
-    reader: csv::Reader<Box<dyn Read + Send>>,
+    rx: Receiver<Result<Chunk, csv::Error>>,
+    back: SyncSender<Vec<csv::ByteRecord>>,
+    chunk: Vec<csv::ByteRecord>,
+    len: usize,
+    pos: usize,
     map: Vec<Option<usize>>,
     header_len: usize,
-    record: csv::ByteRecord,
     line: u64,
     delimiter: u8,
     file: PathBuf,
@@ -189,11 +200,37 @@ impl CsvSource {
             .map(|h| String::from_utf8_lossy(h).into_owned())
             .collect();
         let map = map_header(path, table, &names)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk, csv::Error>>(4);
+        let (back, back_rx) = std::sync::mpsc::sync_channel::<Vec<csv::ByteRecord>>(8);
+        std::thread::spawn(move || {
+            loop {
+                let mut buf = back_rx.try_recv().unwrap_or_default();
+                buf.resize_with(CSV_CHUNK, csv::ByteRecord::new);
+                let mut n = 0;
+                while n < CSV_CHUNK {
+                    match reader.read_byte_record(&mut buf[n]) {
+                        Ok(true) => n += 1,
+                        Ok(false) => break,
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    }
+                }
+                // The consumer hung up (an error elsewhere) or the file ended.
+                if n == 0 || tx.send(Ok((buf, n))).is_err() || n < CSV_CHUNK {
+                    return;
+                }
+            }
+        });
         Ok(CsvSource {
-            reader,
+            rx,
+            back,
+            chunk: Vec::new(),
+            len: 0,
+            pos: 0,
             map,
             header_len: header.len(),
-            record: csv::ByteRecord::new(),
             line: 1,
             delimiter,
             file: path.to_path_buf(),
@@ -201,24 +238,36 @@ impl CsvSource {
     }
 
     #[inline]
+    fn record(&self) -> &csv::ByteRecord {
+        &self.chunk[self.pos - 1]
+    }
+
+    #[inline]
     fn next(&mut self) -> Result<Option<Next>, IngestError> {
-        let more = self
-            .reader
-            .read_byte_record(&mut self.record)
-            .map_err(|source| IngestError::Csv {
-                file: self.file.clone(),
-                source,
-            })?;
-        if !more {
-            return Ok(None);
+        if self.pos >= self.len {
+            if !self.chunk.is_empty() {
+                let _ = self.back.try_send(std::mem::take(&mut self.chunk));
+            }
+            match self.rx.recv() {
+                Ok(Ok((chunk, n))) => {
+                    self.chunk = chunk;
+                    self.len = n;
+                    self.pos = 0;
+                }
+                Ok(Err(source)) => {
+                    return Err(IngestError::Csv {
+                        file: self.file.clone(),
+                        source,
+                    });
+                }
+                Err(_) => return Ok(None),
+            }
         }
-        self.line = self
-            .record
-            .position()
-            .map(|p| p.line())
-            .unwrap_or(self.line + 1);
-        if self.record.len() != self.header_len {
-            let (n, m) = (self.record.len(), self.header_len);
+        self.pos += 1;
+        let record = &self.chunk[self.pos - 1];
+        self.line = record.position().map(|p| p.line()).unwrap_or(self.line + 1);
+        if record.len() != self.header_len {
+            let (n, m) = (record.len(), self.header_len);
             return Ok(Some(Next::Reject(Rejection::new(
                 None,
                 "field_count",
@@ -238,7 +287,7 @@ impl CsvSource {
             .delimiter(self.delimiter)
             .terminator(csv::Terminator::Any(b'\n'))
             .from_writer(Vec::new());
-        if w.write_byte_record(&self.record).is_err() {
+        if w.write_byte_record(self.record()).is_err() {
             return String::new();
         }
         let bytes = w.into_inner().unwrap_or_default();

@@ -32,7 +32,7 @@ fn bad_line(kind: u8, n: usize) -> String {
         0 => format!("B{n},core,f,1990-02-30,2020-01-01"),
         1 => format!("B{n},nowhere,f,,2020-01-01"),
         2 => format!("B{n},core,q,,2020-01-01"),
-        3 => format!(",core,f,,2020-01-01"),
+        3 => ",core,f,,2020-01-01".to_string(),
         4 => format!("B{n},core,f,,2020-01-01,extra"),
         5 => format!("B{n},core,f"),
         _ => format!("B{n},core,f,,yesterday"),
