@@ -33,5 +33,6 @@ con = duckdb.connect()
 t = time.perf_counter()
 con.execute(f"COPY (SELECT * FROM read_csv('{src}')) TO '{dst}' (FORMAT parquet, COMPRESSION zstd)")
 s = time.perf_counter() - t
-print(f"duckdb {duckdb.__version__}: {n} rows in {s:.2f}s = {n / s:.0f} rows/s (threads={con.execute('select current_setting(\'threads\')').fetchone()[0]})")
+threads = con.execute("select current_setting('threads')").fetchone()[0]
+print(f"duckdb {duckdb.__version__}: {n} rows in {s:.2f}s = {n / s:.0f} rows/s (threads={threads})")
 PY
