@@ -104,17 +104,17 @@ pub async fn record_run(cfg: &Config, dd: &zhiying_core::DataDir, s: &IngestSumm
 }
 
 pub fn to_run(s: &IngestSummary) -> zhiying_store::IngestRun {
-    let now = chrono::Utc::now();
+    let finished_at = chrono::Utc::now().timestamp_micros();
     zhiying_store::IngestRun {
         batch_id: s.batch_id.clone(),
         table_name: s.table.clone(),
         source_file: s.files.join(","),
         file_hash: s.batch_id.clone(),
-        started_at: now - chrono::Duration::milliseconds((s.seconds * 1000.0) as i64),
-        finished_at: now,
-        accepted: s.accepted as i64,
-        rejected: s.rejected as i64,
-        duplicates_skipped: s.duplicates_skipped as i64,
+        started_at: finished_at - (s.seconds * 1e6) as i64,
+        finished_at,
+        accepted: s.accepted,
+        rejected: s.rejected,
+        duplicates_skipped: s.duplicates_skipped,
         quarantine_path: s.quarantine_path.as_ref().map(|p| p.display().to_string()),
     }
 }
