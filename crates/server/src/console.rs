@@ -429,9 +429,12 @@ async fn customers_page(
         Ok(x) => x,
         Err(e) => return error_page(&state, &locale, &e),
     };
-    if let (Some(q), [one]) = (&q, list.as_slice())
-        && (one.customer_id == *q || as_phone(q).is_some())
-    {
+    // An exact id, or a phone that belongs to one record, goes straight to the 360 page.
+    let target = q.as_ref().and_then(|q| match list.as_slice() {
+        [one] if as_phone(q).is_some() => Some(one),
+        _ => list.iter().find(|c| c.customer_id == *q),
+    });
+    if let Some(target) = target {
         let lang = if locale.remember {
             format!("?lang={}", locale.lang.short())
         } else {
@@ -439,7 +442,7 @@ async fn customers_page(
         };
         return Redirect::to(&format!(
             "/console/customers/{}{lang}",
-            encode_segment(&one.customer_id)
+            encode_segment(&target.customer_id)
         ))
         .into_response();
     }

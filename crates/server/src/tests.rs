@@ -626,6 +626,12 @@ async fn console_search_redirects_and_lists() {
         exact.header(header::LOCATION),
         "/console/customers/C00000002"
     );
+    let exact_among_prefixes = get(&f.app, "/console/customers?q=C0000000").await;
+    assert_eq!(
+        exact_among_prefixes.status,
+        StatusCode::OK,
+        "no exact match: list the prefix matches"
+    );
     let prefix = get(&f.app, "/console/customers?q=C0000000&lang=en").await;
     assert_eq!(prefix.status, StatusCode::OK);
     assert!(prefix.body.contains("Search results") && prefix.body.contains("C00000003"));
