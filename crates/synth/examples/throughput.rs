@@ -1,4 +1,5 @@
-//! Measures generation throughput: `cargo run -p zhiying-synth --example throughput -- 100000 12 csv /tmp/bank`.
+//! Measures generation throughput:
+//! `cargo run -p zhiying-synth --example throughput -- [CUSTOMERS] [MONTHS] [csv|parquet] [OUT] [DIRTY_SHARE]`.
 
 use std::time::Instant;
 use zhiying_synth::{GenerateConfig, OutputFormat, generate};
@@ -19,11 +20,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .get(4)
         .cloned()
         .unwrap_or_else(|| "/tmp/zhiying-synth-throughput".into());
+    let dirty_share = args.get(5).map(|s| s.parse()).transpose()?.unwrap_or(0.0);
     let cfg = GenerateConfig {
         customers,
         months,
         format,
         out: out.into(),
+        dirty_share,
         ..GenerateConfig::default()
     };
     let t = Instant::now();
