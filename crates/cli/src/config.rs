@@ -44,17 +44,32 @@ impl Config {
         });
         let file = match &path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).with_context(|| format!("cannot read config file {}", p.display()))?;
-                toml::from_str::<FileConfig>(&text)
-                    .with_context(|| format!("{} is not a valid Zhiying config: fix the TOML above", p.display()))?
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read config file {}", p.display()))?;
+                toml::from_str::<FileConfig>(&text).with_context(|| {
+                    format!(
+                        "{} is not a valid Zhiying config: fix the TOML above",
+                        p.display()
+                    )
+                })?
             }
             None => FileConfig::default(),
         };
         let env_data_dir = std::env::var_os("ZHIYING_DATA_DIR").map(PathBuf::from);
         Ok(Config {
-            default_data_dir: env_data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("zhiying-data")),
-            database_url: args.database_url.clone().or(file.database_url).filter(|s| !s.is_empty()),
-            default_port: std::env::var("ZHIYING_PORT").ok().and_then(|p| p.parse().ok()).or(file.port).unwrap_or(8080),
+            default_data_dir: env_data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("zhiying-data")),
+            database_url: args
+                .database_url
+                .clone()
+                .or(file.database_url)
+                .filter(|s| !s.is_empty()),
+            default_port: std::env::var("ZHIYING_PORT")
+                .ok()
+                .and_then(|p| p.parse().ok())
+                .or(file.port)
+                .unwrap_or(8080),
             log_json: args.log_json || file.log_json.unwrap_or(false),
         })
     }
@@ -63,7 +78,9 @@ impl Config {
 pub fn init_tracing(cfg: &Config) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("ZHIYING_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if cfg.log_json {
         builder.json().init();
     } else {

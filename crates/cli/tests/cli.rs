@@ -11,11 +11,17 @@ fn zhiying(args: &[&str]) -> (bool, String, String) {
         .env_remove("ZHIYING_DATA_DIR")
         .output()
         .expect("the zhiying binary runs");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn ingest_json(data: &Path, table: &str, file: &str) -> Value {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(file);
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(file);
     let (ok, out, err) = zhiying(&[
         "ingest",
         "--data-dir",
@@ -26,35 +32,64 @@ fn ingest_json(data: &Path, table: &str, file: &str) -> Value {
         fixture.to_str().unwrap(),
     ]);
     assert!(ok, "ingest {file} failed: {err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("ingest --json printed no JSON ({e}): {out}"))
+    serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("ingest --json printed no JSON ({e}): {out}"))
 }
 
 #[test]
 fn dirty_csv_accepts_good_rows_quarantines_bad_ones_and_reingest_adds_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    assert_eq!(ingest_json(&data, "customers", "customers.csv")["accepted"], 2);
-    assert_eq!(ingest_json(&data, "accounts", "accounts.csv")["accepted"], 2);
+    assert_eq!(
+        ingest_json(&data, "customers", "customers.csv")["accepted"],
+        2
+    );
+    assert_eq!(
+        ingest_json(&data, "accounts", "accounts.csv")["accepted"],
+        2
+    );
 
     let s = ingest_json(&data, "transactions", "transactions_dirty.csv");
     assert_eq!(s["accepted"], 3, "{s}");
     assert_eq!(s["duplicates_skipped"], 1, "{s}");
     assert_eq!(s["rejected"], 5, "{s}");
-    let qpath = s["quarantine_path"].as_str().expect("quarantine_path is set");
+    let qpath = s["quarantine_path"]
+        .as_str()
+        .expect("quarantine_path is set");
     let quarantined: Vec<Value> = std::fs::read_to_string(qpath)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let mut lines: Vec<u64> = quarantined.iter().map(|q| q["line"].as_u64().unwrap()).collect();
+    let mut lines: Vec<u64> = quarantined
+        .iter()
+        .map(|q| q["line"].as_u64().unwrap())
+        .collect();
     lines.sort();
-    assert_eq!(lines, vec![4, 5, 6, 7, 8, 9], "bad rows and the duplicate, by line: {quarantined:?}");
+    assert_eq!(
+        lines,
+        vec![4, 5, 6, 7, 8, 9],
+        "bad rows and the duplicate, by line: {quarantined:?}"
+    );
     for q in &quarantined {
-        assert!(!q["reason"].as_str().unwrap_or("").is_empty(), "every quarantined row has a reason: {q}");
-        assert!(q["source_file"].as_str().unwrap().ends_with("transactions_dirty.csv"));
+        assert!(
+            !q["reason"].as_str().unwrap_or("").is_empty(),
+            "every quarantined row has a reason: {q}"
+        );
+        assert!(
+            q["source_file"]
+                .as_str()
+                .unwrap()
+                .ends_with("transactions_dirty.csv")
+        );
         assert!(!q["raw"].as_str().unwrap_or("").is_empty());
     }
-    let reason_of = |line: u64| quarantined.iter().find(|q| q["line"] == line).unwrap()["reason"].as_str().unwrap().to_string();
+    let reason_of = |line: u64| {
+        quarantined.iter().find(|q| q["line"] == line).unwrap()["reason"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
     assert!(reason_of(4).contains("amount_fen"), "{}", reason_of(4));
     assert!(reason_of(6).contains("duplicate"), "{}", reason_of(6));
     assert!(reason_of(7).contains("A9999"), "{}", reason_of(7));
@@ -66,7 +101,12 @@ fn dirty_csv_accepts_good_rows_quarantines_bad_ones_and_reingest_adds_nothing() 
     let (ok, out, err) = zhiying(&["quality", "--data-dir", data.to_str().unwrap(), "--json"]);
     assert!(ok, "{err}");
     let q: Value = serde_json::from_str(&out).unwrap();
-    let txn = q["tables"].as_array().unwrap().iter().find(|t| t["table"] == "transactions").unwrap();
+    let txn = q["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "transactions")
+        .unwrap();
     assert_eq!(txn["rows"], 3);
     assert_eq!(txn["quarantined"], 5);
 }
@@ -74,9 +114,19 @@ fn dirty_csv_accepts_good_rows_quarantines_bad_ones_and_reingest_adds_nothing() 
 #[test]
 fn unknown_table_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
-    let (ok, _, err) = zhiying(&["ingest", "--data-dir", tmp.path().to_str().unwrap(), "--table", "txns", "x.csv"]);
+    let (ok, _, err) = zhiying(&[
+        "ingest",
+        "--data-dir",
+        tmp.path().to_str().unwrap(),
+        "--table",
+        "txns",
+        "x.csv",
+    ]);
     assert!(!ok);
-    assert!(err.contains("unknown table 'txns'") && err.contains("transactions"), "{err}");
+    assert!(
+        err.contains("unknown table 'txns'") && err.contains("transactions"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -84,19 +134,43 @@ fn generate_is_deterministic_and_writes_every_table() {
     let tmp = tempfile::tempdir().unwrap();
     let run = |out: &str| {
         let dir = tmp.path().join(out);
-        let (ok, stdout, err) =
-            zhiying(&["generate", "--customers", "300", "--months", "3", "--seed", "9", "--out", dir.to_str().unwrap(), "--json"]);
+        let (ok, stdout, err) = zhiying(&[
+            "generate",
+            "--customers",
+            "300",
+            "--months",
+            "3",
+            "--seed",
+            "9",
+            "--out",
+            dir.to_str().unwrap(),
+            "--json",
+        ]);
         assert!(ok, "{err}");
         let v: Value = serde_json::from_str(&stdout).unwrap();
         (dir, v)
     };
     let (a, summary) = run("a");
     let (b, _) = run("b");
-    for table in ["customers", "accounts", "transactions", "events", "consents", "contacts", "responses"] {
+    for table in [
+        "customers",
+        "accounts",
+        "transactions",
+        "events",
+        "consents",
+        "contacts",
+        "responses",
+    ] {
         let fa = std::fs::read(a.join(format!("{table}.csv"))).unwrap();
         let fb = std::fs::read(b.join(format!("{table}.csv"))).unwrap();
-        assert!(fa == fb, "{table}.csv differs between runs with the same seed");
-        assert!(summary["rows"][table].as_u64().unwrap() > 0, "{table} is empty");
+        assert!(
+            fa == fb,
+            "{table}.csv differs between runs with the same seed"
+        );
+        assert!(
+            summary["rows"][table].as_u64().unwrap() > 0,
+            "{table} is empty"
+        );
     }
 }
 
@@ -104,21 +178,57 @@ fn generate_is_deterministic_and_writes_every_table() {
 fn demo_runs_end_to_end_and_is_idempotent() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("demo");
-    let args = ["demo", "--customers", "400", "--months", "4", "--no-serve", "--json", "--data-dir", data.to_str().unwrap()];
+    let args = [
+        "demo",
+        "--customers",
+        "400",
+        "--months",
+        "4",
+        "--no-serve",
+        "--json",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ];
     let (ok, out, err) = zhiying(&args);
     assert!(ok, "demo failed: {err}");
     let first: Value = serde_json::from_str(&out).unwrap();
-    let accepted = |v: &Value, key: &str| v[key].as_array().unwrap().iter().map(|s| s["accepted"].as_u64().unwrap()).sum::<u64>();
+    let accepted = |v: &Value, key: &str| {
+        v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["accepted"].as_u64().unwrap())
+            .sum::<u64>()
+    };
     assert!(accepted(&first, "synthetic") > 1000);
-    assert!(accepted(&first, "real") > 100_000, "the real datasets were ingested");
+    assert!(
+        accepted(&first, "real") > 100_000,
+        "the real datasets were ingested"
+    );
     let tables = first["quality"]["tables"].as_array().unwrap();
-    let rows = |name: &str| tables.iter().find(|t| t["table"] == name).map(|t| t["rows"].as_u64().unwrap()).unwrap_or(0);
+    let rows = |name: &str| {
+        tables
+            .iter()
+            .find(|t| t["table"] == name)
+            .map(|t| t["rows"].as_u64().unwrap())
+            .unwrap_or(0)
+    };
     assert_eq!(rows("applicants"), 1000, "German credit");
-    assert!(rows("transactions") >= 69_659, "CDNOW plus the synthetic bank");
-    assert!(first["identities"]["merged_records"].as_u64().unwrap() > 0, "planted duplicate persons are linked");
+    assert!(
+        rows("transactions") >= 69_659,
+        "CDNOW plus the synthetic bank"
+    );
+    assert!(
+        first["identities"]["merged_records"].as_u64().unwrap() > 0,
+        "planted duplicate persons are linked"
+    );
 
     let (ok, out, err) = zhiying(&args);
     assert!(ok, "second demo failed: {err}");
     let second: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(accepted(&second, "synthetic") + accepted(&second, "real"), 0, "a second run adds nothing");
+    assert_eq!(
+        accepted(&second, "synthetic") + accepted(&second, "real"),
+        0,
+        "a second run adds nothing"
+    );
 }

@@ -51,7 +51,11 @@ macro_rules! level_from_str {
         }
     };
 }
-level_from_str!(CustomerRiskLevel, "customer risk level", [C1, C2, C3, C4, C5]);
+level_from_str!(
+    CustomerRiskLevel,
+    "customer risk level",
+    [C1, C2, C3, C4, C5]
+);
 level_from_str!(ProductRiskLevel, "product risk level", [R1, R2, R3, R4, R5]);
 
 /// Console and API roles. Each route declares the permission it needs.
@@ -67,8 +71,14 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 6] =
-        [Role::Admin, Role::Marketer, Role::Analyst, Role::ComplianceOfficer, Role::ServiceAgent, Role::ChannelSystem];
+    pub const ALL: [Role; 6] = [
+        Role::Admin,
+        Role::Marketer,
+        Role::Analyst,
+        Role::ComplianceOfficer,
+        Role::ServiceAgent,
+        Role::ChannelSystem,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
@@ -84,11 +94,14 @@ impl Role {
 impl FromStr for Role {
     type Err = ParseEnumError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s.trim()).ok_or_else(|| ParseEnumError {
-            what: "role",
-            value: s.to_string(),
-            expected: "admin marketer analyst compliance_officer service_agent channel_system",
-        })
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s.trim())
+            .ok_or_else(|| ParseEnumError {
+                what: "role",
+                value: s.to_string(),
+                expected: "admin marketer analyst compliance_officer service_agent channel_system",
+            })
     }
 }
 

@@ -32,13 +32,15 @@ impl DataDir {
         self.root.join("facts").join(table)
     }
     pub fn fact_batch(&self, table: &str, batch_id: &str) -> PathBuf {
-        self.facts_dir(table).join(format!("batch-{batch_id}.parquet"))
+        self.facts_dir(table)
+            .join(format!("batch-{batch_id}.parquet"))
     }
     pub fn quarantine_dir(&self, table: &str) -> PathBuf {
         self.root.join("quarantine").join(table)
     }
     pub fn quarantine_batch(&self, table: &str, batch_id: &str) -> PathBuf {
-        self.quarantine_dir(table).join(format!("batch-{batch_id}.jsonl"))
+        self.quarantine_dir(table)
+            .join(format!("batch-{batch_id}.jsonl"))
     }
     pub fn derived(&self, name: &str) -> PathBuf {
         self.root.join("derived").join(format!("{name}.parquet"))

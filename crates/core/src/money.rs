@@ -5,7 +5,9 @@ use std::fmt;
 
 /// An amount in 分 (1/100 of a yuan). Also used for other currencies' minor units
 /// (cents) where a dataset is not in CNY; the row's `currency` column says which.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(transparent)]
 pub struct Fen(pub i64);
 
@@ -164,8 +166,14 @@ mod tests {
         assert_eq!(parse_amount("12", AmountUnit::Yuan), Ok(1200));
         assert_eq!(parse_amount("-0.05", AmountUnit::Fen), Ok(-5));
         assert_eq!(parse_amount("1.2300", AmountUnit::Fen), Ok(123));
-        assert!(matches!(parse_amount("1.234", AmountUnit::Fen), Err(MoneyError::TooPrecise(_))));
-        assert!(matches!(parse_amount("abc", AmountUnit::Fen), Err(MoneyError::Invalid(_))));
+        assert!(matches!(
+            parse_amount("1.234", AmountUnit::Fen),
+            Err(MoneyError::TooPrecise(_))
+        ));
+        assert!(matches!(
+            parse_amount("abc", AmountUnit::Fen),
+            Err(MoneyError::Invalid(_))
+        ));
         assert_eq!(parse_amount("  ", AmountUnit::Fen), Err(MoneyError::Empty));
     }
 

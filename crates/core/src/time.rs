@@ -79,10 +79,16 @@ pub fn parse_date(raw: &str) -> Result<i32, TimeError> {
     let s = raw.trim();
     let b = s.as_bytes();
     let r = match b.len() {
-        10 if (b[4] == b'-' && b[7] == b'-') || (b[4] == b'/' && b[7] == b'/') => {
-            ymd(digits(&b[0..4]).unwrap_or(0), digits(&b[5..7]).unwrap_or(0), digits(&b[8..10]).unwrap_or(0))
-        }
-        8 => ymd(digits(&b[0..4]).unwrap_or(0), digits(&b[4..6]).unwrap_or(0), digits(&b[6..8]).unwrap_or(0)),
+        10 if (b[4] == b'-' && b[7] == b'-') || (b[4] == b'/' && b[7] == b'/') => ymd(
+            digits(&b[0..4]).unwrap_or(0),
+            digits(&b[5..7]).unwrap_or(0),
+            digits(&b[8..10]).unwrap_or(0),
+        ),
+        8 => ymd(
+            digits(&b[0..4]).unwrap_or(0),
+            digits(&b[4..6]).unwrap_or(0),
+            digits(&b[6..8]).unwrap_or(0),
+        ),
         _ => None,
     };
     r.ok_or_else(|| TimeError::BadDate(raw.to_string()))
@@ -102,11 +108,21 @@ fn fast_timestamp(b: &[u8], naive_offset_secs: i32) -> Option<i64> {
         let days = parse_date(std::str::from_utf8(b).ok()?).ok()?;
         return Some((days as i64 * 86400 - naive_offset_secs as i64) * MICROS_PER_SEC);
     }
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b' ' || b[10] == b'T') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b' ' || b[10] == b'T')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let days = ymd(digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?)?;
-    let (h, mi, se) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+    let (h, mi, se) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
     if h > 23 || mi > 59 || se > 60 {
         return None;
     }
@@ -127,7 +143,8 @@ fn fast_timestamp(b: &[u8], naive_offset_secs: i32) -> Option<i64> {
     let offset = match rest {
         [] => naive_offset_secs,
         [b'Z'] | [b'z'] => 0,
-        [sign @ (b'+' | b'-'), oh1, oh2, b':', om1, om2] | [sign @ (b'+' | b'-'), oh1, oh2, om1, om2] => {
+        [sign @ (b'+' | b'-'), oh1, oh2, b':', om1, om2]
+        | [sign @ (b'+' | b'-'), oh1, oh2, om1, om2] => {
             let oh = digits(&[*oh1, *oh2])? as i32;
             let om = digits(&[*om1, *om2])? as i32;
             let o = oh * 3600 + om * 60;
@@ -143,9 +160,17 @@ fn slow_timestamp(s: &str, naive_offset_secs: i32) -> Option<i64> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Some(dt.timestamp_micros());
     }
-    for f in ["%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M", "%Y%m%d %H%M%S", "%Y%m%d%H%M%S"] {
+    for f in [
+        "%Y/%m/%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y/%m/%d %H:%M",
+        "%Y%m%d %H%M%S",
+        "%Y%m%d%H%M%S",
+    ] {
         if let Ok(n) = NaiveDateTime::parse_from_str(s, f) {
-            return Some(n.and_utc().timestamp_micros() - naive_offset_secs as i64 * MICROS_PER_SEC);
+            return Some(
+                n.and_utc().timestamp_micros() - naive_offset_secs as i64 * MICROS_PER_SEC,
+            );
         }
     }
     None
@@ -176,11 +201,20 @@ mod tests {
     #[test]
     fn timestamps_convert_to_utc() {
         let utc = parse_timestamp("2024-03-01T01:30:00Z", CST_OFFSET_SECS).unwrap();
-        assert_eq!(parse_timestamp("2024-03-01 09:30:00", CST_OFFSET_SECS), Ok(utc));
+        assert_eq!(
+            parse_timestamp("2024-03-01 09:30:00", CST_OFFSET_SECS),
+            Ok(utc)
+        );
         assert_eq!(parse_timestamp("2024-03-01T09:30:00+08:00", 0), Ok(utc));
         assert_eq!(parse_timestamp("2024-03-01T09:30:00+0800", 0), Ok(utc));
-        assert_eq!(parse_timestamp("2024/03/01 09:30:00", CST_OFFSET_SECS), Ok(utc));
-        assert_eq!(parse_timestamp("2024-03-01T01:30:00.25Z", 0), Ok(utc + 250_000));
+        assert_eq!(
+            parse_timestamp("2024/03/01 09:30:00", CST_OFFSET_SECS),
+            Ok(utc)
+        );
+        assert_eq!(
+            parse_timestamp("2024-03-01T01:30:00.25Z", 0),
+            Ok(utc + 250_000)
+        );
         assert_eq!(format_timestamp(utc), "2024-03-01T01:30:00Z");
         assert!(parse_timestamp("2024-02-30 00:00:00", 0).is_err());
         assert!(parse_timestamp("yesterday", 0).is_err());

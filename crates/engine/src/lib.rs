@@ -23,7 +23,11 @@ pub enum EngineError {
     #[error("query failed: {0}\n  query: {1}")]
     Query(String, String),
     #[error("could not register table '{table}' from {path}: {source}")]
-    Register { table: String, path: String, source: datafusion::error::DataFusionError },
+    Register {
+        table: String,
+        path: String,
+        source: datafusion::error::DataFusionError,
+    },
     #[error("could not convert query results to JSON: {0}")]
     Json(String),
 }
@@ -49,7 +53,9 @@ pub trait AnalyticsEngine: Send + Sync {
 pub fn batches_to_json(batches: &[RecordBatch]) -> Result<Vec<Row>, EngineError> {
     let mut buf = Vec::new();
     {
-        let mut w = WriterBuilder::new().with_explicit_nulls(true).build::<_, JsonArray>(&mut buf);
+        let mut w = WriterBuilder::new()
+            .with_explicit_nulls(true)
+            .build::<_, JsonArray>(&mut buf);
         for b in batches {
             w.write(b).map_err(|e| EngineError::Json(e.to_string()))?;
         }
@@ -70,11 +76,16 @@ pub struct DataFusionEngine {
 impl DataFusionEngine {
     pub async fn open(data_dir: &DataDir) -> Result<Self, EngineError> {
         let ctx = Self::build_context(data_dir).await?;
-        Ok(DataFusionEngine { data_dir: data_dir.clone(), ctx: tokio::sync::RwLock::new(ctx) })
+        Ok(DataFusionEngine {
+            data_dir: data_dir.clone(),
+            ctx: tokio::sync::RwLock::new(ctx),
+        })
     }
 
     async fn build_context(data_dir: &DataDir) -> Result<SessionContext, EngineError> {
-        let config = SessionConfig::new().with_information_schema(true).with_target_partitions(2);
+        let config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_target_partitions(2);
         let ctx = SessionContext::new_with_config(config);
         for table in FACT_TABLES {
             register_table(&ctx, data_dir, table).await?;
@@ -84,7 +95,11 @@ impl DataFusionEngine {
             let path = links.to_string_lossy().to_string();
             ctx.register_parquet("customer_links", &path, ParquetReadOptions::default())
                 .await
-                .map_err(|source| EngineError::Register { table: "customer_links".into(), path, source })?;
+                .map_err(|source| EngineError::Register {
+                    table: "customer_links".into(),
+                    path,
+                    source,
+                })?;
         }
         Ok(ctx)
     }
@@ -93,10 +108,17 @@ impl DataFusionEngine {
     pub async fn row_counts(&self) -> Result<BTreeMap<String, u64>, EngineError> {
         let mut out = BTreeMap::new();
         for t in FACT_TABLES {
-            let rows = self.query(&format!("SELECT COUNT(*) AS n FROM {}", t.name)).await?;
+            let rows = self
+                .query(&format!("SELECT COUNT(*) AS n FROM {}", t.name))
+                .await?;
             let n = rows
                 .first()
-                .and_then(|b| b.column(0).as_any().downcast_ref::<arrow::array::Int64Array>().map(|a| a.value(0)))
+                .and_then(|b| {
+                    b.column(0)
+                        .as_any()
+                        .downcast_ref::<arrow::array::Int64Array>()
+                        .map(|a| a.value(0))
+                })
                 .unwrap_or(0);
             out.insert(t.name.to_string(), n as u64);
         }
@@ -104,20 +126,36 @@ impl DataFusionEngine {
     }
 }
 
-async fn register_table(ctx: &SessionContext, data_dir: &DataDir, table: &TableDef) -> Result<(), EngineError> {
+async fn register_table(
+    ctx: &SessionContext,
+    data_dir: &DataDir,
+    table: &TableDef,
+) -> Result<(), EngineError> {
     let dir = data_dir.facts_dir(table.name);
     let schema = table.arrow_schema();
     let has_files = std::fs::read_dir(&dir)
-        .map(|rd| rd.flatten().any(|e| e.path().extension().is_some_and(|x| x == "parquet")))
+        .map(|rd| {
+            rd.flatten()
+                .any(|e| e.path().extension().is_some_and(|x| x == "parquet"))
+        })
         .unwrap_or(false);
     let path = dir.to_string_lossy().to_string();
-    let err = |source| EngineError::Register { table: table.name.into(), path: path.clone(), source };
+    let err = |source| EngineError::Register {
+        table: table.name.into(),
+        path: path.clone(),
+        source,
+    };
     if has_files {
-        let opts = ParquetReadOptions::default().schema(&schema).file_extension(".parquet");
-        ctx.register_parquet(table.name, &format!("{path}/"), opts).await.map_err(err)?;
+        let opts = ParquetReadOptions::default()
+            .schema(&schema)
+            .file_extension(".parquet");
+        ctx.register_parquet(table.name, &format!("{path}/"), opts)
+            .await
+            .map_err(err)?;
     } else {
         let empty = MemTable::try_new(schema, vec![vec![]]).map_err(err)?;
-        ctx.register_table(table.name, Arc::new(empty)).map_err(err)?;
+        ctx.register_table(table.name, Arc::new(empty))
+            .map_err(err)?;
     }
     Ok(())
 }
@@ -130,8 +168,13 @@ impl AnalyticsEngine for DataFusionEngine {
 
     async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, EngineError> {
         let ctx = self.ctx.read().await;
-        let df = ctx.sql(sql).await.map_err(|e| EngineError::Query(e.to_string(), sql.to_string()))?;
-        df.collect().await.map_err(|e| EngineError::Query(e.to_string(), sql.to_string()))
+        let df = ctx
+            .sql(sql)
+            .await
+            .map_err(|e| EngineError::Query(e.to_string(), sql.to_string()))?;
+        df.collect()
+            .await
+            .map_err(|e| EngineError::Query(e.to_string(), sql.to_string()))
     }
 
     async fn refresh(&self) -> Result<(), EngineError> {

@@ -15,7 +15,9 @@ use crate::config::Config;
 use crate::output;
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  zhiying demo                          # 100k customers, then http://127.0.0.1:8080/console\n  zhiying demo --customers 5000 --no-serve --json\n\nRunning it again on the same data directory is safe: ingestion is idempotent.")]
+#[command(
+    after_help = "Examples:\n  zhiying demo                          # 100k customers, then http://127.0.0.1:8080/console\n  zhiying demo --customers 5000 --no-serve --json\n\nRunning it again on the same data directory is safe: ingestion is idempotent."
+)]
 pub struct Args {
     #[command(flatten)]
     pub data_dir: DataDirArg,
@@ -52,7 +54,8 @@ struct DemoSummary {
 pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let dd = a.data_dir.resolve(cfg);
-    std::fs::create_dir_all(dd.root()).with_context(|| format!("cannot create data directory {}", dd.root().display()))?;
+    std::fs::create_dir_all(dd.root())
+        .with_context(|| format!("cannot create data directory {}", dd.root().display()))?;
     let quiet = a.json;
     let say = |s: &str| {
         if !quiet {
@@ -60,8 +63,14 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
         }
     };
 
-    say(&format!("① Generating a synthetic bank: {} customers × {} months (seed {})", a.customers, a.months, a.seed));
-    let staging = dd.root().join("staging").join(format!("synthetic-{}x{}-s{}", a.customers, a.months, a.seed));
+    say(&format!(
+        "① Generating a synthetic bank: {} customers × {} months (seed {})",
+        a.customers, a.months, a.seed
+    ));
+    let staging = dd.root().join("staging").join(format!(
+        "synthetic-{}x{}-s{}",
+        a.customers, a.months, a.seed
+    ));
     let gen_cfg = GenerateConfig {
         customers: a.customers,
         months: a.months,
@@ -90,7 +99,11 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
     let mut real = Vec::new();
     for ds in Dataset::all() {
         let Some(input) = zhiying_datasets::locate(ds) else {
-            say(&format!("   {} not found: set ZHIYING_DATASETS_DIR to the folder with {}", ds.name(), ds.file_name()));
+            say(&format!(
+                "   {} not found: set ZHIYING_DATASETS_DIR to the folder with {}",
+                ds.name(),
+                ds.file_name()
+            ));
             continue;
         };
         let out = dd.root().join("staging").join("real").join(ds.name());
@@ -114,7 +127,14 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
         anyhow::Ok(())
     })?;
 
-    let summary = DemoSummary { data_dir: dd.root().to_path_buf(), synthetic, real, identities, quality, seconds: started.elapsed().as_secs_f64() };
+    let summary = DemoSummary {
+        data_dir: dd.root().to_path_buf(),
+        synthetic,
+        real,
+        identities,
+        quality,
+        seconds: started.elapsed().as_secs_f64(),
+    };
     if a.json {
         output::print_json(&summary)?;
     } else {
@@ -128,8 +148,15 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
     rt.block_on(super::serve::serve(cfg, dd, addr))
 }
 
-fn ingest_one(dd: &DataDir, table: &str, file: &Path, opts: &IngestOptions, quiet: bool) -> anyhow::Result<IngestSummary> {
-    let def = zhiying_core::schema::fact_table(table).with_context(|| format!("unknown table {table}"))?;
+fn ingest_one(
+    dd: &DataDir,
+    table: &str,
+    file: &Path,
+    opts: &IngestOptions,
+    quiet: bool,
+) -> anyhow::Result<IngestSummary> {
+    let def = zhiying_core::schema::fact_table(table)
+        .with_context(|| format!("unknown table {table}"))?;
     let pb = output::spinner(&format!("{table} ← {}", file.display()), quiet);
     let s = zhiying_ingest::ingest_files(dd, def, &[file.to_path_buf()], opts)?;
     pb.finish_and_clear();

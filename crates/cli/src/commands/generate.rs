@@ -6,7 +6,9 @@ use crate::config::Config;
 use crate::output;
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  zhiying generate --customers 10000 --months 12 --seed 7 --out bank/\n  zhiying generate --customers 1000000 --months 12 --format parquet --out big/")]
+#[command(
+    after_help = "Examples:\n  zhiying generate --customers 10000 --months 12 --seed 7 --out bank/\n  zhiying generate --customers 1000000 --months 12 --format parquet --out big/"
+)]
 pub struct Args {
     /// Number of customers (persons); about 2% also get a second record in the card system.
     #[arg(long, default_value_t = 10_000)]
@@ -39,8 +41,14 @@ pub enum Format {
 
 pub fn run(_cfg: &Config, a: Args) -> anyhow::Result<()> {
     anyhow::ensure!(a.customers > 0, "--customers must be at least 1");
-    anyhow::ensure!((1..=120).contains(&a.months), "--months must be between 1 and 120");
-    anyhow::ensure!((0.0..0.5).contains(&a.dirty_share), "--dirty-share must be in [0, 0.5)");
+    anyhow::ensure!(
+        (1..=120).contains(&a.months),
+        "--months must be between 1 and 120"
+    );
+    anyhow::ensure!(
+        (0.0..0.5).contains(&a.dirty_share),
+        "--dirty-share must be in [0, 0.5)"
+    );
     let cfg = GenerateConfig {
         customers: a.customers,
         months: a.months,
@@ -61,7 +69,11 @@ pub fn run(_cfg: &Config, a: Args) -> anyhow::Result<()> {
         }))?;
     } else {
         let total: u64 = summary.rows.values().sum();
-        println!("Generated {total} rows in {:.1}s into {}", summary.seconds, a.out.display());
+        println!(
+            "Generated {total} rows in {:.1}s into {}",
+            summary.seconds,
+            a.out.display()
+        );
         for (table, n) in &summary.rows {
             println!("  {table:<18} {n:>12}");
         }
@@ -70,7 +82,10 @@ pub fn run(_cfg: &Config, a: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn generate_with_bar(cfg: &GenerateConfig, quiet: bool) -> anyhow::Result<zhiying_synth::GenerateSummary> {
+pub fn generate_with_bar(
+    cfg: &GenerateConfig,
+    quiet: bool,
+) -> anyhow::Result<zhiying_synth::GenerateSummary> {
     let pb = output::bar(cfg.customers, "customers", quiet);
     let summary = zhiying_synth::generate(cfg, &mut |p| pb.set_position(p.customers_done))
         .with_context(|| format!("generating the synthetic bank into {}", cfg.out.display()))?;

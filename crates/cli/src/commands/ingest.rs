@@ -9,8 +9,10 @@ use crate::config::Config;
 use crate::output;
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Every rejected row goes to DATA_DIR/quarantine/<table>/ with its file, line, raw row and a reason.\n\
-Re-ingesting the same file adds nothing.\n\nExamples:\n  zhiying ingest --data-dir data --table customers bank/customers.csv\n  zhiying ingest --data-dir data --table transactions --amount-unit yuan --json txns-2026-10.csv\n  zhiying ingest --data-dir data --table events --format jsonl events.ndjson")]
+#[command(
+    after_help = "Every rejected row goes to DATA_DIR/quarantine/<table>/ with its file, line, raw row and a reason.\n\
+Re-ingesting the same file adds nothing.\n\nExamples:\n  zhiying ingest --data-dir data --table customers bank/customers.csv\n  zhiying ingest --data-dir data --table transactions --amount-unit yuan --json txns-2026-10.csv\n  zhiying ingest --data-dir data --table events --format jsonl events.ndjson"
+)]
 pub struct Args {
     #[command(flatten)]
     pub data_dir: DataDirArg,
@@ -53,10 +55,20 @@ pub enum Unit {
 pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
     let dd = a.data_dir.resolve(cfg);
     let table = fact_table(&a.table).with_context(|| {
-        format!("unknown table '{}': choose one of {}", a.table, fact_table_names().join(", "))
+        format!(
+            "unknown table '{}': choose one of {}",
+            a.table,
+            fact_table_names().join(", ")
+        )
     })?;
-    anyhow::ensure!(a.delimiter.is_ascii(), "--delimiter must be a single ASCII character");
-    anyhow::ensure!((-14..=14).contains(&a.source_utc_offset), "--source-utc-offset must be between -14 and 14");
+    anyhow::ensure!(
+        a.delimiter.is_ascii(),
+        "--delimiter must be a single ASCII character"
+    );
+    anyhow::ensure!(
+        (-14..=14).contains(&a.source_utc_offset),
+        "--source-utc-offset must be between -14 and 14"
+    );
     let opts = IngestOptions {
         format: a.format.map(|f| match f {
             Format::Csv => InputFormat::Csv,
@@ -97,9 +109,15 @@ pub fn print_summary(s: &IngestSummary) {
 }
 
 /// Records the batch in the operational store's ingest log (idempotent per batch id).
-pub async fn record_run(cfg: &Config, dd: &zhiying_core::DataDir, s: &IngestSummary) -> anyhow::Result<()> {
+pub async fn record_run(
+    cfg: &Config,
+    dd: &zhiying_core::DataDir,
+    s: &IngestSummary,
+) -> anyhow::Result<()> {
     let store = zhiying_store::open(cfg.database_url.as_deref(), dd).await?;
-    store.record_ingest_run(&crate::commands::ingest::to_run(s)).await?;
+    store
+        .record_ingest_run(&crate::commands::ingest::to_run(s))
+        .await?;
     Ok(())
 }
 

@@ -17,10 +17,16 @@ pub struct DataDirArg {
 
 impl DataDirArg {
     pub fn resolve(&self, cfg: &crate::config::Config) -> zhiying_core::DataDir {
-        zhiying_core::DataDir::new(self.data_dir.clone().unwrap_or_else(|| cfg.default_data_dir.clone()))
+        zhiying_core::DataDir::new(
+            self.data_dir
+                .clone()
+                .unwrap_or_else(|| cfg.default_data_dir.clone()),
+        )
     }
 }
 
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }

@@ -4,7 +4,9 @@ use crate::output;
 use zhiying_core::quality::QualityReport;
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  zhiying quality --data-dir data\n  zhiying quality --data-dir data --json | jq '.tables[] | {table, validity}'")]
+#[command(
+    after_help = "Examples:\n  zhiying quality --data-dir data\n  zhiying quality --data-dir data --json | jq '.tables[] | {table, validity}'"
+)]
 pub struct Args {
     #[command(flatten)]
     pub data_dir: DataDirArg,
@@ -26,14 +28,20 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
 }
 
 pub fn print_report(r: &QualityReport) {
-    println!("{:<18} {:>12} {:>11} {:>11} {:>9} {:>13} {:>11}", "table", "rows", "quarantined", "duplicates", "validity", "completeness", "staleness");
+    println!(
+        "{:<18} {:>12} {:>11} {:>11} {:>9} {:>13} {:>11}",
+        "table", "rows", "quarantined", "duplicates", "validity", "completeness", "staleness"
+    );
     for t in &r.tables {
         let completeness = if t.columns.is_empty() {
             1.0
         } else {
             t.columns.iter().map(|c| c.completeness).sum::<f64>() / t.columns.len() as f64
         };
-        let stale = t.staleness_hours.map(|h| format!("{:.0} d", h / 24.0)).unwrap_or_else(|| "-".into());
+        let stale = t
+            .staleness_hours
+            .map(|h| format!("{:.0} d", h / 24.0))
+            .unwrap_or_else(|| "-".into());
         println!(
             "{:<18} {:>12} {:>11} {:>11} {:>8.2}% {:>12.1}% {:>11}",
             t.table,

@@ -5,7 +5,9 @@ use super::DataDirArg;
 use crate::config::Config;
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  zhiying serve --data-dir data\n  zhiying serve --data-dir data --port 9000 --bind 0.0.0.0\n\nThen open http://127.0.0.1:8080/console")]
+#[command(
+    after_help = "Examples:\n  zhiying serve --data-dir data\n  zhiying serve --data-dir data --port 9000 --bind 0.0.0.0\n\nThen open http://127.0.0.1:8080/console"
+)]
 pub struct Args {
     #[command(flatten)]
     pub data_dir: DataDirArg,
@@ -23,7 +25,11 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
     super::runtime()?.block_on(serve(cfg, dd, addr))
 }
 
-pub async fn serve(cfg: &Config, dd: zhiying_core::DataDir, addr: SocketAddr) -> anyhow::Result<()> {
+pub async fn serve(
+    cfg: &Config,
+    dd: zhiying_core::DataDir,
+    addr: SocketAddr,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(dd.root())?;
     let _store = zhiying_store::open(cfg.database_url.as_deref(), &dd).await?;
     let engine = Arc::new(zhiying_engine::DataFusionEngine::open(&dd).await?);
