@@ -98,7 +98,10 @@ fn writer_props(table: &TableDef) -> WriterProperties {
     // only pay for a dictionary that overflows.
     let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
-        .set_dictionary_enabled(false);
+        .set_dictionary_enabled(false)
+        // Small row groups let min/max statistics skip most of a batch when a query asks
+        // for one customer (the customer-360 view) or a time range.
+        .set_max_row_group_row_count(Some(64 * 1024));
     for c in table.columns {
         if matches!(c.ty, ColumnType::Code(_) | ColumnType::Bool) {
             b = b.set_column_dictionary_enabled(ColumnPath::from(c.name), true);
