@@ -170,7 +170,19 @@ fn scan_ascii(text: &str, out: &mut Vec<Finding>) {
             i = travel_doc_at(text, i, out);
         } else if c.is_ascii_alphabetic() {
             // Skip the rest of a word so digits glued to letters (order numbers like
-            // DD2024...) are never taken as a standalone number.
+            // DD2024...) are never taken as a standalone number. The one exception is a
+            // dotted quad (`IP10.1.2.3`), whose shape is distinctive on its own.
+            while i < n && b[i].is_ascii_alphabetic() {
+                i += 1;
+            }
+            if i < n
+                && b[i].is_ascii_digit()
+                && let Some(end) = ipv4_at(b, i)
+            {
+                out.push(f(PiiKind::IpAddress, i, end, C_IP));
+                i = end;
+                continue;
+            }
             while i < n && is_alnum(b[i]) {
                 i += 1;
             }
@@ -241,7 +253,10 @@ fn digits_at(text: &str, i: usize, out: &mut Vec<Finding>) -> usize {
         let lens: Vec<usize> = gs.iter().map(|&(s, e)| e - s).collect();
         let start = if plus { i - 1 } else { i };
         if let Some((kind, conf, end)) = classify_digits(&digits, &lens, plus, x_tail, end) {
-            if kind != PiiKind::Mobile && plus {
+            if (kind != PiiKind::Mobile && plus) || (kind == PiiKind::BankCard && k < groups.len())
+            {
+                // A card must use its whole digit group run: `6217 0049 9704 0868 697`
+                // with a bad check digit must not yield its Luhn-valid 16-digit prefix.
                 continue;
             }
             let s = if kind == PiiKind::Mobile { start } else { i };
@@ -365,7 +380,8 @@ fn ipv6_at(text: &str, i: usize, out: &mut Vec<Finding>) -> usize {
     while e < b.len() && hexc(b[e]) {
         e += 1;
     }
-    let before_ok = s == 0 || !is_alnum(b[s - 1]);
+    // Whatever precedes `s` is not a hex digit or ':' (else it would be included).
+    let before_ok = true;
     let after_ok = e == b.len() || !(is_alnum(b[e]) || b[e] == b'.');
     let cand = &text[s..e];
     if before_ok
@@ -490,7 +506,7 @@ const NOT_NAMES: &[&str] = &[
     "平安", "江苏", "马上", "余额", "程序", "时间", "白金", "于是", "林业", "何时", "许多", "陆续",
     "成功", "关于", "华夏", "石油", "毛利", "江西", "沈阳", "严格", "严重", "齐全", "向您", "季度",
     "安排", "温馨", "龙卡", "易贷", "汤姆", "管理", "康复", "贺卡", "宁波", "武汉", "夏季", "付款",
-    "曾经", "任务", "董事", "秦皇",
+    "曾经", "任务", "任何", "于此", "万一", "金币", "安心", "方可", "常态", "董事", "秦皇",
 ];
 
 const NAME_CUES: &[&str] = &[
@@ -681,7 +697,7 @@ fn surname_len(rest: &str) -> Option<usize> {
 fn name_after(text: &str, cue_end: usize, out: &mut Vec<Finding>) {
     let mut s = cue_end;
     for c in text[s..].chars().take(3) {
-        if matches!(c, '：' | ':' | ' ' | '为' | '是' | '叫' | '，') {
+        if matches!(c, '：' | ':' | ' ' | '为' | '是' | '叫') {
             s += c.len_utf8();
         } else {
             break;
