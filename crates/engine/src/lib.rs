@@ -167,14 +167,20 @@ impl AnalyticsEngine for DataFusionEngine {
     }
 
     async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, EngineError> {
+        let started = std::time::Instant::now();
         let ctx = self.ctx.read().await;
-        let df = ctx
+        let err = |e: datafusion::error::DataFusionError| {
+            EngineError::Query(e.to_string(), sql.to_string())
+        };
+        let batches = ctx
             .sql(sql)
             .await
-            .map_err(|e| EngineError::Query(e.to_string(), sql.to_string()))?;
-        df.collect()
+            .map_err(err)?
+            .collect()
             .await
-            .map_err(|e| EngineError::Query(e.to_string(), sql.to_string()))
+            .map_err(err)?;
+        tracing::debug!(millis = started.elapsed().as_millis() as u64, sql, "query");
+        Ok(batches)
     }
 
     async fn refresh(&self) -> Result<(), EngineError> {

@@ -106,6 +106,13 @@ fn writer_props(table: &TableDef) -> WriterProperties {
         if matches!(c.ty, ColumnType::Code(_) | ColumnType::Bool) {
             b = b.set_column_dictionary_enabled(ColumnPath::from(c.name), true);
         }
+        // Customer ids are not sorted across source systems (C… and K… records interleave),
+        // so min/max statistics cannot skip row groups; a bloom filter can.
+        if c.name == "customer_id" && !table.primary_key.contains(&c.name) {
+            b = b
+                .set_column_bloom_filter_enabled(ColumnPath::from(c.name), true)
+                .set_column_bloom_filter_max_ndv(ColumnPath::from(c.name), 8 * 1024);
+        }
     }
     b.build()
 }
