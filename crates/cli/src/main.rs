@@ -34,6 +34,8 @@ enum Command {
     Quality(commands::quality::Args),
     /// Link customer records of the same person across channels (phone, resident ID, card, e-mail).
     Identities(commands::identities::Args),
+    /// Find personal information (resident IDs, phones, cards, names, …) in text files.
+    Pii(commands::pii::Args),
     /// Serve the API and the console.
     Serve(commands::serve::Args),
     /// Generate a bank, ingest it with the real datasets, print a summary and serve the console.
@@ -55,6 +57,7 @@ fn main() -> std::process::ExitCode {
         Command::Ingest(a) => commands::ingest::run(&cfg, a),
         Command::Quality(a) => commands::quality::run(&cfg, a),
         Command::Identities(a) => commands::identities::run(&cfg, a),
+        Command::Pii(a) => commands::pii::run(&cfg, a),
         Command::Serve(a) => commands::serve::run(&cfg, a),
         Command::Demo(a) => commands::demo::run(&cfg, a),
     };

@@ -232,3 +232,43 @@ fn demo_runs_end_to_end_and_is_idempotent() {
         "a second run adds nothing"
     );
 }
+
+#[test]
+fn pii_scan_reports_spans_types_and_masks_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("note.txt");
+    // 11010519491231002X has a valid GB 11643 check digit; 6222020200112233445 is not Luhn-valid.
+    std::fs::write(
+        &file,
+        "客户张伟来电，手机13812345678，身份证11010519491231002X。\n订单号6222020200112233445。\n",
+    )
+    .unwrap();
+    let (ok, out, err) = zhiying(&["pii", "scan", "--json", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v["bytes"].as_u64().unwrap() > 0 && v["seconds"].as_f64().is_some());
+    let findings = v["files"][0]["findings"].as_array().unwrap();
+    let kinds: Vec<&str> = findings
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"mobile") && kinds.contains(&"resident_id"),
+        "{kinds:?}"
+    );
+    assert!(
+        !kinds.contains(&"bank_card"),
+        "a non-Luhn order number is not a card: {kinds:?}"
+    );
+    assert!(
+        !out.contains("13812345678") && !out.contains("11010519491231002X"),
+        "values are masked: {out}"
+    );
+    let mobile = findings.iter().find(|f| f["kind"] == "mobile").unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let (s, e) = (
+        mobile["start"].as_u64().unwrap() as usize,
+        mobile["end"].as_u64().unwrap() as usize,
+    );
+    assert_eq!(&text[s..e], "13812345678");
+}
