@@ -37,14 +37,22 @@ fn resolve(mut cands: Vec<Finding>) -> Vec<Finding> {
             .then((b.end - b.start).cmp(&(a.end - a.start)))
             .then(a.start.cmp(&b.start))
     });
-    let mut kept: Vec<Finding> = Vec::with_capacity(cands.len());
+    // Kept spans keyed by start, so each overlap check is two neighbour look-ups.
+    let mut kept: std::collections::BTreeMap<usize, Finding> = std::collections::BTreeMap::new();
     for c in cands {
-        if kept.iter().all(|k| c.end <= k.start || c.start >= k.end) {
-            kept.push(c);
+        let before_ok = kept
+            .range(..=c.start)
+            .next_back()
+            .is_none_or(|(_, k)| k.end <= c.start);
+        let after_ok = kept
+            .range(c.start..)
+            .next()
+            .is_none_or(|(_, k)| k.start >= c.end);
+        if before_ok && after_ok {
+            kept.insert(c.start, c);
         }
     }
-    kept.sort_by_key(|f| f.start);
-    kept
+    kept.into_values().collect()
 }
 
 // ---------------------------------------------------------------- checks
