@@ -7,8 +7,8 @@
 //! (e.g. `dec` → `jan`). Customer attributes describe the customer at the contact; we
 //! anchor them at the campaign start (2008-05-01): `birth_date` = 2008-05-01 − age years.
 
-use crate::io::{PlainWriter, TableWriter, check_header, open_input, record_line};
-use crate::parse::{At, date, id, midnight_utc};
+use crate::io::{PlainWriter, TableWriter, check_header, next_record, open_input};
+use crate::parse::{date, id, midnight_utc};
 use crate::{ConvertedTable, DatasetError};
 use std::path::Path;
 use zhiying_core::schema::{EDUCATIONS, MARITAL, OCCUPATIONS};
@@ -65,22 +65,7 @@ pub(crate) fn convert(input: &Path, out_dir: &Path) -> Result<Vec<ConvertedTable
     let mut last_day = days_from_civil(START.0, START.1, START.2);
     let mut n: u64 = 0;
     let mut rec = csv::StringRecord::new();
-    loop {
-        let more = rdr
-            .read_record(&mut rec)
-            .map_err(|source| DatasetError::Csv {
-                path: input.to_path_buf(),
-                line: source.position().map(|p| p.line()).unwrap_or(0),
-                expected: DATASET,
-                source,
-            })?;
-        if !more {
-            break;
-        }
-        let at = At {
-            path: input,
-            line: record_line(&rec),
-        };
+    while let Some(at) = next_record(&mut rdr, &mut rec, input, DATASET)? {
         if rec.len() != COLUMNS.len() {
             return Err(DatasetError::FieldCount {
                 path: input.to_path_buf(),

@@ -3,8 +3,8 @@
 //! The shipped file has the decoded attribute labels (e.g. `... < 0 DM`), which are kept
 //! as text; the numeric attributes become integers; `creditability` stays good/bad.
 
-use crate::io::{TableWriter, check_header, open_input, record_line};
-use crate::parse::{At, id};
+use crate::io::{TableWriter, check_header, next_record, open_input};
+use crate::parse::id;
 use crate::{ConvertedTable, DatasetError};
 use std::path::Path;
 use zhiying_core::ColumnType;
@@ -65,22 +65,7 @@ pub(crate) fn convert(input: &Path, out_dir: &Path) -> Result<Vec<ConvertedTable
     let mut n: u64 = 0;
     let mut rec = csv::StringRecord::new();
     let mut row: Vec<(&'static str, String)> = Vec::with_capacity(MAPPING.len() + 2);
-    loop {
-        let more = rdr
-            .read_record(&mut rec)
-            .map_err(|source| DatasetError::Csv {
-                path: input.to_path_buf(),
-                line: source.position().map(|p| p.line()).unwrap_or(0),
-                expected: DATASET,
-                source,
-            })?;
-        if !more {
-            break;
-        }
-        let at = At {
-            path: input,
-            line: record_line(&rec),
-        };
+    while let Some(at) = next_record(&mut rdr, &mut rec, input, DATASET)? {
         n += 1;
         row.clear();
         row.push(("applicant_id", id("GC", n, 4)));

@@ -7,8 +7,8 @@
 //! published in March 2008) and stamp responses with the window's last day.
 //! Spend is in US dollars; `revenue_fen` holds cents.
 
-use crate::io::{PlainWriter, TableWriter, check_header, open_input, record_line};
-use crate::parse::{At, date, first_of_month_minus, id};
+use crate::io::{PlainWriter, TableWriter, check_header, next_record, open_input};
+use crate::parse::{date, first_of_month_minus, id};
 use crate::{ConvertedTable, DatasetError};
 use std::path::Path;
 
@@ -51,22 +51,7 @@ pub(crate) fn convert(input: &Path, out_dir: &Path) -> Result<Vec<ConvertedTable
     let established_open = date(START.0 - 1, 2, 28);
     let mut n: u64 = 0;
     let mut rec = csv::StringRecord::new();
-    loop {
-        let more = rdr
-            .read_record(&mut rec)
-            .map_err(|source| DatasetError::Csv {
-                path: input.to_path_buf(),
-                line: source.position().map(|p| p.line()).unwrap_or(0),
-                expected: DATASET,
-                source,
-            })?;
-        if !more {
-            break;
-        }
-        let at = At {
-            path: input,
-            line: record_line(&rec),
-        };
+    while let Some(at) = next_record(&mut rdr, &mut rec, input, DATASET)? {
         let f = |i: usize| rec.get(i).unwrap_or("").trim();
         let recency = at.int("recency", f(0), 0, 120)? as u32;
         let newbie = at.flag("newbie", f(6))?;

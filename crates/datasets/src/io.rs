@@ -161,6 +161,28 @@ pub(crate) fn record_line(rec: &csv::StringRecord) -> u64 {
     rec.position().map(|p| p.line()).unwrap_or(0)
 }
 
+/// Reads the next record of a dataset file, with its location for error messages;
+/// `None` at the end of the file.
+pub(crate) fn next_record<'a, R: std::io::Read>(
+    rdr: &mut csv::Reader<R>,
+    rec: &mut csv::StringRecord,
+    input: &'a std::path::Path,
+    dataset: &'static str,
+) -> Result<Option<crate::parse::At<'a>>, crate::DatasetError> {
+    let more = rdr
+        .read_record(rec)
+        .map_err(|source| crate::DatasetError::Csv {
+            path: input.to_path_buf(),
+            line: source.position().map(|p| p.line()).unwrap_or(0),
+            expected: dataset,
+            source,
+        })?;
+    Ok(more.then(|| crate::parse::At {
+        path: input,
+        line: record_line(rec),
+    }))
+}
+
 /// Reads the header and checks it equals `expected` (after trimming), so a wrong or
 /// edited file fails on line 1 rather than producing nonsense.
 pub(crate) fn check_header(
