@@ -170,7 +170,7 @@ impl GbdtConfig {
         if self.num_trees == 0 {
             return bad("num_trees must be at least 1".into());
         }
-        if !(self.learning_rate > 0.0) {
+        if self.learning_rate.is_nan() || self.learning_rate <= 0.0 {
             return bad(format!(
                 "learning_rate must be > 0, got {}",
                 self.learning_rate
@@ -215,7 +215,7 @@ impl GbdtConfig {
         match (self.class_weight, self.objective) {
             (ClassWeight::Balanced, Objective::Binary) => s.push_str(" is_unbalance=true"),
             (ClassWeight::PositiveWeight(w), Objective::Binary) => {
-                if !(w > 0.0) {
+                if w.is_nan() || w <= 0.0 {
                     return bad(format!("positive class weight must be > 0, got {w}"));
                 }
                 let _ = write!(s, " scale_pos_weight={w}");
@@ -810,7 +810,7 @@ impl GbdtModel {
     /// fast path for batch scoring.
     pub fn predict_encoded(&self, matrix: &[f64]) -> Result<Vec<f64>, ModelError> {
         let p = self.schema.features.len();
-        if p == 0 || matrix.len() % p != 0 {
+        if p == 0 || !matrix.len().is_multiple_of(p) {
             return Err(ModelError::Config(format!(
                 "matrix of {} values is not a whole number of rows of {p} features",
                 matrix.len()
@@ -1047,9 +1047,10 @@ mod tests {
         let head = x.select_rows(&(0..50).collect::<Vec<_>>()).unwrap();
         let c = m.contributions(&head).unwrap();
         let raw = m.predict_raw(&head).unwrap();
-        for i in 0..50 {
+        assert_eq!(raw.len(), 50);
+        for (i, r) in raw.iter().enumerate() {
             let s: f64 = c.row(i, 0).iter().sum();
-            assert!((s - raw[i]).abs() < 1e-9, "row {i}: {s} vs {}", raw[i]);
+            assert!((s - r).abs() < 1e-9, "row {i}: {s} vs {r}");
         }
     }
 

@@ -9,6 +9,8 @@
 //! - [`folds`]: stratified K-fold splits, deterministic by seed.
 //! - [`eval`]: AUC, KS, Gini, log-loss, ROC, lift and gains, calibration, cost-priced
 //!   confusion matrices, PSI/CSI drift and fairness, gathered in [`eval::EvaluationReport`].
+//! - [`artifact`]: a trained model on disk with its exact preprocessing and its
+//!   evaluation report (`zhiying model train` / `zhiying model score`).
 //! - [`cv`]: the [`cv::BinaryClassifier`] trait every algorithm implements, and
 //!   cross-validation over it (what `zhiying model cv` runs).
 //!
@@ -23,6 +25,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod artifact;
 pub mod cv;
 pub mod eval;
 pub mod folds;
