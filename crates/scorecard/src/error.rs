@@ -11,7 +11,9 @@ pub enum ScorecardError {
     )]
     OneClass { good: usize, bad: usize },
     /// A feature column is not as long as the target.
-    #[error("variable `{name}` has {got} rows but the target has {expected}: columns must be aligned")]
+    #[error(
+        "variable `{name}` has {got} rows but the target has {expected}: columns must be aligned"
+    )]
     Length {
         name: String,
         got: usize,

@@ -39,7 +39,11 @@ pub fn ks(score: &[f64], y: &[bool]) -> f64 {
     while i < idx.len() {
         let mut j = i;
         while j < idx.len() && score[idx[j]] == score[idx[i]] {
-            if y[idx[j]] { cp += 1.0 } else { cn += 1.0 }
+            if y[idx[j]] {
+                cp += 1.0
+            } else {
+                cn += 1.0
+            }
             j += 1;
         }
         best = best.max((cp / pos - cn / neg).abs());

@@ -48,8 +48,8 @@ pub mod scorecard;
 pub mod table;
 
 pub use binning::{
-    Bin, BinRule, BinningOptions, Direction, Monotonic, VariableBinning, bin_variable,
-    iv_strength, render_iv_table,
+    Bin, BinRule, BinningOptions, Direction, Monotonic, VariableBinning, bin_variable, iv_strength,
+    render_iv_table,
 };
 pub use cost::CostMatrix;
 pub use data::{Column, ColumnData, Feature, MISSING_CODE, NamedFeature};
@@ -57,5 +57,5 @@ pub use error::{Result, ScorecardError};
 pub use logistic::{Coefficient, IrlsOptions, LogisticModel, LogitFit};
 pub use reasons::{Baseline, Reason};
 pub use scaling::Scaling;
-pub use scorecard::{CardVariable, Candidate, Scorecard, ScorecardOptions, Selection};
+pub use scorecard::{Candidate, CardVariable, Scorecard, ScorecardOptions, Selection};
 pub use table::Table;

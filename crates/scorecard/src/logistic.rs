@@ -146,10 +146,10 @@ pub fn fit_irls(
         let mut h = vec![0.0; q * q];
         let mut xi = vec![0.0; q];
         xi[0] = 1.0;
-        for i in 0..n {
+        for (i, &yi) in y.iter().enumerate() {
             xi[1..].copy_from_slice(row(i));
             let mu = sigmoid(eta_of(beta, i));
-            let r = (if y[i] { 1.0 } else { 0.0 }) - mu;
+            let r = (if yi { 1.0 } else { 0.0 }) - mu;
             let w = (mu * (1.0 - mu)).max(1e-12);
             for a in 0..q {
                 let xa = xi[a];

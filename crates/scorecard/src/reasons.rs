@@ -120,12 +120,12 @@ impl Scorecard {
                         let lost_s = fmt_points(l.round_to(2));
                         let (text_en, text_zh) = match (&base[j].1, baseline) {
                             (Some(best), Baseline::BestPossible) => (
-                                format!("{name} is {label}: {lost_s} points below its best band {best}"),
-                                format!("{name}为{label}，比最优区间{best}少{lost_s}分"),
+                                format!("{name} is \"{label}\": {lost_s} points below its best band \"{best}\""),
+                                format!("{name}为“{label}”，比最优区间“{best}”少{lost_s}分"),
                             ),
                             _ => (
-                                format!("{name} is {label}: {lost_s} points below the average applicant"),
-                                format!("{name}为{label}，比申请人平均水平少{lost_s}分"),
+                                format!("{name} is \"{label}\": {lost_s} points below the average applicant"),
+                                format!("{name}为“{label}”，比申请人平均水平少{lost_s}分"),
                             ),
                         };
                         Reason {

@@ -62,13 +62,25 @@ impl Scaling {
             })
         };
         if !(self.pdo > 0.0 && self.pdo.is_finite()) {
-            return bad("pdo", self.pdo, "points to double the odds must be > 0, e.g. 20");
+            return bad(
+                "pdo",
+                self.pdo,
+                "points to double the odds must be > 0, e.g. 20",
+            );
         }
         if !(self.base_odds > 0.0 && self.base_odds.is_finite()) {
-            return bad("base_odds", self.base_odds, "good:bad odds must be > 0, e.g. 50");
+            return bad(
+                "base_odds",
+                self.base_odds,
+                "good:bad odds must be > 0, e.g. 50",
+            );
         }
         if !self.base_score.is_finite() {
-            return bad("base_score", self.base_score, "use a finite score, e.g. 600");
+            return bad(
+                "base_score",
+                self.base_score,
+                "use a finite score, e.g. 600",
+            );
         }
         Ok(())
     }

@@ -184,7 +184,10 @@ impl Scorecard {
                     x[r * p + k] = *v;
                 }
             }
-            let names: Vec<String> = kept.iter().map(|(i, _)| binnings[*i].name.clone()).collect();
+            let names: Vec<String> = kept
+                .iter()
+                .map(|(i, _)| binnings[*i].name.clone())
+                .collect();
             let fit = fit_irls(&x, p, y, &names, &opts.irls)?;
             let worst = fit
                 .coefficients
@@ -284,8 +287,19 @@ impl Scorecard {
             s.factor(),
             s.offset()
         );
-        let _ = writeln!(out, "{:<30} {:<44} {:>8} {:>8}", "variable", "bin", "woe", "points");
-        let _ = writeln!(out, "{:<30} {:<44} {:>8} {:>8}", "basepoints", "", "", fmt_points(self.base_points));
+        let _ = writeln!(
+            out,
+            "{:<30} {:<44} {:>8} {:>8}",
+            "variable", "bin", "woe", "points"
+        );
+        let _ = writeln!(
+            out,
+            "{:<30} {:<44} {:>8} {:>8}",
+            "basepoints",
+            "",
+            "",
+            fmt_points(self.base_points)
+        );
         for v in &self.variables {
             for (b, p) in v.binning.bins.iter().zip(&v.points) {
                 let _ = writeln!(

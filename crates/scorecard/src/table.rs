@@ -39,7 +39,10 @@ impl Table {
         } else {
             bytes
         };
-        let header_end = bytes.iter().position(|&b| b == b'\n').unwrap_or(bytes.len());
+        let header_end = bytes
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap_or(bytes.len());
         let header = &bytes[..header_end];
         let delimiter = [b',', b';', b'\t', b'|']
             .into_iter()
@@ -126,14 +129,21 @@ impl Table {
                 p.to_string()
             }
             None => {
-                let known = ["1", "1.0", "yes", "bad", "true", "y", "Y", "Yes", "YES", "TRUE", "True"];
+                let known = [
+                    "1", "1.0", "yes", "bad", "true", "y", "Y", "Yes", "YES", "TRUE", "True",
+                ];
                 match distinct.iter().find(|v| known.contains(v)) {
                     Some(v) if distinct.len() == 2 => v.to_string(),
                     _ => {
                         return Err(terr(format!(
                             "cannot tell the positive class among {} values ({}); pass --positive VALUE",
                             distinct.len(),
-                            distinct.iter().take(10).copied().collect::<Vec<_>>().join(", ")
+                            distinct
+                                .iter()
+                                .take(10)
+                                .copied()
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         )));
                     }
                 }
