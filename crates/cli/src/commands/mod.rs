@@ -4,6 +4,7 @@ pub mod identities;
 pub mod ingest;
 pub mod pii;
 pub mod quality;
+pub mod scorecard;
 pub mod serve;
 
 use std::path::PathBuf;
