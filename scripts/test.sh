@@ -10,6 +10,9 @@ export ZHIYING_TEST_DATABASE_URL="${ZHIYING_TEST_DATABASE_URL:-postgres://postgr
 mkdir -p "$CARGO_TARGET_DIR"
 
 scripts/ensure-services.sh
+# cmake >= 3.28 and libclang for LightGBM's C++ build (crates/models), from PyPI.
+build_env="$(scripts/ensure-build-tools.sh)"
+eval "$build_env"
 
 step() { printf '\n==> %s\n' "$*"; }
 

@@ -1,7 +1,5 @@
 //! Errors of the scorecard crate. Each names the variable or file involved and says what to do.
 
-use std::path::PathBuf;
-
 /// What can go wrong while binning, fitting or scoring.
 #[derive(Debug, thiserror::Error)]
 pub enum ScorecardError {
@@ -41,18 +39,9 @@ pub enum ScorecardError {
         "no variable has IV >= {min_iv} (best: {best}); lower --min-iv or check that the target is right"
     )]
     NoVariables { min_iv: f64, best: String },
-    /// The CSV could not be read.
-    #[error("{path}: {message}")]
-    Csv { path: PathBuf, message: String },
-    /// The target column could not be turned into good/bad.
-    #[error("target column `{column}`: {message}")]
-    Target { column: String, message: String },
     /// The Newton iterations produced a non-finite value.
     #[error("logistic regression diverged ({0}); try a larger L2 penalty")]
     Diverged(String),
-    /// Folds cannot be built.
-    #[error("cannot build {k} stratified folds: {message}")]
-    Folds { k: usize, message: String },
 }
 
 /// Result alias for this crate.

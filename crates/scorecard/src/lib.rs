@@ -13,7 +13,10 @@
 //!    applicant.
 //! 4. [`reasons`]: reason codes per score, in Chinese and English.
 //! 5. [`LogisticModel`]: a plain logistic baseline on standardised numerics and one-hot
-//!    categoricals; [`cv`] cross-validates either model.
+//!    categoricals.
+//! 6. [`classifier`]: both as `zhiying-models` classifiers ([`ScorecardClassifier`],
+//!    [`LogisticClassifier`]), so `zhiying model cv`, its folds, metrics and evaluation
+//!    reports apply; and [`cross_validated_cost`] for decisions under a cost matrix.
 //!
 //! Everything runs on plain slices: numeric `&[f64]` with `NaN` for missing, categorical
 //! `u32` codes with [`MISSING_CODE`], and a `&[bool]` target where `true` means **bad**.
@@ -35,27 +38,26 @@
 //! ```
 
 pub mod binning;
-pub mod cost;
-pub mod cv;
+pub mod classifier;
 pub mod data;
 mod error;
-pub mod eval;
 mod linalg;
 pub mod logistic;
 pub mod reasons;
 pub mod scaling;
 pub mod scorecard;
-pub mod table;
 
 pub use binning::{
     Bin, BinRule, BinningOptions, Direction, Monotonic, VariableBinning, bin_variable, iv_strength,
     render_iv_table,
 };
-pub use cost::CostMatrix;
+pub use classifier::{
+    FoldCost, GERMAN_CREDIT_COSTS, LogisticClassifier, ScorecardClassifier, cross_validated_cost,
+    frame_columns, labels,
+};
 pub use data::{Column, ColumnData, Feature, MISSING_CODE, NamedFeature};
 pub use error::{Result, ScorecardError};
 pub use logistic::{Coefficient, IrlsOptions, LogisticModel, LogitFit};
 pub use reasons::{Baseline, Reason};
 pub use scaling::Scaling;
 pub use scorecard::{Candidate, CardVariable, Scorecard, ScorecardOptions, Selection};
-pub use table::Table;

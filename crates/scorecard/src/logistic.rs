@@ -271,6 +271,11 @@ pub enum Encoder {
 }
 
 impl Encoder {
+    /// Variable name and number of design columns.
+    pub(crate) fn name_and_width(&self) -> (&str, usize) {
+        (self.name(), self.width())
+    }
+
     fn name(&self) -> &str {
         match self {
             Encoder::Numeric { name, .. } | Encoder::OneHot { name, .. } => name,

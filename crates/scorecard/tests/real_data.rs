@@ -2,10 +2,13 @@
 //! The data files are the repository's copies in `datasets/`.
 
 use std::path::PathBuf;
-use zhiying_scorecard::cv::{Algorithm, cross_validate};
+use zhiying_models::eval::confusion;
+use zhiying_models::frame::{CsvOptions, Frame, read_csv};
+use zhiying_models::{cross_validate, stratified_k_fold};
 use zhiying_scorecard::{
-    Baseline, Column, CostMatrix, IrlsOptions, LogisticModel, NamedFeature, Scorecard,
-    ScorecardOptions, Selection, Table, render_iv_table,
+    Baseline, Column, GERMAN_CREDIT_COSTS, LogisticClassifier, NamedFeature, Scorecard,
+    ScorecardClassifier, ScorecardOptions, Selection, cross_validated_cost, frame_columns, labels,
+    render_iv_table,
 };
 
 fn dataset(name: &str) -> PathBuf {
@@ -14,49 +17,54 @@ fn dataset(name: &str) -> PathBuf {
         .join(name)
 }
 
+fn german_frame() -> (Frame, Vec<f64>) {
+    let frame =
+        read_csv(&dataset("german-credit.csv"), &CsvOptions::default()).expect("german-credit.csv");
+    let (x, target) = frame
+        .split_binary_target("creditability", Some("bad"))
+        .expect("target");
+    assert_eq!(x.n_rows(), 1000);
+    assert_eq!(target.positives(), 300);
+    (x, target.y)
+}
+
 fn german() -> (Vec<Column>, Vec<bool>) {
-    let t = Table::read_csv(&dataset("german-credit.csv")).expect("german-credit.csv");
-    assert_eq!(t.rows(), 1000);
-    let y = t.target("creditability", Some("bad")).expect("target");
-    assert_eq!(y.iter().filter(|&&b| b).count(), 300);
-    let cols = t
-        .columns
-        .iter()
-        .filter(|c| c.name != "creditability")
-        .cloned()
-        .collect();
-    (cols, y)
+    let (x, y) = german_frame();
+    (frame_columns(&x), labels(&y))
 }
 
 #[test]
 fn german_credit_scorecard_cv_auc_iv_table_and_cost() {
-    let (cols, y) = german();
-    let report = cross_validate(
-        &cols,
-        &y,
-        &Algorithm::Scorecard(ScorecardOptions::default()),
-        5,
-        42,
-        Some(CostMatrix::GERMAN_CREDIT),
-        |_| {},
-    )
-    .expect("cv");
-    let (auc, sd) = report.auc();
+    let (x, y) = german_frame();
+    let folds = stratified_k_fold(&y, 5, 42).expect("folds");
+    let card = ScorecardClassifier::default();
+    let report = cross_validate(&card, &x, &y, &folds, |_| {}).expect("cv");
     // Issue 4: AUC >= 0.77 in 5-fold CV (brief §5: ≈ 0.78–0.79).
-    assert!(auc >= 0.77, "German credit 5-fold AUC {auc:.4} ± {sd:.4}");
+    assert!(
+        report.auc.mean >= 0.77,
+        "German credit 5-fold AUC {:?}",
+        report.auc
+    );
     assert!(report.folds.iter().all(|f| f.auc > 0.7));
     // Cost under UCI's matrix with the threshold chosen on the training folds. Statlog
     // (Michie et al. 1994) reports 0.535-0.538 per applicant for the best methods, against
     // 0.700 for rejecting everyone and 1.500 for accepting everyone.
-    let cost = report.total_cost().expect("cost");
-    assert!(cost <= 560.0, "total cost {cost}");
-    let cm = CostMatrix::GERMAN_CREDIT;
-    assert_eq!(cm.total_cost(&vec![1.0; 1000], &y, 0.5), 700.0);
-    assert_eq!(cm.total_cost(&vec![0.0; 1000], &y, 0.5), 1500.0);
+    let costs = cross_validated_cost(&card, &x, &y, &folds, GERMAN_CREDIT_COSTS).expect("cost");
+    let total: f64 = costs.iter().map(|c| c.cost).sum();
+    assert!(total <= 560.0, "total cost {total}");
+    let all = |p: f64| {
+        confusion(&y, &vec![p; y.len()], 0.5, GERMAN_CREDIT_COSTS)
+            .expect("confusion")
+            .total_cost
+    };
+    assert_eq!((all(1.0), all(0.0)), (700.0, 1500.0));
     // The Bayes threshold for 5:1 costs is P(bad) = 1/6; the chosen ones are near it.
-    for f in &report.folds {
-        let t = f.threshold.expect("threshold");
-        assert!((0.08..0.35).contains(&t), "fold {} threshold {t}", f.fold);
+    for c in &costs {
+        assert!(
+            (0.08..0.35).contains(&c.threshold),
+            "threshold {}",
+            c.threshold
+        );
     }
 }
 
@@ -117,32 +125,23 @@ fn german_credit_iv_table_and_points() {
 
 #[test]
 fn bank_full_logistic_without_duration() {
-    let t = Table::read_csv(&dataset("bank-full.csv.gz")).expect("bank-full.csv.gz");
-    assert_eq!(t.rows(), 45211);
-    let y = t.target("y", Some("yes")).expect("target");
-    let cols: Vec<Column> = t
-        .columns
-        .iter()
-        .filter(|c| c.name != "y" && c.name != "duration")
-        .cloned()
-        .collect();
+    let frame = read_csv(&dataset("bank-full.csv.gz"), &CsvOptions::default()).expect("bank-full");
+    let (mut x, target) = frame.split_binary_target("y", Some("yes")).expect("target");
+    x.drop_columns(&["duration"]).expect("duration");
+    assert_eq!(x.n_rows(), 45211);
+    let folds = stratified_k_fold(&target.y, 5, 42).expect("folds");
     let report = cross_validate(
-        &cols,
-        &y,
-        &Algorithm::Logistic(IrlsOptions {
-            l2: LogisticModel::DEFAULT_L2,
-            ..IrlsOptions::default()
-        }),
-        5,
-        42,
-        None,
+        &LogisticClassifier::default(),
+        &x,
+        &target.y,
+        &folds,
         |_| {},
     )
     .expect("cv");
-    let (auc, sd) = report.auc();
     // Issue 4: logistic >= 0.76 (brief §5: ≈ 0.765).
     assert!(
-        auc >= 0.76,
-        "bank-full logistic 5-fold AUC {auc:.4} ± {sd:.4}"
+        report.auc.mean >= 0.76,
+        "bank-full logistic 5-fold AUC {:?}",
+        report.auc
     );
 }

@@ -3,10 +3,13 @@
 use anyhow::Context;
 use serde::Serialize;
 use std::path::PathBuf;
-use zhiying_scorecard::cv::{Algorithm, CvReport, cross_validate};
+use zhiying_models::eval::CostMatrix;
+use zhiying_models::frame::{CsvOptions, Frame, read_csv};
+use zhiying_models::{CvReport, cross_validate, stratified_k_fold};
 use zhiying_scorecard::{
-    Baseline, BinningOptions, Column, CostMatrix, Monotonic, NamedFeature, Scaling, Scorecard,
-    ScorecardOptions, Table, render_iv_table,
+    Baseline, BinningOptions, Column, FoldCost, Monotonic, NamedFeature, Scaling, Scorecard,
+    ScorecardClassifier, ScorecardOptions, cross_validated_cost, frame_columns, labels,
+    render_iv_table,
 };
 
 use crate::config::Config;
@@ -139,28 +142,26 @@ fn parse_cost(s: &str) -> Result<CostMatrix, String> {
             .parse::<f64>()
             .map_err(|_| format!("`{v}` is not a number"))
     };
+    // Bad is the positive class: accepting a bad case is a false negative.
     Ok(CostMatrix {
-        bad_accepted: num(a)?,
-        good_rejected: num(b)?,
+        true_positive: 0.0,
+        false_positive: num(b)?,
+        false_negative: num(a)?,
+        true_negative: 0.0,
     })
-}
-
-#[derive(Serialize)]
-struct MeanSd {
-    mean: f64,
-    sd: f64,
 }
 
 #[derive(Serialize)]
 struct CvSummary {
     folds: usize,
     seed: u64,
-    auc: MeanSd,
-    ks: MeanSd,
-    log_loss: MeanSd,
-    train_seconds: f64,
+    #[serde(flatten)]
+    report: CvReport,
+    /// Held-out cost per fold at the training-optimal threshold (with --cost).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost: Option<Vec<FoldCost>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     total_cost: Option<f64>,
-    per_fold: Vec<zhiying_scorecard::cv::FoldResult>,
 }
 
 #[derive(Serialize)]
@@ -168,23 +169,14 @@ struct FitReport<'a> {
     file: &'a PathBuf,
     rows: usize,
     target: &'a str,
+    positive: &'a str,
     bad: usize,
     scorecard: &'a Scorecard,
     cv: Option<CvSummary>,
 }
 
-fn summary(r: &CvReport, folds: usize, seed: u64) -> CvSummary {
-    let ms = |(mean, sd): (f64, f64)| MeanSd { mean, sd };
-    CvSummary {
-        folds,
-        seed,
-        auc: ms(r.auc()),
-        ks: ms(r.ks()),
-        log_loss: ms(r.log_loss()),
-        train_seconds: r.train_seconds(),
-        total_cost: r.total_cost(),
-        per_fold: r.folds.clone(),
-    }
+fn read(path: &std::path::Path) -> anyhow::Result<Frame> {
+    read_csv(path, &CsvOptions::default()).with_context(|| format!("reading {}", path.display()))
 }
 
 pub fn run(_cfg: &Config, a: Args) -> anyhow::Result<()> {
@@ -195,19 +187,10 @@ pub fn run(_cfg: &Config, a: Args) -> anyhow::Result<()> {
 }
 
 fn fit(a: FitArgs) -> anyhow::Result<()> {
-    let table = Table::read_csv(&a.csv)?;
-    let y = table.target(&a.target, a.positive.as_deref())?;
-    for col in &a.exclude {
-        if !table.columns.iter().any(|c| &c.name == col) {
-            anyhow::bail!("--exclude {col}: no such column in {}", a.csv.display());
-        }
-    }
-    let columns: Vec<Column> = table
-        .columns
-        .iter()
-        .filter(|c| c.name != a.target && !a.exclude.contains(&c.name))
-        .cloned()
-        .collect();
+    let frame = read(&a.csv)?;
+    let (mut x, target) = frame.split_binary_target(&a.target, a.positive.as_deref())?;
+    x.drop_columns(&a.exclude)
+        .with_context(|| format!("--exclude: columns of {}", a.csv.display()))?;
     let opts = ScorecardOptions {
         binning: BinningOptions {
             max_bins: a.max_bins,
@@ -224,21 +207,29 @@ fn fit(a: FitArgs) -> anyhow::Result<()> {
         },
         ..ScorecardOptions::default()
     };
+    let columns = frame_columns(&x);
+    let y = labels(&target.y);
     let features: Vec<NamedFeature<'_>> = columns.iter().map(Column::named).collect();
     let card = Scorecard::fit(&features, &y, &opts)?;
     let cv = if a.folds > 0 {
+        let folds = stratified_k_fold(&target.y, a.folds, a.seed)?;
+        let classifier = ScorecardClassifier {
+            options: opts.clone(),
+        };
         let pb = output::bar(a.folds as u64, "cv folds", a.json);
-        let r = cross_validate(
-            &columns,
-            &y,
-            &Algorithm::Scorecard(opts.clone()),
-            a.folds,
-            a.seed,
-            a.cost,
-            |_| pb.inc(1),
-        )?;
+        let report = cross_validate(&classifier, &x, &target.y, &folds, |_| pb.inc(1))?;
         pb.finish_and_clear();
-        Some(summary(&r, a.folds, a.seed))
+        let cost = match a.cost {
+            Some(cm) => Some(cross_validated_cost(&classifier, &x, &target.y, &folds, cm)?),
+            None => None,
+        };
+        Some(CvSummary {
+            folds: a.folds,
+            seed: a.seed,
+            report,
+            total_cost: cost.as_ref().map(|c| c.iter().map(|f| f.cost).sum()),
+            cost,
+        })
     } else {
         None
     };
@@ -252,16 +243,19 @@ fn fit(a: FitArgs) -> anyhow::Result<()> {
             file: &a.csv,
             rows: y.len(),
             target: &a.target,
+            positive: &target.positive,
             bad,
             scorecard: &card,
             cv,
         });
     }
     println!(
-        "{}: {} rows, {} bad ({:.2}%), {} candidate variables\n",
+        "{}: {} rows, {} bad ({} = {}, {:.2}%), {} candidate variables\n",
         a.csv.display(),
         y.len(),
         bad,
+        a.target,
+        target.positive,
         100.0 * bad as f64 / y.len() as f64,
         columns.len()
     );
@@ -276,13 +270,13 @@ fn fit(a: FitArgs) -> anyhow::Result<()> {
             "{}-fold stratified CV (seed {}): AUC {:.4} ± {:.4}   KS {:.4} ± {:.4}   log-loss {:.4} ± {:.4}   training {:.2} s",
             cv.folds,
             cv.seed,
-            cv.auc.mean,
-            cv.auc.sd,
-            cv.ks.mean,
-            cv.ks.sd,
-            cv.log_loss.mean,
-            cv.log_loss.sd,
-            cv.train_seconds
+            cv.report.auc.mean,
+            cv.report.auc.std,
+            cv.report.ks.mean,
+            cv.report.ks.std,
+            cv.report.log_loss.mean,
+            cv.report.log_loss.std,
+            cv.report.train_seconds
         );
         if let Some(c) = cv.total_cost {
             println!(
@@ -314,21 +308,22 @@ fn score(a: ScoreArgs) -> anyhow::Result<()> {
             a.model.display()
         )
     })?;
-    let table = Table::read_csv(&a.csv)?;
-    let features = table.features(&[]);
+    let frame = read(&a.csv)?;
+    let columns = frame_columns(&frame);
+    let features: Vec<NamedFeature<'_>> = columns.iter().map(Column::named).collect();
     let scores = card.score(&features)?;
     let p = card.predict_proba(&features)?;
     let reasons = card.reason_codes(&features, a.reasons, a.baseline)?;
     let ids: Vec<String> = match &a.id {
         Some(col) => {
-            let c = table
-                .columns
-                .iter()
-                .find(|c| &c.name == col)
+            let c = frame
+                .column(col)
                 .with_context(|| format!("--id {col}: no such column in {}", a.csv.display()))?;
-            (0..table.rows()).map(|i| cell(c, i)).collect()
+            (0..frame.n_rows())
+                .map(|i| c.text(i).unwrap_or_default())
+                .collect()
         }
-        None => (1..=table.rows()).map(|i| i.to_string()).collect(),
+        None => (1..=frame.n_rows()).map(|i| i.to_string()).collect(),
     };
     let rows: Vec<Scored> = ids
         .into_iter()
@@ -354,13 +349,4 @@ fn score(a: ScoreArgs) -> anyhow::Result<()> {
         println!("{}\t{}\t{:.4}\t{}", r.id, r.score, r.p_bad, why.join("; "));
     }
     Ok(())
-}
-
-fn cell(c: &Column, i: usize) -> String {
-    match &c.data {
-        zhiying_scorecard::ColumnData::Numeric(v) => format!("{}", v[i]),
-        zhiying_scorecard::ColumnData::Categorical { codes, levels } => {
-            levels.get(codes[i] as usize).cloned().unwrap_or_default()
-        }
-    }
 }
