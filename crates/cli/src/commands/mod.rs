@@ -5,6 +5,7 @@ pub mod ingest;
 pub mod model;
 pub mod pii;
 pub mod quality;
+pub mod scorecard;
 pub mod serve;
 
 use std::path::PathBuf;
