@@ -92,6 +92,11 @@ impl Likelihood<'_> {
                 grad[3] += w * t.db;
             }
         }
+        // ln(α+T) and 1/(α+T) once per distinct T.
+        let lt: Vec<(f64, f64)> =
+            d.ts.iter()
+                .map(|&t| ((alpha + t).ln(), 1.0 / (alpha + t)))
+                .collect();
         let rows = par_sum::<5, _>(d.len(), |range| {
             let mut acc = [0.0; 5];
             for i in range {
@@ -99,13 +104,13 @@ impl Likelihood<'_> {
                 let w = d.w[i];
                 let t = &terms[d.xi[i] as usize];
                 let rx = r + x;
-                let l_t = (alpha + d.t[i]).ln();
+                let (l_t, inv_t) = lt[d.ti[i] as usize];
                 let a3 = -rx * l_t;
                 if x == 0.0 {
                     acc[0] += w * a3;
                     if GRAD {
                         acc[1] -= w * l_t;
-                        acc[2] -= w * rx / (alpha + d.t[i]);
+                        acc[2] -= w * rx * inv_t;
                     }
                     continue;
                 }
@@ -123,7 +128,7 @@ impl Likelihood<'_> {
                 if GRAD {
                     let w3 = 1.0 - w4;
                     acc[1] -= w * (w3 * l_t + w4 * l_tx);
-                    acc[2] -= w * rx * (w3 / (alpha + d.t[i]) + w4 / (alpha + d.t_x[i]));
+                    acc[2] -= w * rx * (w3 * inv_t + w4 / (alpha + d.t_x[i]));
                     acc[3] += w * w4;
                     acc[4] -= w * w4 * t.inv_bx1;
                 }
@@ -191,11 +196,9 @@ impl BgNbdParams {
             (1.0, 1.0, 1.0, 1.0),
             (0.5, 0.5, 0.5, 3.0),
             (2.0, 2.0, 2.0, 8.0),
-            (0.25, 0.25, 1.0, 4.0),
         ]
         .iter()
         .map(|&(r, k, a, b)| vec![f64::ln(r), f64::ln(k / rate), f64::ln(a), f64::ln(b)])
-        .chain(std::iter::once(vec![0.0; 4]))
         .collect();
         let sub =
             (data.len() > opts.explore_rows).then(|| data.subsample(opts.explore_rows, opts.seed));

@@ -96,6 +96,10 @@ pub(crate) struct Aggregated {
     /// Distinct frequencies and the total weight at each.
     pub xs: Vec<f64>,
     pub xw: Vec<f64>,
+    /// Distinct ages `T` and each row's index into them: data recorded by day has few,
+    /// so per-`T` logarithms are computed once per evaluation.
+    pub ts: Vec<f64>,
+    pub ti: Vec<u32>,
     pub customers: usize,
 }
 
@@ -134,6 +138,8 @@ impl Aggregated {
             xi: Vec::with_capacity(uniq.len()),
             xs: Vec::new(),
             xw: Vec::new(),
+            ts: Vec::new(),
+            ti: Vec::new(),
             customers,
         };
         for (r, w) in uniq {
@@ -151,6 +157,15 @@ impl Aggregated {
         }
         out.xs = xs;
         out.xw = xw;
+        let mut ts: Vec<f64> = out.t.clone();
+        ts.sort_by(f64::total_cmp);
+        ts.dedup();
+        out.ti = out
+            .t
+            .iter()
+            .map(|t| ts.partition_point(|v| v < t) as u32)
+            .collect();
+        out.ts = ts;
         out
     }
 
@@ -290,7 +305,9 @@ mod tests {
         assert_eq!(a.xw, vec![2.0, 1.0, 2.0]);
         for i in 0..a.len() {
             assert_eq!(a.xs[a.xi[i] as usize], a.x[i]);
+            assert_eq!(a.ts[a.ti[i] as usize], a.t[i]);
         }
+        assert_eq!(a.ts, vec![30.0, 38.0]);
     }
 
     #[test]

@@ -8,11 +8,15 @@ use serde::{Deserialize, Serialize};
 /// How hard to search. The defaults reproduce the published CDNOW fits to 4+ digits.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FitOptions {
-    /// Nelder-Mead iterations per start before BFGS takes over (0 skips Nelder-Mead).
+    /// Nelder-Mead iterations per start before BFGS takes over (0: BFGS straight from
+    /// every start, which is cheaper with analytic gradients).
     pub nelder_mead_iterations: usize,
     /// How many of the best Nelder-Mead results BFGS polishes (every start when
     /// Nelder-Mead is skipped).
     pub polish: usize,
+    /// Nelder-Mead iterations of the rescue run when the best BFGS result has not converged
+    /// (a ridge or a kink stopped the line search); BFGS then restarts from its result.
+    pub rescue_iterations: usize,
     /// BFGS iteration cap.
     pub max_iterations: usize,
     /// Convergence: gradient max-norm (in log-parameters) / max(1, |log-likelihood|).
@@ -27,10 +31,11 @@ pub struct FitOptions {
 impl Default for FitOptions {
     fn default() -> Self {
         Self {
-            nelder_mead_iterations: 50,
+            nelder_mead_iterations: 0,
             polish: 2,
+            rescue_iterations: 300,
             max_iterations: 500,
-            gradient_tolerance: 1e-10,
+            gradient_tolerance: 1e-9,
             explore_rows: 20_000,
             seed: 20_050_101,
         }
@@ -127,6 +132,15 @@ pub(crate) fn solve<O: Objective>(
             starts: starts.len(),
             hint: "check the data (are there repeat purchases at all?) and the time unit".into(),
         });
+    };
+    let best = if best.converged || opts.rescue_iterations == 0 {
+        best
+    } else {
+        let nm = nelder_mead(on, &best.theta, 0.1, opts.rescue_iterations);
+        let m = bfgs(on, &nm.theta, opts.gradient_tolerance, opts.max_iterations);
+        iterations += nm.iterations + m.iterations;
+        evaluations += nm.evaluations + m.evaluations;
+        if m.value <= best.value { m } else { best }
     };
     let agreeing = results
         .iter()

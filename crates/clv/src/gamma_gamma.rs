@@ -179,10 +179,9 @@ impl GammaGammaParams {
         let n = data.x.len() as f64;
         let mean_z = data.z.iter().sum::<f64>() / n;
         // Starts match the population mean pγ/(q−1) to the observed mean spend.
-        let starts: Vec<Vec<f64>> = [(1.0, 2.0), (3.0, 3.0), (6.0, 4.0), (15.0, 10.0)]
+        let starts: Vec<Vec<f64>> = [(1.0, 2.0), (4.0, 3.0), (15.0, 10.0)]
             .iter()
             .map(|&(p, q)| vec![f64::ln(p), f64::ln(q), f64::ln(mean_z * (q - 1.0) / p)])
-            .chain(std::iter::once(vec![0.0; 3]))
             .collect();
         let sol = solve("Gamma-Gamma", &data, None, &starts, opts)?;
         let params = from_log(&sol.min.theta);

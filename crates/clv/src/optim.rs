@@ -207,7 +207,18 @@ pub fn bfgs<O: Objective + ?Sized>(obj: &O, start: &[f64], gtol: f64, max_iter: 
                 accepted = Some((xn, fnew));
                 break;
             }
-            step *= if fnew.is_finite() { 0.5 } else { 0.1 };
+            // Backtrack to the minimiser of the quadratic through f, the slope and fnew,
+            // kept within [0.1, 0.5] of the step (Nocedal & Wright §3.5).
+            step *= if fnew.is_finite() {
+                let curvature = fnew - f - slope * step;
+                if curvature > 0.0 {
+                    (-slope * step / (2.0 * curvature)).clamp(0.1, 0.5)
+                } else {
+                    0.5
+                }
+            } else {
+                0.1
+            };
         }
         let Some((xn, fnew)) = accepted else {
             // No progress along the direction: the point is as good as double precision allows.

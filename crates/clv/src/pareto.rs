@@ -88,7 +88,6 @@ impl ParetoNbdParams {
             (1.0, 1.0, 1.0, 1.0),
             (0.5, 0.5, 0.5, 0.5),
             (2.0, 2.0, 1.0, 2.0),
-            (0.5, 0.5, 2.0, 0.25),
         ]
         .iter()
         .map(|&(r, k, s, m)| {
@@ -99,7 +98,6 @@ impl ParetoNbdParams {
                 f64::ln(m * mean_t),
             ]
         })
-        .chain(std::iter::once(vec![0.0; 4]))
         .collect();
         let sub =
             (data.len() > opts.explore_rows).then(|| data.subsample(opts.explore_rows, opts.seed));

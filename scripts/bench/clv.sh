@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# CLV fit speed: zhiying-clv next to lifetimes (pip, throwaway venv) on the CDNOW calibration
+# summary, then zhiying-clv alone on N simulated customers (BG/NBD + Gamma-Gamma).
+#
+# Usage: scripts/bench/clv.sh [N_CUSTOMERS]   (default 1,000,000)
+set -euo pipefail
+N=${1:-1000000}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/zhiying-target}
+VENV=${VENV:-/tmp/zhiying-bench-clv-venv}
+SUMMARY="$ROOT/datasets/cdnow_customers_summary_with_transactions.csv"
+cd "$ROOT"
+
+cargo build -q --release -p zhiying-clv --example fit_timing
+BIN="$CARGO_TARGET_DIR/release/examples/fit_timing"
+
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q lifetimes
+fi
+
+echo "== machine load: $(cut -d' ' -f1-3 /proc/loadavg)"
+for round in 1 2 3; do
+  echo "== round $round: zhiying-clv on CDNOW (2,357 customers)"
+  "$BIN" "$SUMMARY"
+  echo "== round $round: lifetimes on CDNOW"
+  "$VENV/bin/python" - "$SUMMARY" <<'PY'
+import sys, time, warnings
+warnings.filterwarnings("ignore")
+import pandas as pd, lifetimes
+from lifetimes import BetaGeoFitter, GammaGammaFitter, ParetoNBDFitter
+d = pd.read_csv(sys.argv[1])
+t = time.perf_counter(); bg = BetaGeoFitter().fit(d["x"], d["t_x"], d["T"]); bg_s = time.perf_counter() - t
+rep = d[d["x"] > 0]
+t = time.perf_counter(); gg = GammaGammaFitter().fit(rep["x"], rep["zbar"]); gg_s = time.perf_counter() - t
+t = time.perf_counter(); pn = ParetoNBDFitter().fit(d["x"], d["t_x"], d["T"]); pn_s = time.perf_counter() - t
+p = bg.params_; q = gg.params_; s = pn.params_
+print(f"lifetimes {lifetimes.__version__}")
+print(f"bgnbd  r={p['r']:.4f} alpha={p['alpha']:.4f} a={p['a']:.4f} b={p['b']:.4f} LL {bg._negative_log_likelihood_ * -len(d) if hasattr(bg, '_negative_log_likelihood_') else float('nan'):.3f} seconds {bg_s:.4f}")
+print(f"gg     p={q['p']:.4f} q={q['q']:.4f} v={q['v']:.4f} seconds {gg_s:.4f}")
+print(f"pareto r={s['r']:.4f} alpha={s['alpha']:.4f} s={s['s']:.4f} beta={s['beta']:.4f} seconds {pn_s:.4f}")
+print(f"bgnbd_plus_gg_seconds {bg_s + gg_s:.4f}")
+PY
+done
+
+echo "== zhiying-clv on $N simulated customers (BG/NBD r=0.243 a=4.414 a=0.793 b=2.426, continuous times)"
+"$BIN" --simulate "$N"
