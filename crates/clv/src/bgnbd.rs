@@ -204,7 +204,10 @@ impl BgNbdParams {
             (data.len() > opts.explore_rows).then(|| data.subsample(opts.explore_rows, opts.seed));
         let full = Likelihood { data: &data };
         let explore = sub.as_ref().map(|d| Likelihood { data: d });
-        let sol = solve("BG/NBD", &full, explore.as_ref(), &starts, opts)?;
+        let share = sub
+            .as_ref()
+            .map(|d| d.w.iter().sum::<f64>() / rows.len() as f64);
+        let sol = solve("BG/NBD", &full, explore.as_ref().zip(share), &starts, opts)?;
         let params = from_log(&sol.min.theta);
         Ok(FitReport {
             params,

@@ -3,7 +3,6 @@
 
 use crate::ClvError;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::path::Path;
 
 /// One customer's calibration-period summary, in a single time unit.
@@ -105,16 +104,18 @@ pub(crate) struct Aggregated {
 
 impl Aggregated {
     pub fn new(rows: &[RfmRow]) -> Self {
-        let mut index: HashMap<(u64, u64, u64), usize> = HashMap::with_capacity(rows.len() / 2);
+        // Sort, then merge runs of equal rows: much faster than hashing a million keys.
+        let mut sorted: Vec<RfmRow> = rows.to_vec();
+        sorted.sort_unstable_by(|a, b| {
+            a.x.total_cmp(&b.x)
+                .then(a.t.total_cmp(&b.t))
+                .then(a.t_x.total_cmp(&b.t_x))
+        });
         let mut uniq: Vec<(RfmRow, f64)> = Vec::new();
-        for r in rows {
-            let key = (r.x.to_bits(), r.t_x.to_bits(), r.t.to_bits());
-            match index.get(&key) {
-                Some(&i) => uniq[i].1 += 1.0,
-                None => {
-                    index.insert(key, uniq.len());
-                    uniq.push((*r, 1.0));
-                }
+        for r in sorted {
+            match uniq.last_mut() {
+                Some((last, w)) if *last == r => *w += 1.0,
+                _ => uniq.push((r, 1.0)),
             }
         }
         Self::from_weighted(uniq, rows.len())

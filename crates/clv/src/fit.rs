@@ -2,7 +2,7 @@
 //! the fit report.
 
 use crate::ClvError;
-use crate::optim::{Minimum, Objective, bfgs, hessian, nelder_mead, spd_inverse};
+use crate::optim::{Minimum, Objective, bfgs, bfgs_warm, hessian, nelder_mead, spd_inverse};
 use serde::{Deserialize, Serialize};
 
 /// How hard to search. The defaults reproduce the published CDNOW fits to 4+ digits.
@@ -80,15 +80,16 @@ pub(crate) struct Solution {
 }
 
 /// Runs Nelder-Mead then BFGS from every start on `explore` (or `full` when no subset is
-/// given), keeps the best, polishes it on `full`, and derives standard errors there.
+/// given; its second field is the subset's share of the total weight), keeps the best,
+/// polishes it on `full`, and derives standard errors there.
 pub(crate) fn solve<O: Objective>(
     model: &'static str,
     full: &O,
-    explore: Option<&O>,
+    explore: Option<(&O, f64)>,
     starts: &[Vec<f64>],
     opts: &FitOptions,
 ) -> Result<Solution, ClvError> {
-    let on = explore.unwrap_or(full);
+    let on = explore.map(|e| e.0).unwrap_or(full);
     let (mut iterations, mut evaluations) = (0, 0);
     // Stage 1: Nelder-Mead from every start to find the basins cheaply.
     let mut seeds: Vec<(f64, Vec<f64>)> = Vec::with_capacity(starts.len());
@@ -146,10 +147,19 @@ pub(crate) fn solve<O: Objective>(
         .iter()
         .filter(|m| (m.value - best.value).abs() <= 1e-6 * best.value.abs().max(1.0))
         .count();
-    let best = if explore.is_some() {
-        let m = bfgs(
+    let best = if let Some((_, share)) = explore {
+        // The full-data Hessian is about 1/share times the subset's: warm-start BFGS with
+        // the subset's inverse Hessian scaled by share.
+        let h0 = (!best.inverse_hessian.is_empty()).then(|| {
+            best.inverse_hessian
+                .iter()
+                .map(|row| row.iter().map(|v| v * share).collect())
+                .collect()
+        });
+        let m = bfgs_warm(
             full,
             &best.theta,
+            h0,
             opts.gradient_tolerance,
             opts.max_iterations,
         );

@@ -47,6 +47,9 @@ pub struct Minimum {
     /// Gradient max-norm at the end, relative to `max(1, |value|)`.
     pub relative_gradient: f64,
     pub converged: bool,
+    /// BFGS's final inverse-Hessian approximation (empty for Nelder-Mead), to warm-start a
+    /// related problem.
+    pub inverse_hessian: Vec<Vec<f64>>,
 }
 
 /// Nelder-Mead with the standard coefficients (reflection 1, expansion 2, contraction ½,
@@ -142,18 +145,36 @@ pub fn nelder_mead<O: Objective + ?Sized>(
         evaluations: evals,
         relative_gradient: f64::NAN,
         converged: false,
+        inverse_hessian: Vec::new(),
     }
 }
 
 /// BFGS on the inverse Hessian with Armijo backtracking. Stops when the gradient max-norm is
 /// below `gtol * max(1, |f|)` or the value stops improving at double precision.
 pub fn bfgs<O: Objective + ?Sized>(obj: &O, start: &[f64], gtol: f64, max_iter: usize) -> Minimum {
+    bfgs_warm(obj, start, None, gtol, max_iter)
+}
+
+/// [`bfgs`] started from an inverse-Hessian approximation `h0` (e.g. from the same model fitted
+/// on a subset, rescaled), which skips the slow first steps of a cold start.
+pub fn bfgs_warm<O: Objective + ?Sized>(
+    obj: &O,
+    start: &[f64],
+    h0: Option<Vec<Vec<f64>>>,
+    gtol: f64,
+    max_iter: usize,
+) -> Minimum {
     let n = start.len();
     let mut x = start.to_vec();
     let mut g = vec![0.0; n];
     let mut f = obj.value_grad(&x, &mut g);
     let mut evals = 1usize;
-    let mut h = identity(n);
+    let warm = h0.as_ref().is_some_and(|h| h.len() == n);
+    let mut h = if warm {
+        h0.unwrap_or_default()
+    } else {
+        identity(n)
+    };
     let mut stalled = 0;
     let mut iter = 0;
     let rel_grad =
@@ -166,10 +187,11 @@ pub fn bfgs<O: Objective + ?Sized>(obj: &O, start: &[f64], gtol: f64, max_iter: 
             evaluations: evals,
             relative_gradient: f64::NAN,
             converged: false,
+            inverse_hessian: h,
         };
     }
     let mut converged = false;
-    let mut first_step = true;
+    let mut first_step = !warm;
     while iter < max_iter {
         if rel_grad(&g, f) <= gtol {
             converged = true;
@@ -261,6 +283,7 @@ pub fn bfgs<O: Objective + ?Sized>(obj: &O, start: &[f64], gtol: f64, max_iter: 
         iterations: iter,
         evaluations: evals,
         converged,
+        inverse_hessian: h,
     }
 }
 
