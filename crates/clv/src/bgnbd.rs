@@ -58,11 +58,12 @@ impl Likelihood<'_> {
                 grad[3] += w * t.db;
             }
         }
-        // ln(α+T) and 1/(α+T) once per distinct T.
-        let lt: Vec<(f64, f64)> =
-            d.ts.iter()
-                .map(|&t| ((alpha + t).ln(), 1.0 / (alpha + t)))
-                .collect();
+        // ln(α+τ) and 1/(α+τ) once per distinct time τ (T or t_x).
+        let lt: Vec<(f64, f64)> = d
+            .times
+            .iter()
+            .map(|&t| ((alpha + t).ln(), 1.0 / (alpha + t)))
+            .collect();
         let rows = par_sum::<5, _>(d.len(), |range| {
             let mut acc = [0.0; 5];
             for i in range {
@@ -80,7 +81,7 @@ impl Likelihood<'_> {
                     }
                     continue;
                 }
-                let l_tx = (alpha + d.t_x[i]).ln();
+                let (l_tx, inv_tx) = lt[d.txi[i] as usize];
                 let a4 = t.ln_drop - rx * l_tx;
                 // h = ln(e^a3 + e^a4); w4 = e^a4 / (e^a3 + e^a4).
                 let (h, w4) = if a3 >= a4 {
@@ -94,7 +95,7 @@ impl Likelihood<'_> {
                 if GRAD {
                     let w3 = 1.0 - w4;
                     acc[1] -= w * (w3 * l_t + w4 * l_tx);
-                    acc[2] -= w * rx * (w3 * inv_t + w4 / (alpha + d.t_x[i]));
+                    acc[2] -= w * rx * (w3 * inv_t + w4 * inv_tx);
                     acc[3] += w * w4;
                     acc[4] -= w * w4 * t.inv_bx1;
                 }

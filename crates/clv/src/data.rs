@@ -95,10 +95,12 @@ pub(crate) struct Aggregated {
     /// Distinct frequencies and the total weight at each.
     pub xs: Vec<f64>,
     pub xw: Vec<f64>,
-    /// Distinct ages `T` and each row's index into them: data recorded by day has few,
-    /// so per-`T` logarithms are computed once per evaluation.
-    pub ts: Vec<f64>,
+    /// Distinct values of `T` and `t_x` together, and each row's index into them for its `T`
+    /// and its `t_x`: data recorded by day has few, so `ln(α + time)` is computed once per
+    /// distinct time and evaluation.
+    pub times: Vec<f64>,
     pub ti: Vec<u32>,
+    pub txi: Vec<u32>,
     pub customers: usize,
 }
 
@@ -139,8 +141,9 @@ impl Aggregated {
             xi: Vec::with_capacity(uniq.len()),
             xs: Vec::new(),
             xw: Vec::new(),
-            ts: Vec::new(),
+            times: Vec::new(),
             ti: Vec::new(),
+            txi: Vec::new(),
             customers,
         };
         for (r, w) in uniq {
@@ -158,15 +161,13 @@ impl Aggregated {
         }
         out.xs = xs;
         out.xw = xw;
-        let mut ts: Vec<f64> = out.t.clone();
-        ts.sort_by(f64::total_cmp);
-        ts.dedup();
-        out.ti = out
-            .t
-            .iter()
-            .map(|t| ts.partition_point(|v| v < t) as u32)
-            .collect();
-        out.ts = ts;
+        let mut times: Vec<f64> = out.t.iter().chain(&out.t_x).copied().collect();
+        times.sort_unstable_by(f64::total_cmp);
+        times.dedup();
+        let index = |t: &f64| times.partition_point(|v| v < t) as u32;
+        out.ti = out.t.iter().map(index).collect();
+        out.txi = out.t_x.iter().map(index).collect();
+        out.times = times;
         out
     }
 
@@ -306,9 +307,10 @@ mod tests {
         assert_eq!(a.xw, vec![2.0, 1.0, 2.0]);
         for i in 0..a.len() {
             assert_eq!(a.xs[a.xi[i] as usize], a.x[i]);
-            assert_eq!(a.ts[a.ti[i] as usize], a.t[i]);
+            assert_eq!(a.times[a.ti[i] as usize], a.t[i]);
+            assert_eq!(a.times[a.txi[i] as usize], a.t_x[i]);
         }
-        assert_eq!(a.ts, vec![30.0, 38.0]);
+        assert_eq!(a.times, vec![0.0, 5.0, 10.0, 30.0, 38.0]);
     }
 
     #[test]
