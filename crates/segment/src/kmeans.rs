@@ -32,6 +32,45 @@ fn nearest(p: &[f64], centroids: &[f64], d: usize) -> (u32, f64) {
     best
 }
 
+/// Assigns every point to its nearest centroid; returns (changed assignments, inertia).
+/// Large inputs are split across the cores.
+fn assign(points: &[f64], d: usize, centroids: &[f64], assignments: &mut [u32]) -> (usize, f64) {
+    let work = |pts: &[f64], out: &mut [u32]| {
+        let (mut changed, mut inertia) = (0usize, 0.0f64);
+        for (p, a) in pts.chunks_exact(d).zip(out.iter_mut()) {
+            let (c, dd) = nearest(p, centroids, d);
+            if *a != c {
+                *a = c;
+                changed += 1;
+            }
+            inertia += dd;
+        }
+        (changed, inertia)
+    };
+    let n = assignments.len();
+    let threads = std::thread::available_parallelism()
+        .map(|t| t.get())
+        .unwrap_or(1)
+        .min(n / 20_000)
+        .max(1);
+    if threads == 1 {
+        return work(points, assignments);
+    }
+    let chunk = n.div_ceil(threads);
+    std::thread::scope(|s| {
+        let work = &work;
+        let handles: Vec<_> = points
+            .chunks(chunk * d)
+            .zip(assignments.chunks_mut(chunk))
+            .map(|(p, a)| s.spawn(move || work(p, a)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or((0, f64::NAN)))
+            .fold((0, 0.0), |(c, i), (c2, i2)| (c + c2, i + i2))
+    })
+}
+
 fn plus_plus(points: &[f64], d: usize, k: usize, rng: &mut Pcg64Mcg) -> Vec<f64> {
     let n = points.len() / d;
     let mut centroids = Vec::with_capacity(k * d);
@@ -70,6 +109,17 @@ fn plus_plus(points: &[f64], d: usize, k: usize, rng: &mut Pcg64Mcg) -> Vec<f64>
     centroids
 }
 
+/// Lloyd iterations from given centroids (row-major k × d).
+pub(crate) fn lloyd_from(
+    points: &[f64],
+    d: usize,
+    k: usize,
+    centroids: Vec<f64>,
+    max_iter: usize,
+) -> KMeansResult {
+    lloyd(points, d, k, centroids, max_iter)
+}
+
 fn lloyd(
     points: &[f64],
     d: usize,
@@ -83,16 +133,8 @@ fn lloyd(
     let mut inertia;
     loop {
         iterations += 1;
-        let mut changed = 0usize;
-        inertia = 0.0;
-        for (i, p) in points.chunks_exact(d).enumerate() {
-            let (c, dd) = nearest(p, &centroids, d);
-            if assignments[i] != c {
-                assignments[i] = c;
-                changed += 1;
-            }
-            inertia += dd;
-        }
+        let (changed, total) = assign(points, d, &centroids, &mut assignments);
+        inertia = total;
         if changed == 0 || iterations >= max_iter {
             break;
         }

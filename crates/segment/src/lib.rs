@@ -7,7 +7,8 @@
 //! * k-means uses k-means++ seeding, several seeded restarts and Lloyd iterations; the
 //!   restart with the lowest inertia wins. Everything is deterministic for a seed.
 //! * k is chosen over a range by the mean silhouette on a seeded sample (10,000 rows by
-//!   default: silhouette is quadratic in n).
+//!   default: silhouette is quadratic in n). Above 50,000 rows the candidate k-means runs
+//!   also use a seeded 50,000-row sample; only the chosen k is fitted on every row.
 //! * A cluster's description lists its features with the largest standardised mean
 //!   difference from the population, `(cluster mean − population mean) / population sd`,
 //!   rendered with the feature's high/low phrases: "高AUM、年轻、数字渠道活跃" /
@@ -199,6 +200,9 @@ pub struct ClusterOptions {
     pub max_iterations: usize,
     /// Rows sampled for the silhouette (exact when n is at most this).
     pub silhouette_sample: usize,
+    /// Above this many rows, k is chosen on a seeded sample of this size and only the
+    /// final k-means (with the chosen k) runs on every row.
+    pub selection_rows: usize,
     pub seed: u64,
     /// Features listed per cluster description.
     pub top_features: usize,
@@ -214,6 +218,7 @@ impl Default for ClusterOptions {
             restarts: 8,
             max_iterations: 300,
             silhouette_sample: 10_000,
+            selection_rows: 50_000,
             seed: 42,
             top_features: 3,
             min_effect: 0.5,
@@ -275,9 +280,9 @@ pub fn cluster(m: &FeatureMatrix, opts: &ClusterOptions) -> Result<Clustering, S
             opts.k_min, opts.k_max
         )));
     }
-    if opts.restarts == 0 || opts.silhouette_sample < 2 {
+    if opts.restarts == 0 || opts.silhouette_sample < 2 || opts.selection_rows <= opts.k_max {
         return Err(SegmentError::Options(
-            "restarts must be >= 1 and silhouette_sample >= 2".into(),
+            "restarts must be >= 1, silhouette_sample >= 2 and selection_rows > k_max".into(),
         ));
     }
     let n = m.rows();
@@ -313,25 +318,39 @@ pub fn cluster(m: &FeatureMatrix, opts: &ClusterOptions) -> Result<Clustering, S
             z[i * d + j] = (v - means[j]) * inv;
         }
     }
-    // One seeded sample for every k, so the scores are comparable.
-    let sample: Vec<usize> = if n <= opts.silhouette_sample {
+    use rand::SeedableRng;
+    // k is chosen on at most `selection_rows` rows (all of them when n is small).
+    let selection: Vec<usize> = if n <= opts.selection_rows {
         (0..n).collect()
     } else {
-        use rand::SeedableRng;
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(opts.seed ^ 0x5e1e);
+        let mut s = rand::seq::index::sample(&mut rng, n, opts.selection_rows).into_vec();
+        s.sort_unstable();
+        s
+    };
+    let sel_points: Vec<f64> = selection
+        .iter()
+        .flat_map(|&i| z[i * d..(i + 1) * d].iter().copied())
+        .collect();
+    // One seeded sample (positions within the selection) for every k, so scores compare.
+    let m_sel = selection.len();
+    let sample: Vec<usize> = if m_sel <= opts.silhouette_sample {
+        (0..m_sel).collect()
+    } else {
         let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(opts.seed ^ 0x5117);
-        let mut s = rand::seq::index::sample(&mut rng, n, opts.silhouette_sample).into_vec();
+        let mut s = rand::seq::index::sample(&mut rng, m_sel, opts.silhouette_sample).into_vec();
         s.sort_unstable();
         s
     };
     let sample_points: Vec<f64> = sample
         .iter()
-        .flat_map(|&i| z[i * d..(i + 1) * d].iter().copied())
+        .flat_map(|&i| sel_points[i * d..(i + 1) * d].iter().copied())
         .collect();
     let mut best: Option<(KMeansResult, f64)> = None;
     let mut k_scores = Vec::new();
     for k in opts.k_min..=opts.k_max {
         let r = kmeans(
-            &z,
+            &sel_points,
             d,
             k,
             opts.restarts,
@@ -349,9 +368,28 @@ pub fn cluster(m: &FeatureMatrix, opts: &ClusterOptions) -> Result<Clustering, S
             best = Some((r, s));
         }
     }
-    let Some((r, sil)) = best else {
+    let Some((mut r, sil)) = best else {
         return Err(SegmentError::Options("empty k range".into()));
     };
+    if m_sel < n {
+        // Final clustering of every row, seeded by the sample's centroids and by fresh
+        // k-means++ restarts; the lowest inertia wins.
+        let k = r.k;
+        let warm = kmeans::lloyd_from(&z, d, k, r.centroids.clone(), opts.max_iterations);
+        let cold = kmeans(
+            &z,
+            d,
+            k,
+            opts.restarts.min(2),
+            opts.max_iterations,
+            opts.seed ^ 0xf1a1,
+        );
+        r = if warm.inertia <= cold.inertia {
+            warm
+        } else {
+            cold
+        };
+    }
     Ok(describe::profile(
         m,
         r,

@@ -159,6 +159,15 @@ fn sampled_silhouette_on_larger_data_still_finds_k() {
     // Same seed, same answer.
     let again = cluster(&m, &opts).expect("cluster");
     assert_eq!(again.assignments, c.assignments);
+    // k chosen on a 3,000-row sample, then every row clustered with it.
+    let sel = ClusterOptions {
+        selection_rows: 3_000,
+        ..opts
+    };
+    let s = cluster(&m, &sel).expect("cluster");
+    assert_eq!(s.k, 3, "{:?}", s.k_scores);
+    assert_eq!(s.assignments.len(), 15_000);
+    assert!(purity(&s.assignments, &truth, 3, 3) > 0.98);
 }
 
 #[test]
