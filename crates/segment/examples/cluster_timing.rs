@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let centres: Vec<Vec<f64>> = (0..5)
         .map(|_| (0..d).map(|_| rng.random_range(-3.0..3.0)).collect())
         .collect();
-    let mut cols = vec![Vec::with_capacity(n); d];
+    let mut cols: Vec<Vec<f64>> = (0..d).map(|_| Vec::with_capacity(n)).collect();
     for i in 0..n {
         let c = &centres[i % 5];
         for j in 0..d {
