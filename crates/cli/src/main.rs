@@ -40,6 +40,8 @@ enum Command {
     Model(commands::model::Args),
     /// Credit scorecards: WOE/IV binning, logistic regression on WOE, points and reason codes.
     Scorecard(commands::scorecard::Args),
+    /// Customer lifetime value: fit BG/NBD, Pareto/NBD and Gamma-Gamma; predict CLV.
+    Clv(commands::clv::Args),
     /// Serve the API and the console.
     Serve(commands::serve::Args),
     /// Generate a bank, ingest it with the real datasets, print a summary and serve the console.
@@ -64,6 +66,7 @@ fn main() -> std::process::ExitCode {
         Command::Pii(a) => commands::pii::run(&cfg, a),
         Command::Model(a) => commands::model::run(&cfg, a),
         Command::Scorecard(a) => commands::scorecard::run(&cfg, a),
+        Command::Clv(a) => commands::clv::run(&cfg, a),
         Command::Serve(a) => commands::serve::run(&cfg, a),
         Command::Demo(a) => commands::demo::run(&cfg, a),
     };

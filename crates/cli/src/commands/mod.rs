@@ -1,3 +1,4 @@
+pub mod clv;
 pub mod demo;
 pub mod generate;
 pub mod identities;
