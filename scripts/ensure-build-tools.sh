@@ -42,7 +42,8 @@ fi
 LIBCLANG_DIR="$(dirname "$(ls "$VENV"/lib/python3*/site-packages/clang/native/libclang*.so* | head -n1)")"
 GCC_INCLUDE="$(ls -d /usr/lib/gcc/x86_64-linux-gnu/*/include 2>/dev/null | sort -V | tail -n1 || true)"
 
-echo "export PATH=\"$VENV/bin:\$PATH\""
+# Not PATH: the venv's python3 would shadow the system one for later steps. The cmake
+# crate reads CMAKE, bindgen reads LIBCLANG_PATH.
 echo "export CMAKE=\"$VENV/bin/cmake\""
 echo "export LIBCLANG_PATH=\"$LIBCLANG_DIR\""
 if [ -n "$GCC_INCLUDE" ]; then

@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 audiences, model scores and measured campaigns, with compliance at every decision.\n\n\
 Start with `zhiying demo`: it generates a synthetic bank, ingests it with the real public \
 datasets, and serves the console at http://127.0.0.1:8080/console.",
-    after_help = "Examples:\n  zhiying demo                                   # 100k-customer bank, then the console\n  zhiying generate --customers 10000 --months 12 --out bank/\n  zhiying ingest --data-dir data --table transactions bank/transactions.csv --json\n  zhiying quality --data-dir data --json\n  zhiying serve --data-dir data --port 8080"
+    after_help = "Examples:\n  zhiying demo                                   # 100k-customer bank, then the console\n  zhiying generate --customers 10000 --months 12 --out bank/\n  zhiying ingest --data-dir data --table transactions bank/transactions.csv --json\n  zhiying quality --data-dir data --json\n  zhiying model cv --csv datasets/bank-full.csv.gz --target y --exclude duration\n  zhiying serve --data-dir data --port 8080"
 )]
 struct Cli {
     #[command(flatten)]
