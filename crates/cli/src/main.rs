@@ -38,6 +38,8 @@ enum Command {
     Pii(commands::pii::Args),
     /// Credit scorecards: WOE/IV binning, logistic regression on WOE, points and reason codes.
     Scorecard(commands::scorecard::Args),
+    /// Train and cross-validate models on tabular files (boosted trees, scorecards).
+    Model(commands::model::Args),
     /// Serve the API and the console.
     Serve(commands::serve::Args),
     /// Generate a bank, ingest it with the real datasets, print a summary and serve the console.
@@ -61,6 +63,7 @@ fn main() -> std::process::ExitCode {
         Command::Identities(a) => commands::identities::run(&cfg, a),
         Command::Pii(a) => commands::pii::run(&cfg, a),
         Command::Scorecard(a) => commands::scorecard::run(&cfg, a),
+        Command::Model(a) => commands::model::run(&cfg, a),
         Command::Serve(a) => commands::serve::run(&cfg, a),
         Command::Demo(a) => commands::demo::run(&cfg, a),
     };

@@ -2,6 +2,7 @@ pub mod demo;
 pub mod generate;
 pub mod identities;
 pub mod ingest;
+pub mod model;
 pub mod pii;
 pub mod quality;
 pub mod scorecard;
