@@ -220,7 +220,13 @@ fn fit(a: FitArgs) -> anyhow::Result<()> {
         let report = cross_validate(&classifier, &x, &target.y, &folds, |_| pb.inc(1))?;
         pb.finish_and_clear();
         let cost = match a.cost {
-            Some(cm) => Some(cross_validated_cost(&classifier, &x, &target.y, &folds, cm)?),
+            Some(cm) => Some(cross_validated_cost(
+                &classifier,
+                &x,
+                &target.y,
+                &folds,
+                cm,
+            )?),
             None => None,
         };
         Some(CvSummary {
