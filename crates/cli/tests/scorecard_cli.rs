@@ -106,3 +106,32 @@ fn scorecard_fit_then_score_with_reasons() {
         "{err}"
     );
 }
+
+#[test]
+fn model_cv_runs_scorecard_and_logistic() {
+    let csv = german();
+    for (algorithm, floor) in [("scorecard", 0.77), ("logistic", 0.76)] {
+        let (ok, out, err) = zhiying(&[
+            "model",
+            "cv",
+            "--csv",
+            &csv,
+            "--target",
+            "creditability",
+            "--positive",
+            "bad",
+            "--algorithm",
+            algorithm,
+            "--folds",
+            "5",
+            "--seed",
+            "42",
+            "--json",
+        ]);
+        assert!(ok, "model cv --algorithm {algorithm} failed: {err}");
+        let v: Value = serde_json::from_str(&out).expect("model cv --json prints JSON");
+        assert_eq!(v["algorithm"], algorithm);
+        let auc = v["auc"]["mean"].as_f64().expect("auc");
+        assert!(auc >= floor, "{algorithm} AUC {auc}");
+    }
+}

@@ -213,10 +213,8 @@ fn classifier(a: &CvArgs) -> anyhow::Result<Box<dyn BinaryClassifier>> {
         Algorithm::Gbdt => Ok(Box::new(Gbdt {
             config: a.gbdt.config(a.seed),
         })),
-        Algorithm::Scorecard | Algorithm::Logistic => anyhow::bail!(
-            "--algorithm {:?} is provided by the scorecard crate, which this build does not include; use --algorithm gbdt",
-            a.algorithm
-        ),
+        Algorithm::Scorecard => Ok(Box::new(zhiying_scorecard::ScorecardClassifier::default())),
+        Algorithm::Logistic => Ok(Box::new(zhiying_scorecard::LogisticClassifier::default())),
     }
 }
 

@@ -153,7 +153,8 @@ fn parse_cost(s: &str) -> Result<CostMatrix, String> {
 
 #[derive(Serialize)]
 struct CvSummary {
-    folds: usize,
+    /// Number of folds (the per-fold results are in `folds`).
+    k: usize,
     seed: u64,
     #[serde(flatten)]
     report: CvReport,
@@ -189,7 +190,7 @@ pub fn run(_cfg: &Config, a: Args) -> anyhow::Result<()> {
 fn fit(a: FitArgs) -> anyhow::Result<()> {
     let frame = read(&a.csv)?;
     let (mut x, target) = frame.split_binary_target(&a.target, a.positive.as_deref())?;
-    x.drop_columns(&a.exclude)
+    x.drop_columns(a.exclude.as_slice())
         .with_context(|| format!("--exclude: columns of {}", a.csv.display()))?;
     let opts = ScorecardOptions {
         binning: BinningOptions {
@@ -220,11 +221,17 @@ fn fit(a: FitArgs) -> anyhow::Result<()> {
         let report = cross_validate(&classifier, &x, &target.y, &folds, |_| pb.inc(1))?;
         pb.finish_and_clear();
         let cost = match a.cost {
-            Some(cm) => Some(cross_validated_cost(&classifier, &x, &target.y, &folds, cm)?),
+            Some(cm) => Some(cross_validated_cost(
+                &classifier,
+                &x,
+                &target.y,
+                &folds,
+                cm,
+            )?),
             None => None,
         };
         Some(CvSummary {
-            folds: a.folds,
+            k: a.folds,
             seed: a.seed,
             report,
             total_cost: cost.as_ref().map(|c| c.iter().map(|f| f.cost).sum()),
@@ -268,7 +275,7 @@ fn fit(a: FitArgs) -> anyhow::Result<()> {
     if let Some(cv) = cv {
         println!(
             "{}-fold stratified CV (seed {}): AUC {:.4} ± {:.4}   KS {:.4} ± {:.4}   log-loss {:.4} ± {:.4}   training {:.2} s",
-            cv.folds,
+            cv.k,
             cv.seed,
             cv.report.auc.mean,
             cv.report.auc.std,
