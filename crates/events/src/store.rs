@@ -518,8 +518,10 @@ struct Writer {
     background: Option<JoinHandle<()>>,
 }
 
+type Reply = oneshot::Sender<Result<AppendOutcome, EventError>>;
+
 struct Pending {
-    reply: oneshot::Sender<Result<AppendOutcome, EventError>>,
+    reply: Reply,
     outcome: AppendOutcome,
 }
 
@@ -621,13 +623,7 @@ impl Writer {
         changes
     }
 
-    fn commit(
-        &mut self,
-        batch: Vec<(
-            Vec<Record>,
-            oneshot::Sender<Result<AppendOutcome, EventError>>,
-        )>,
-    ) {
+    fn commit(&mut self, batch: Vec<(Vec<Record>, Reply)>) {
         if let Some(f) = &self.failed {
             for (_, reply) in batch {
                 let _ = reply.send(Err(EventError::Failed(f.clone())));
