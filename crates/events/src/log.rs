@@ -121,6 +121,15 @@ pub fn scan_segment(
             reason: "missing or wrong segment header".into(),
         });
     }
+    if from > file_len {
+        return Err(EventError::Corrupt {
+            path,
+            offset: from,
+            reason: format!(
+                "the checkpoint points past the end of the segment ({file_len} bytes); the segment was cut after the checkpoint was written. Delete checkpoint.bin to rebuild from the log"
+            ),
+        });
+    }
     let mut off = from.max(HEADER_LEN) as usize;
     let mut frames = 0;
     let tear = loop {

@@ -89,7 +89,9 @@ impl Default for EventConfig {
             segment_bytes: 64 << 20,
             max_batch_records: 50_000,
             queue_depth: 8192,
-            dedupe_window: 4 << 20,
+            // Four generations of 917,504 ids: each fills a 2^20-slot table exactly (7/8 load),
+            // so the window costs about 72 MiB when full.
+            dedupe_window: 4 * 917_504,
             checkpoint_every: 2_000_000,
             broadcast_capacity: 65_536,
             rules: Rules::default(),
