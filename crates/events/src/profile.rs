@@ -643,4 +643,39 @@ mod tests {
         assert_eq!(s.windows["7d"].debit_fen, 100);
         assert!(s.tags.contains(&"complaint_30d".to_string()));
     }
+
+    proptest::proptest! {
+        /// Day-bucketed windows equal a brute-force count over the raw records, in any
+        /// arrival order, at any later reading time.
+        #[test]
+        fn windows_equal_brute_force(
+            recs in proptest::collection::vec((0i64..120 * 86_400, 0u8..3, 1i64..10_000_000), 0..60),
+            read_after_days in 0i32..40,
+        ) {
+            let rules = Rules::default();
+            let today = rules.day_of(NOON);
+            let mut p = Profile::default();
+            let mut raw = Vec::new();
+            for (i, (age_s, kind, fen)) in recs.iter().enumerate() {
+                let ts = NOON - age_s * MICROS_PER_SEC;
+                let r = match kind {
+                    0 => ev(&i.to_string(), ts, "login"),
+                    1 => tx(&i.to_string(), ts, *fen, "credit", "transfer_in"),
+                    _ => tx(&i.to_string(), ts, *fen, "debit", "purchase"),
+                };
+                p.apply(&r, &rules, today);
+                raw.push((rules.day_of(ts), *kind, *fen));
+            }
+            let now_day = today + read_after_days;
+            for days in [1, 7, 30, 90] {
+                let w = p.window(now_day, days);
+                let inside: Vec<_> = raw.iter().filter(|(d, _, _)| *d > now_day - days && *d <= now_day && *d > today - RETAIN_DAYS).collect();
+                proptest::prop_assert_eq!(w.events, inside.iter().filter(|r| r.1 == 0).count() as u64);
+                proptest::prop_assert_eq!(w.transactions, inside.iter().filter(|r| r.1 != 0).count() as u64);
+                proptest::prop_assert_eq!(w.credit_fen, inside.iter().filter(|r| r.1 == 1).map(|r| r.2).sum::<i64>());
+                proptest::prop_assert_eq!(w.debit_fen, inside.iter().filter(|r| r.1 == 2).map(|r| r.2).sum::<i64>());
+            }
+            proptest::prop_assert_eq!(p.lifetime_events + p.lifetime_txns, raw.len() as u64);
+        }
+    }
 }
