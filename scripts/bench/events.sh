@@ -4,13 +4,13 @@
 # (keep-alive hyper connections), samples the server's RSS, stops the server with SIGTERM.
 #
 # Usage: scripts/bench/events.sh [SECONDS] [CONNECTIONS] [BATCH] [WARMUP]
-#        (defaults: 300 s measured, 32 connections, 100 events per request, 60 s warm-up)
+#        (defaults: 300 s measured after a 200 s warm-up that fills the dedupe window, 32 connections, 100 events per request)
 # Also runs a short single-event-per-request pass (SINGLE_SECONDS, default 60; 0 skips it).
 set -euo pipefail
 SECONDS_RUN=${1:-300}
 CONNS=${2:-32}
 BATCH=${3:-100}
-WARMUP=${4:-60}
+WARMUP=${4:-200}
 SINGLE_SECONDS=${SINGLE_SECONDS:-60}
 CUSTOMERS=${CUSTOMERS:-100000}
 PORT=${PORT:-18731}

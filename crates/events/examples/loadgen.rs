@@ -228,19 +228,27 @@ async fn main() {
     }
     let begin = Instant::now();
     let mut rss = Vec::new();
-    if args.warmup > 0 {
-        tokio::time::sleep(Duration::from_secs(args.warmup)).await;
-        measuring.store(true, Ordering::SeqCst);
-    }
-    let t0 = Instant::now();
-    let acked0 = acked.load(Ordering::SeqCst);
-    let mut timeline = Vec::new();
+    // Samples cover the warm-up too (negative times), so a plateau is visible.
+    let t0 = begin + Duration::from_secs(args.warmup);
     let end = t0 + Duration::from_secs(args.seconds);
-    let mut next_sample = t0;
-    let mut last = (t0, acked0);
-    while Instant::now() < end {
-        if Instant::now() >= next_sample {
-            let now = Instant::now();
+    let mut next_sample = begin;
+    let mut last = (begin, 0u64);
+    let secs_from_t0 = |i: Instant| {
+        if i >= t0 {
+            (i - t0).as_secs() as i64
+        } else {
+            -((t0 - i).as_secs_f64().round() as i64)
+        }
+    };
+    loop {
+        let now = Instant::now();
+        if now >= t0 && !measuring.load(Ordering::SeqCst) {
+            measuring.store(true, Ordering::SeqCst);
+        }
+        if now >= end {
+            break;
+        }
+        if now >= next_sample {
             let a = acked.load(Ordering::SeqCst);
             let rate = if now > last.0 {
                 (a - last.1) as f64 / (now - last.0).as_secs_f64()
@@ -249,20 +257,19 @@ async fn main() {
             };
             let r = args.rss_pid.and_then(rss_kib);
             eprintln!(
-                "t={:>4}s events/s (since last sample)={:>8.0} rss={}",
-                (now - t0).as_secs(),
+                "t={:>5}s events/s (since last sample)={:>8.0} rss={}",
+                secs_from_t0(now),
                 rate,
                 r.map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
                     .unwrap_or("-".into())
             );
             if let Some(k) = r {
-                rss.push(serde_json::json!({"t_s": (now - t0).as_secs(), "rss_mib": (k as f64 / 1024.0 * 10.0).round() / 10.0}));
+                rss.push(serde_json::json!({"t_s": secs_from_t0(now), "rss_mib": (k as f64 / 1024.0 * 10.0).round() / 10.0}));
             }
-            timeline.push(rate);
             last = (now, a);
             next_sample += Duration::from_secs(args.sample_every.max(1));
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let elapsed = t0.elapsed().as_secs_f64();
     if let Some(k) = args.rss_pid.and_then(rss_kib) {
