@@ -48,5 +48,5 @@ run_pass() { # name seconds connections batch warmup
 
 run_pass batched "$SECONDS_RUN" "$CONNS" "$BATCH" "$WARMUP"
 if [ "$SINGLE_SECONDS" -gt 0 ]; then
-  run_pass single "$SINGLE_SECONDS" 64 1 10
+  run_pass single "$SINGLE_SECONDS" 256 1 10
 fi
