@@ -185,13 +185,15 @@ fn acknowledged_events_survive_kill_9_and_retries_are_not_applied_twice() {
 
     let server = Server::start(&data);
     let after_crash = lifetime_events(server.port);
-    for c in 0..CUSTOMERS {
+    for (c, ((got, acked), sent)) in after_crash
+        .iter()
+        .zip(&acked_per)
+        .zip(&sent_per)
+        .enumerate()
+    {
         assert!(
-            after_crash[c] >= acked_per[c] && after_crash[c] <= sent_per[c],
-            "C{c}: {} after restart, {} acknowledged, {} sent",
-            after_crash[c],
-            acked_per[c],
-            sent_per[c]
+            got >= acked && got <= sent,
+            "C{c}: {got} after restart, {acked} acknowledged, {sent} sent"
         );
     }
     // Retry every batch, acknowledged or not: each ends up applied exactly once.
