@@ -130,10 +130,52 @@ fn body(rng: &mut Rng, conn: usize, seq: &mut u64, batch: usize, customers: u64)
 
 #[derive(Default)]
 struct Tally {
+    /// Why the connection ended early (server gone), if it did.
+    failure: Option<String>,
     latencies_us: Vec<u32>,
     events: u64,
     requests: u64,
     errors: u64,
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+/// One POST; returns the status and the latency in µs.
+async fn one_request(
+    sender: &mut Sender,
+    args: &Args,
+    host: &str,
+    rng: &mut Rng,
+    conn: usize,
+    seq: &mut u64,
+) -> Result<(u16, u32), String> {
+    let b = body(rng, conn, seq, args.batch, args.customers);
+    let req = hyper::Request::post("/v1/events")
+        .header("host", host)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(b)))
+        .map_err(|e| e.to_string())?;
+    sender
+        .ready()
+        .await
+        .map_err(|e| format!("connection: {e}"))?;
+    let start = Instant::now();
+    let res = sender
+        .send_request(req)
+        .await
+        .map_err(|e| format!("request: {e}"))?;
+    let status = res.status().as_u16();
+    let resp = res
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("body: {e}"))?
+        .to_bytes();
+    let us = start.elapsed().as_micros().min(u32::MAX as u128) as u32;
+    if status != 202 {
+        eprintln!("HTTP {status}: {}", String::from_utf8_lossy(&resp));
+    }
+    Ok((status, us))
 }
 
 async fn connection(
@@ -156,41 +198,20 @@ async fn connection(
     let mut t = Tally::default();
     let host = args.addr.to_string();
     while !stop.load(Ordering::Relaxed) {
-        let b = body(&mut rng, conn, &mut seq, args.batch, args.customers);
-        let req = hyper::Request::post("/v1/events")
-            .header("host", &host)
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(b)))
-            .map_err(|e| e.to_string())?;
-        sender
-            .ready()
-            .await
-            .map_err(|e| format!("connection: {e}"))?;
-        let start = Instant::now();
-        let res = sender
-            .send_request(req)
-            .await
-            .map_err(|e| format!("request: {e}"))?;
-        let status = res.status();
-        let resp = res
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| format!("body: {e}"))?
-            .to_bytes();
-        let us = start.elapsed().as_micros().min(u32::MAX as u128) as u32;
-        if status.as_u16() != 202 {
-            t.errors += 1;
-            if t.errors <= 3 {
-                eprintln!("HTTP {status}: {}", String::from_utf8_lossy(&resp));
+        match one_request(&mut sender, &args, &host, &mut rng, conn, &mut seq).await {
+            Ok((202, us)) => {
+                acked.fetch_add(args.batch as u64, Ordering::Relaxed);
+                if measuring.load(Ordering::Relaxed) {
+                    t.latencies_us.push(us);
+                    t.events += args.batch as u64;
+                    t.requests += 1;
+                }
             }
-            continue;
-        }
-        acked.fetch_add(args.batch as u64, Ordering::Relaxed);
-        if measuring.load(Ordering::Relaxed) {
-            t.latencies_us.push(us);
-            t.events += args.batch as u64;
-            t.requests += 1;
+            Ok(_) => t.errors += 1,
+            Err(e) => {
+                t.failure = Some(e);
+                break;
+            }
         }
     }
     Ok(t)
@@ -281,6 +302,9 @@ async fn main() {
     for t in tasks {
         match t.await {
             Ok(Ok(t)) => {
+                if let Some(f) = t.failure {
+                    failures.push(f);
+                }
                 all.latencies_us.extend(t.latencies_us);
                 all.events += t.events;
                 all.requests += t.requests;
