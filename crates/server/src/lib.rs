@@ -20,6 +20,7 @@ mod console;
 mod customer360;
 mod data;
 mod error;
+mod events;
 mod i18n;
 mod metrics;
 mod openapi;
@@ -39,6 +40,8 @@ pub use error::ApiError;
 pub struct AppState {
     pub data_dir: DataDir,
     pub engine: Arc<dyn AnalyticsEngine>,
+    /// The real-time event log; `None` until [`AppState::with_events`] (the events routes then answer 503).
+    pub events: Option<Arc<zhiying_events::EventStore>>,
     metrics: Arc<metrics::Metrics>,
     templates: Arc<console::Templates>,
 }
@@ -50,9 +53,16 @@ impl AppState {
         AppState {
             data_dir,
             engine,
+            events: None,
             metrics: Arc::new(metrics::Metrics::new()),
             templates: Arc::new(console::Templates::load()),
         }
+    }
+
+    /// Serves `POST /v1/events` and the real-time profile routes from this store.
+    pub fn with_events(mut self, store: Arc<zhiying_events::EventStore>) -> Self {
+        self.events = Some(store);
+        self
     }
 }
 
@@ -74,6 +84,7 @@ pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
     Router::new()
         .merge(api::routes())
+        .merge(events::routes())
         .merge(console::routes())
         .merge(assets::routes())
         .fallback(console::fallback)

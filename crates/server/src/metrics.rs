@@ -44,6 +44,12 @@ pub struct Metrics {
     pub table_rows: Family<TableLabels, Gauge>,
     pub quarantined_rows: Family<TableLabels, Gauge>,
     pub data_staleness_hours: Family<TableLabels, Gauge<f64, AtomicU64>>,
+    /// `POST /v1/events`: records written, duplicates acknowledged, items rejected, and the
+    /// time from request to fsynced acknowledgement.
+    pub events_accepted: Counter,
+    pub events_duplicates: Counter,
+    pub events_rejected: Counter,
+    pub event_append_seconds: Histogram,
 }
 
 fn latency_histogram() -> Histogram {
@@ -92,6 +98,32 @@ impl Metrics {
             data_staleness_hours.clone(),
         );
         registry.register("build_info", "Zhiying version (always 1)", info);
+        let events_accepted = Counter::default();
+        let events_duplicates = Counter::default();
+        let events_rejected = Counter::default();
+        // 0.25 ms … ~8 s: a group commit waits for one fdatasync.
+        let event_append_seconds = Histogram::new(exponential_buckets(0.00025, 2.0, 16));
+        registry.register(
+            "events_accepted",
+            "Events and transactions written to the event log",
+            events_accepted.clone(),
+        );
+        registry.register(
+            "events_duplicates",
+            "Events acknowledged again without being applied (id seen before)",
+            events_duplicates.clone(),
+        );
+        registry.register(
+            "events_rejected",
+            "Event items rejected by validation",
+            events_rejected.clone(),
+        );
+        registry.register_with_unit(
+            "event_append_duration",
+            "Time from receiving POST /v1/events to the fsynced acknowledgement",
+            Unit::Seconds,
+            event_append_seconds.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -99,6 +131,10 @@ impl Metrics {
             table_rows,
             quarantined_rows,
             data_staleness_hours,
+            events_accepted,
+            events_duplicates,
+            events_rejected,
+            event_append_seconds,
         }
     }
 

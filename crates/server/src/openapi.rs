@@ -18,12 +18,16 @@ use utoipa::OpenApi;
         crate::api::openapi,
         crate::api::customer,
         crate::api::data_tables,
+        crate::events::post_events,
+        crate::events::realtime,
+        crate::events::status,
     ),
     components(schemas(crate::error::ErrorBody)),
     tags(
         (name = "operations", description = "Health, metrics and this document"),
         (name = "customers", description = "Customer 360"),
         (name = "data", description = "Tables, quarantine and data quality"),
+        (name = "events", description = "Real-time events, transactions and profiles"),
     )
 )]
 pub struct ApiDoc;

@@ -1,4 +1,6 @@
 use std::net::SocketAddr;
+
+use anyhow::Context;
 use std::sync::Arc;
 
 use super::DataDirArg;
@@ -33,10 +35,40 @@ pub async fn serve(
     std::fs::create_dir_all(dd.root())?;
     let _store = zhiying_store::open(cfg.database_url.as_deref(), &dd).await?;
     let engine = Arc::new(zhiying_engine::DataFusionEngine::open(&dd).await?);
-    let state = zhiying_server::AppState::new(dd, engine);
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    zhiying_server::serve(state, addr, shutdown).await?;
+    // The event log recovers (replays after its checkpoint, cuts a torn tail) before any
+    // request is served, and checkpoints when the server stops cleanly.
+    let events_dir = dd.root().join("events");
+    let events = Arc::new(
+        zhiying_events::EventStore::open(&events_dir, zhiying_events::EventConfig::default())
+            .with_context(|| format!("cannot open the event log in {}", events_dir.display()))?,
+    );
+    let state = zhiying_server::AppState::new(dd, engine).with_events(events.clone());
+    let served = zhiying_server::serve(state, addr, shutdown_signal()).await;
+    let closed = tokio::task::spawn_blocking(move || events.close()).await?;
+    served?;
+    closed.context("closing the event log (it will be replayed on the next start)")?;
     Ok(())
+}
+
+/// Ctrl-C or SIGTERM (what service managers send) both stop the server cleanly.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

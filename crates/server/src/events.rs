@@ -1,0 +1,308 @@
+//! Real-time events over HTTP: `POST /v1/events`, `GET /v1/customers/{id}/realtime` and
+//! `GET /v1/events/status`, on top of [`zhiying_events::EventStore`].
+//!
+//! `POST /v1/events` answers 202 only after the group commit holding the events has been
+//! fsynced, so an acknowledged event survives a crash. A batch is all or nothing: if any
+//! item is invalid the answer is 400 with every item's field errors and nothing is written.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use zhiying_events::{Clock, EventError, EventStore, ItemError, RealtimeSnapshot, ValidateOptions};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/events", post(post_events))
+        .route("/v1/events/status", get(status))
+        .route("/v1/customers/{id}/realtime", get(realtime))
+}
+
+fn store(state: &AppState) -> Result<&Arc<EventStore>, ApiError> {
+    state.events.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "events_unavailable",
+            "this server has no event log open",
+            "Start the server with `zhiying serve`, which opens DATA_DIR/events at start-up.",
+        )
+    })
+}
+
+/// The answer to an accepted append.
+#[derive(Debug, Serialize)]
+pub struct Accepted {
+    /// Events newly written.
+    pub accepted: usize,
+    /// Events whose id had been accepted before: acknowledged again, not applied twice.
+    pub duplicates: usize,
+    /// Positions in the request of the duplicates.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub duplicate_indices: Vec<usize>,
+    /// Always true: the response is sent after fsync.
+    pub durable: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Rejected {
+    error: crate::error::ErrorDetail,
+    items: Vec<ItemError>,
+}
+
+/// Appends one event object or an array of them (channel events and transactions).
+#[utoipa::path(post, path = "/v1/events", tag = "events",
+    request_body(content = Object, description = "One event or transaction object, or an array of them. Events: {kind: \"event\", event_id, customer_id, ts, channel, event_type, attributes?}. Transactions: {kind: \"transaction\", txn_id, customer_id, account_id?, ts, amount_fen, currency?, direction, channel, txn_type}.", content_type = "application/json"),
+    responses(
+        (status = 202, description = "Written and fsynced; duplicates acknowledged without being applied again", body = Object),
+        (status = 400, description = "Nothing written: `items` lists every invalid item's field errors", body = Object),
+        (status = 503, description = "The event log is closed or failed", body = crate::error::ErrorBody),
+    ))]
+pub async fn post_events(State(state): State<AppState>, body: Bytes) -> Response {
+    let start = Instant::now();
+    let store = match store(&state) {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    let now = zhiying_events::SystemClock.now_us();
+    let records = match zhiying_events::parse_body(&body, ValidateOptions::at(now)) {
+        Ok(r) if r.is_empty() => {
+            return ApiError::bad_request(
+                "empty_batch",
+                "the array holds no events",
+                "Send at least one event object.",
+            )
+            .into_response();
+        }
+        Ok(r) => r,
+        Err(items) => {
+            let bad = items.len();
+            state.metrics.events_rejected.inc_by(bad as u64);
+            let first = items
+                .first()
+                .and_then(|i| i.errors.first().map(|e| (i.index, e)))
+                .map(|(i, e)| format!("; first: item {i}, {}: {}", e.field, e.message))
+                .unwrap_or_default();
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(Rejected {
+                    error: crate::error::ErrorDetail {
+                        code: "invalid_events".into(),
+                        message: format!("{bad} item(s) are invalid{first}"),
+                        hint: "Nothing was written. Fix the fields listed in `items` (codes come from the canonical lists in /openapi.json and docs/events.md) and resend the whole batch; ids already accepted are not applied twice.".into(),
+                    },
+                    items,
+                }),
+            )
+                .into_response();
+        }
+    };
+    match store.append(records).await {
+        Ok(out) => {
+            let m = &state.metrics;
+            m.events_accepted.inc_by(out.accepted as u64);
+            m.events_duplicates.inc_by(out.duplicates.len() as u64);
+            m.event_append_seconds
+                .observe(start.elapsed().as_secs_f64());
+            (
+                StatusCode::ACCEPTED,
+                Json(Accepted {
+                    accepted: out.accepted,
+                    duplicates: out.duplicates.len(),
+                    duplicate_indices: out.duplicates,
+                    durable: true,
+                }),
+            )
+                .into_response()
+        }
+        Err(e @ (EventError::Closed | EventError::Failed(_))) => {
+            tracing::error!("event append refused: {e}");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "events_unavailable",
+                e.to_string(),
+                "Nothing from this request was acknowledged; retry it (ids make retries safe).",
+            )
+            .into_response()
+        }
+        Err(e) => ApiError::internal("appending events", e).into_response(),
+    }
+}
+
+/// Real-time counters (today, 7d, 30d, 90d), recency per type and channel, rule tags and
+/// audience memberships, evaluated now.
+#[utoipa::path(get, path = "/v1/customers/{id}/realtime", tag = "events",
+    params(("id" = String, Path, description = "Customer id, e.g. C00000001")),
+    responses(
+        (status = 200, description = "The customer's real-time profile", body = Object),
+        (status = 404, description = "No event or transaction has arrived for this customer", body = crate::error::ErrorBody),
+    ))]
+pub async fn realtime(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<RealtimeSnapshot>, ApiError> {
+    let Path(id) = id.map_err(crate::api::path_error)?;
+    let store = store(&state)?;
+    store.realtime(&id).map(Json).ok_or_else(|| {
+        ApiError::not_found(
+            "no_realtime_profile",
+            format!("no real-time event or transaction has arrived for customer '{id}'"),
+            "POST events for the customer to /v1/events; historical data is in GET /v1/customers/{id}.",
+        )
+    })
+}
+
+/// Log position, checkpoint, recovery and counters since start.
+#[utoipa::path(get, path = "/v1/events/status", tag = "events",
+    responses((status = 200, description = "Event log status", body = Object)))]
+pub async fn status(
+    State(state): State<AppState>,
+) -> Result<Json<zhiying_events::EventStats>, ApiError> {
+    Ok(Json(store(&state)?.stats()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use serde_json::{Value, json};
+    use tower::ServiceExt;
+    use zhiying_core::DataDir;
+
+    async fn app(dir: &std::path::Path) -> (axum::Router, Arc<EventStore>) {
+        let dd = DataDir::new(dir);
+        let engine = zhiying_engine::DataFusionEngine::open(&dd).await.unwrap();
+        let store = Arc::new(
+            EventStore::open(dir.join("events"), zhiying_events::EventConfig::default()).unwrap(),
+        );
+        let state = AppState::new(dd, Arc::new(engine)).with_events(store.clone());
+        (crate::router(state), store)
+    }
+
+    async fn call(app: &axum::Router, method: &str, uri: &str, body: &str) -> (u16, Value) {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let res = app.clone().oneshot(req).await.unwrap();
+        let status = res.status().as_u16();
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let v = serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, v)
+    }
+
+    fn now_rfc3339() -> String {
+        zhiying_core::time::format_timestamp(zhiying_events::SystemClock.now_us())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn post_then_read_realtime_and_metrics() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (app, _store) = app(tmp.path()).await;
+        let ts = now_rfc3339();
+        let batch = json!([
+            {"kind": "event", "event_id": "E1", "customer_id": "C1", "ts": ts, "channel": "mobile_app", "event_type": "login"},
+            {"kind": "transaction", "txn_id": "T1", "customer_id": "C1", "ts": ts, "amount_fen": 6_000_000,
+             "direction": "credit", "channel": "online", "txn_type": "transfer_in"}
+        ]);
+        let (s, v) = call(&app, "POST", "/v1/events", &batch.to_string()).await;
+        assert_eq!(s, 202, "{v}");
+        assert_eq!(v["accepted"], 2);
+        assert_eq!(v["durable"], true);
+        let (s, v) = call(&app, "POST", "/v1/events", &batch[0].to_string()).await;
+        assert_eq!(
+            (s, v["accepted"].clone(), v["duplicates"].clone()),
+            (202, json!(0), json!(1))
+        );
+
+        let (s, v) = call(&app, "GET", "/v1/customers/C1/realtime", "").await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["windows"]["today"]["events"], 1);
+        assert_eq!(v["windows"]["today"]["credit_fen"], 6_000_000);
+        let tags: Vec<&str> = v["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t.as_str())
+            .collect();
+        assert!(
+            tags.contains(&"large_inflow_today") && tags.contains(&"active_7d"),
+            "{tags:?}"
+        );
+        assert_eq!(
+            v["recency"]["event_channel"]["mobile_app"]
+                .as_str()
+                .unwrap()
+                .len(),
+            ts.len()
+        );
+
+        let (s, v) = call(&app, "GET", "/v1/customers/NOBODY/realtime", "").await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (404, Some("no_realtime_profile"))
+        );
+
+        let (_, v) = call(&app, "GET", "/metrics", "").await;
+        let text = v.as_str().unwrap();
+        assert!(text.contains("zhiying_events_accepted_total 2"), "{text}");
+        assert!(text.contains("zhiying_events_duplicates_total 1"));
+        assert!(text.contains("zhiying_event_append_duration_seconds_count 2"));
+
+        let (s, v) = call(&app, "GET", "/v1/events/status", "").await;
+        assert_eq!(
+            (s, v["records_appended"].clone(), v["customers"].clone()),
+            (200, json!(2), json!(1))
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_bad_batch_is_rejected_whole_with_per_item_errors() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (app, store) = app(tmp.path()).await;
+        let ts = now_rfc3339();
+        let batch = json!([
+            {"event_id": "E1", "customer_id": "C1", "ts": ts, "channel": "web", "event_type": "login"},
+            {"event_id": "E2", "customer_id": "C1", "ts": ts, "channel": "fax", "event_type": "login"},
+            {"kind": "transaction", "txn_id": "T9", "customer_id": "C1", "ts": ts, "amount_fen": "100",
+             "direction": "credit", "channel": "online", "txn_type": "salary"}
+        ]);
+        let (s, v) = call(&app, "POST", "/v1/events", &batch.to_string()).await;
+        assert_eq!(s, 400, "{v}");
+        assert_eq!(v["error"]["code"], "invalid_events");
+        assert_eq!(v["items"][0]["index"], 1);
+        assert_eq!(v["items"][0]["errors"][0]["field"], "channel");
+        assert_eq!(v["items"][0]["errors"][0]["value"], "fax");
+        assert_eq!(v["items"][1]["index"], 2);
+        assert_eq!(v["items"][1]["errors"][0]["field"], "amount_fen");
+        assert!(
+            store.realtime("C1").is_none(),
+            "nothing from a bad batch is applied"
+        );
+        let (s, v) = call(&app, "POST", "/v1/events", "{not json").await;
+        assert_eq!(s, 400, "{v}");
+        let (s, _) = call(&app, "POST", "/v1/events", "[]").await;
+        assert_eq!(s, 400);
+        let (_, v) = call(&app, "GET", "/metrics", "").await;
+        assert!(
+            v.as_str()
+                .unwrap()
+                .contains("zhiying_events_rejected_total 3")
+        );
+    }
+}
