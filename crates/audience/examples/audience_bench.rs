@@ -15,9 +15,11 @@ fn rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
@@ -29,13 +31,25 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let dir = args.get(1).cloned().unwrap_or_else(|| "/tmp/zhiying-audience-bench".into());
-    let customers: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let dir = args
+        .get(1)
+        .cloned()
+        .unwrap_or_else(|| "/tmp/zhiying-audience-bench".into());
+    let customers: usize = args
+        .get(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
     let runs: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(300);
     let dd = DataDir::new(&dir);
     if !zhiying_audience::tags_parquet(&dd).exists() {
         let t = Instant::now();
-        let rep = write_fixture(&dd, &FixtureSpec { customers, ..Default::default() })?;
+        let rep = write_fixture(
+            &dd,
+            &FixtureSpec {
+                customers,
+                ..Default::default()
+            },
+        )?;
         println!(
             "fixture: {} customers, {} tags, {} holdings, {} events written in {:.1} s",
             rep.customers,

@@ -251,7 +251,11 @@ pub enum AudienceError {
     #[error(
         "{path} has {rows} customers; audiences address customers with 32-bit ids, so at most {max}"
     )]
-    TooManyCustomers { path: PathBuf, rows: usize, max: u64 },
+    TooManyCustomers {
+        path: PathBuf,
+        rows: usize,
+        max: u64,
+    },
     #[error("{0}")]
     Expr(#[from] Box<ExprError>),
     #[error("{0}")]

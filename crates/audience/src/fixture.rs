@@ -17,7 +17,10 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
 use arrow::datatypes::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -65,20 +68,74 @@ pub struct FixtureReport {
 /// Products: (id, zh, en, category, risk level).
 pub const FIXTURE_PRODUCTS: &[(&str, &str, &str, &str, &str)] = &[
     ("P0001", "活期储蓄", "Demand savings", "deposit", "r1"),
-    ("P0002", "三个月定期", "3-month time deposit", "time_deposit", "r1"),
-    ("P0003", "一年定期", "1-year time deposit", "time_deposit", "r1"),
+    (
+        "P0002",
+        "三个月定期",
+        "3-month time deposit",
+        "time_deposit",
+        "r1",
+    ),
+    (
+        "P0003",
+        "一年定期",
+        "1-year time deposit",
+        "time_deposit",
+        "r1",
+    ),
     ("P0004", "稳健理财30天", "Steady wealth 30d", "wealth", "r2"),
-    ("P0005", "增利理财180天", "Growth wealth 180d", "wealth", "r3"),
+    (
+        "P0005",
+        "增利理财180天",
+        "Growth wealth 180d",
+        "wealth",
+        "r3",
+    ),
     ("P0006", "货币基金", "Money-market fund", "fund", "r1"),
     ("P0007", "债券基金", "Bond fund", "fund", "r2"),
-    ("P0008", "沪深300指数基金", "CSI 300 index fund", "fund", "r4"),
-    ("P0009", "科技成长混合基金", "Tech growth fund", "fund", "r5"),
-    ("P0010", "终身寿险", "Whole-life insurance", "insurance", "r2"),
-    ("P0011", "白金信用卡", "Platinum credit card", "credit_card", "r1"),
-    ("P0012", "标准信用卡", "Standard credit card", "credit_card", "r1"),
+    (
+        "P0008",
+        "沪深300指数基金",
+        "CSI 300 index fund",
+        "fund",
+        "r4",
+    ),
+    (
+        "P0009",
+        "科技成长混合基金",
+        "Tech growth fund",
+        "fund",
+        "r5",
+    ),
+    (
+        "P0010",
+        "终身寿险",
+        "Whole-life insurance",
+        "insurance",
+        "r2",
+    ),
+    (
+        "P0011",
+        "白金信用卡",
+        "Platinum credit card",
+        "credit_card",
+        "r1",
+    ),
+    (
+        "P0012",
+        "标准信用卡",
+        "Standard credit card",
+        "credit_card",
+        "r1",
+    ),
     ("P0013", "消费贷", "Consumer loan", "consumer_loan", "r1"),
     ("P0014", "住房按揭", "Mortgage", "mortgage", "r1"),
-    ("P0015", "养老目标基金", "Target-date pension fund", "pension", "r3"),
+    (
+        "P0015",
+        "养老目标基金",
+        "Target-date pension fund",
+        "pension",
+        "r3",
+    ),
     ("P0016", "积存金", "Gold accumulation", "gold", "r3"),
 ];
 
@@ -90,7 +147,15 @@ fn code(code: &str, zh: &str, en: &str) -> CodeLabel {
     }
 }
 
-fn tag(key: &str, zh: &str, en: &str, category: &str, kind: TagKind, values: Vec<CodeLabel>, description: &str) -> TagMeta {
+fn tag(
+    key: &str,
+    zh: &str,
+    en: &str,
+    category: &str,
+    kind: TagKind,
+    values: Vec<CodeLabel>,
+    description: &str,
+) -> TagMeta {
     TagMeta {
         key: key.into(),
         name_zh: zh.into(),
@@ -108,34 +173,219 @@ fn tag(key: &str, zh: &str, en: &str, category: &str, kind: TagKind, values: Vec
 pub fn fixture_meta(as_of: &str) -> TagsMeta {
     use TagKind::*;
     let tags = vec![
-        tag("gender", "性别", "Gender", "basic", Categorical, vec![code("m", "男", "Male"), code("f", "女", "Female"), code("u", "未知", "Unknown")], "Gender as recorded at onboarding"),
-        tag("age", "年龄", "Age", "basic", Numeric, vec![], "Age in whole years at as_of"),
-        tag("city_tier", "城市等级", "City tier", "basic", Categorical, vec![code("tier1", "一线城市", "Tier 1"), code("tier2", "二线城市", "Tier 2"), code("tier3", "三线城市", "Tier 3"), code("tier4", "四线及以下", "Tier 4 and below")], "Tier of the customer's home city"),
-        tag("aum_fen", "资产规模", "AUM", "assets", Numeric, vec![], "Assets under management, 分"),
-        tag("aum_tier", "资产等级", "AUM tier", "assets", Categorical, vec![code("mass", "大众客户", "Mass"), code("affluent", "富裕客户", "Affluent"), code("high", "高净值客户", "High net worth"), code("private", "私人银行客户", "Private banking")], "AUM tier: <50万 mass, <600万 affluent, <3000万 high, else private"),
-        tag("txn_count_90d", "近90天交易笔数", "Transactions (90d)", "behaviour", Numeric, vec![], "Transactions in the 90 days to as_of"),
-        tag("txn_amount_90d_fen", "近90天交易金额", "Transaction amount (90d)", "behaviour", Numeric, vec![], "Sum of transaction amounts in the 90 days to as_of, 分"),
-        tag("recency_days", "最近交易距今天数", "Days since last transaction", "behaviour", Numeric, vec![], "Days from the last transaction to as_of"),
-        tag("rfm_class", "RFM分类", "RFM class", "rfm", Categorical, vec![
-            code("important_value", "重要价值客户", "Important value"),
-            code("important_develop", "重要发展客户", "Important develop"),
-            code("important_keep", "重要保持客户", "Important keep"),
-            code("important_retain", "重要挽留客户", "Important retain"),
-            code("general_value", "一般价值客户", "General value"),
-            code("general_develop", "一般发展客户", "General develop"),
-            code("general_keep", "一般保持客户", "General keep"),
-            code("general_retain", "一般挽留客户", "General retain"),
-        ], "The 8 RFM classes from recency, frequency and monetary value against the medians"),
-        tag("preferred_channel", "偏好渠道", "Preferred channel", "channel", Categorical, vec![code("mobile_app", "手机银行", "Mobile app"), code("wechat", "微信银行", "WeChat"), code("web", "网上银行", "Web"), code("branch", "网点", "Branch"), code("call_center", "电话银行", "Call centre")], "Channel with the most interactions"),
-        tag("best_contact_hour", "最佳联系时段", "Best contact hour", "channel", Numeric, vec![], "Hour of day (UTC+8) with the most interactions"),
-        tag("lifecycle_stage", "生命周期", "Lifecycle stage", "lifecycle", Categorical, vec![code("new", "新客", "New"), code("growing", "成长期", "Growing"), code("mature", "成熟期", "Mature"), code("declining", "衰退期", "Declining"), code("dormant", "沉睡", "Dormant"), code("churned", "流失", "Churned")], "Lifecycle stage"),
-        tag("risk_appetite", "风险偏好", "Risk appetite", "risk", Categorical, vec![code("c1", "保守型", "Conservative"), code("c2", "稳健型", "Moderately conservative"), code("c3", "平衡型", "Balanced"), code("c4", "成长型", "Growth"), code("c5", "进取型", "Aggressive")], "Risk questionnaire result C1–C5"),
-        tag("holds_fund", "持有基金", "Holds a fund", "holdings", Flag, vec![], "Has an active fund holding"),
-        tag("holds_wealth", "持有理财", "Holds a wealth product", "holdings", Flag, vec![], "Has an active wealth-management holding"),
-        tag("holds_credit_card", "持有信用卡", "Holds a credit card", "holdings", Flag, vec![], "Has an active credit card"),
-        tag("salary_credit", "代发工资", "Salary credited", "behaviour", Flag, vec![], "Salary credited monthly in the last 3 months"),
-        tag("large_inflow_30d", "近30天大额转入", "Large inflow (30d)", "behaviour", Flag, vec![], "A single inflow above 5万 in the last 30 days"),
-        tag("churn_risk", "流失风险", "Churn risk", "model", Numeric, vec![], "Probability of churn in the next 90 days (null when not scored)"),
+        tag(
+            "gender",
+            "性别",
+            "Gender",
+            "basic",
+            Categorical,
+            vec![
+                code("m", "男", "Male"),
+                code("f", "女", "Female"),
+                code("u", "未知", "Unknown"),
+            ],
+            "Gender as recorded at onboarding",
+        ),
+        tag(
+            "age",
+            "年龄",
+            "Age",
+            "basic",
+            Numeric,
+            vec![],
+            "Age in whole years at as_of",
+        ),
+        tag(
+            "city_tier",
+            "城市等级",
+            "City tier",
+            "basic",
+            Categorical,
+            vec![
+                code("tier1", "一线城市", "Tier 1"),
+                code("tier2", "二线城市", "Tier 2"),
+                code("tier3", "三线城市", "Tier 3"),
+                code("tier4", "四线及以下", "Tier 4 and below"),
+            ],
+            "Tier of the customer's home city",
+        ),
+        tag(
+            "aum_fen",
+            "资产规模",
+            "AUM",
+            "assets",
+            Numeric,
+            vec![],
+            "Assets under management, 分",
+        ),
+        tag(
+            "aum_tier",
+            "资产等级",
+            "AUM tier",
+            "assets",
+            Categorical,
+            vec![
+                code("mass", "大众客户", "Mass"),
+                code("affluent", "富裕客户", "Affluent"),
+                code("high", "高净值客户", "High net worth"),
+                code("private", "私人银行客户", "Private banking"),
+            ],
+            "AUM tier: <50万 mass, <600万 affluent, <3000万 high, else private",
+        ),
+        tag(
+            "txn_count_90d",
+            "近90天交易笔数",
+            "Transactions (90d)",
+            "behaviour",
+            Numeric,
+            vec![],
+            "Transactions in the 90 days to as_of",
+        ),
+        tag(
+            "txn_amount_90d_fen",
+            "近90天交易金额",
+            "Transaction amount (90d)",
+            "behaviour",
+            Numeric,
+            vec![],
+            "Sum of transaction amounts in the 90 days to as_of, 分",
+        ),
+        tag(
+            "recency_days",
+            "最近交易距今天数",
+            "Days since last transaction",
+            "behaviour",
+            Numeric,
+            vec![],
+            "Days from the last transaction to as_of",
+        ),
+        tag(
+            "rfm_class",
+            "RFM分类",
+            "RFM class",
+            "rfm",
+            Categorical,
+            vec![
+                code("important_value", "重要价值客户", "Important value"),
+                code("important_develop", "重要发展客户", "Important develop"),
+                code("important_keep", "重要保持客户", "Important keep"),
+                code("important_retain", "重要挽留客户", "Important retain"),
+                code("general_value", "一般价值客户", "General value"),
+                code("general_develop", "一般发展客户", "General develop"),
+                code("general_keep", "一般保持客户", "General keep"),
+                code("general_retain", "一般挽留客户", "General retain"),
+            ],
+            "The 8 RFM classes from recency, frequency and monetary value against the medians",
+        ),
+        tag(
+            "preferred_channel",
+            "偏好渠道",
+            "Preferred channel",
+            "channel",
+            Categorical,
+            vec![
+                code("mobile_app", "手机银行", "Mobile app"),
+                code("wechat", "微信银行", "WeChat"),
+                code("web", "网上银行", "Web"),
+                code("branch", "网点", "Branch"),
+                code("call_center", "电话银行", "Call centre"),
+            ],
+            "Channel with the most interactions",
+        ),
+        tag(
+            "best_contact_hour",
+            "最佳联系时段",
+            "Best contact hour",
+            "channel",
+            Numeric,
+            vec![],
+            "Hour of day (UTC+8) with the most interactions",
+        ),
+        tag(
+            "lifecycle_stage",
+            "生命周期",
+            "Lifecycle stage",
+            "lifecycle",
+            Categorical,
+            vec![
+                code("new", "新客", "New"),
+                code("growing", "成长期", "Growing"),
+                code("mature", "成熟期", "Mature"),
+                code("declining", "衰退期", "Declining"),
+                code("dormant", "沉睡", "Dormant"),
+                code("churned", "流失", "Churned"),
+            ],
+            "Lifecycle stage",
+        ),
+        tag(
+            "risk_appetite",
+            "风险偏好",
+            "Risk appetite",
+            "risk",
+            Categorical,
+            vec![
+                code("c1", "保守型", "Conservative"),
+                code("c2", "稳健型", "Moderately conservative"),
+                code("c3", "平衡型", "Balanced"),
+                code("c4", "成长型", "Growth"),
+                code("c5", "进取型", "Aggressive"),
+            ],
+            "Risk questionnaire result C1–C5",
+        ),
+        tag(
+            "holds_fund",
+            "持有基金",
+            "Holds a fund",
+            "holdings",
+            Flag,
+            vec![],
+            "Has an active fund holding",
+        ),
+        tag(
+            "holds_wealth",
+            "持有理财",
+            "Holds a wealth product",
+            "holdings",
+            Flag,
+            vec![],
+            "Has an active wealth-management holding",
+        ),
+        tag(
+            "holds_credit_card",
+            "持有信用卡",
+            "Holds a credit card",
+            "holdings",
+            Flag,
+            vec![],
+            "Has an active credit card",
+        ),
+        tag(
+            "salary_credit",
+            "代发工资",
+            "Salary credited",
+            "behaviour",
+            Flag,
+            vec![],
+            "Salary credited monthly in the last 3 months",
+        ),
+        tag(
+            "large_inflow_30d",
+            "近30天大额转入",
+            "Large inflow (30d)",
+            "behaviour",
+            Flag,
+            vec![],
+            "A single inflow above 5万 in the last 30 days",
+        ),
+        tag(
+            "churn_risk",
+            "流失风险",
+            "Churn risk",
+            "model",
+            Numeric,
+            vec![],
+            "Probability of churn in the next 90 days (null when not scored)",
+        ),
     ];
     TagsMeta {
         as_of: Some(as_of.to_string()),
@@ -183,9 +433,9 @@ const EVENT_CHANNELS: &[&str] = &["mobile_app", "web", "wechat", "call_center", 
 /// Writes the fixture into `dir`. Existing fixture files are replaced.
 pub fn write_fixture(dir: &DataDir, spec: &FixtureSpec) -> Result<FixtureReport, AudienceError> {
     let meta = fixture_meta(&spec.as_of);
-    let as_of_us = meta
-        .as_of_micros()
-        .ok_or_else(|| AudienceError::Invalid(format!("as_of `{}` is not YYYY-MM-DD", spec.as_of)))?;
+    let as_of_us = meta.as_of_micros().ok_or_else(|| {
+        AudienceError::Invalid(format!("as_of `{}` is not YYYY-MM-DD", spec.as_of))
+    })?;
     let derived = dir.root().join("derived");
     std::fs::create_dir_all(&derived).map_err(|e| werr(&derived, e))?;
 
@@ -391,12 +641,20 @@ fn poisson<R: Rng>(rng: &mut R, mean: f64) -> u32 {
 fn gen_customer<R: Rng>(rng: &mut R, i: usize, as_of: i64, events_mean: f64, c: &mut Chunk) {
     let id = format!("C{i:08}");
     let age: i64 = 18 + (rng.random::<f64>().powf(1.3) * 67.0) as i64;
-    c.age.push(if rng.random::<f64>() < 0.02 { None } else { Some(age) });
-    c.gender.push(Some(pick(rng, &[("m", 49), ("f", 50), ("u", 1)])));
+    c.age.push(if rng.random::<f64>() < 0.02 {
+        None
+    } else {
+        Some(age)
+    });
+    c.gender
+        .push(Some(pick(rng, &[("m", 49), ("f", 50), ("u", 1)])));
     c.city.push(if rng.random::<f64>() < 0.05 {
         None
     } else {
-        Some(pick(rng, &[("tier1", 20), ("tier2", 35), ("tier3", 30), ("tier4", 15)]))
+        Some(pick(
+            rng,
+            &[("tier1", 20), ("tier2", 35), ("tier3", 30), ("tier4", 15)],
+        ))
     });
     // Log-normal AUM around 8万元, older customers richer.
     let z: f64 = (0..12).map(|_| rng.random::<f64>()).sum::<f64>() - 6.0;
@@ -409,7 +667,17 @@ fn gen_customer<R: Rng>(rng: &mut R, i: usize, as_of: i64, events_mean: f64, c: 
         _ => "private",
     };
     c.aum_tier.push(Some(tier));
-    let lifecycle = pick(rng, &[("new", 8), ("growing", 20), ("mature", 40), ("declining", 15), ("dormant", 12), ("churned", 5)]);
+    let lifecycle = pick(
+        rng,
+        &[
+            ("new", 8),
+            ("growing", 20),
+            ("mature", 40),
+            ("declining", 15),
+            ("dormant", 12),
+            ("churned", 5),
+        ],
+    );
     c.lifecycle.push(Some(lifecycle));
     let activity = match lifecycle {
         "dormant" | "churned" => 0.1,
@@ -418,7 +686,11 @@ fn gen_customer<R: Rng>(rng: &mut R, i: usize, as_of: i64, events_mean: f64, c: 
     };
     let count = poisson(rng, 12.0 * activity) as i64;
     let amount = count * (rng.random_range(5_000..500_000i64) + aum / 200);
-    let recency = if count == 0 { rng.random_range(91..366) } else { rng.random_range(0..90) };
+    let recency = if count == 0 {
+        rng.random_range(91..366)
+    } else {
+        rng.random_range(0..90)
+    };
     c.txn_count.push(Some(count));
     c.txn_amount.push(Some(amount));
     c.recency.push(Some(recency));
@@ -437,22 +709,62 @@ fn gen_customer<R: Rng>(rng: &mut R, i: usize, as_of: i64, events_mean: f64, c: 
     };
     c.rfm.push(Some(rfm));
     let channel = if age < 35 {
-        pick(rng, &[("mobile_app", 60), ("wechat", 30), ("web", 8), ("branch", 2)])
+        pick(
+            rng,
+            &[
+                ("mobile_app", 60),
+                ("wechat", 30),
+                ("web", 8),
+                ("branch", 2),
+            ],
+        )
     } else if age < 60 {
-        pick(rng, &[("mobile_app", 40), ("wechat", 20), ("web", 15), ("branch", 20), ("call_center", 5)])
+        pick(
+            rng,
+            &[
+                ("mobile_app", 40),
+                ("wechat", 20),
+                ("web", 15),
+                ("branch", 20),
+                ("call_center", 5),
+            ],
+        )
     } else {
-        pick(rng, &[("mobile_app", 10), ("wechat", 10), ("branch", 60), ("call_center", 20)])
+        pick(
+            rng,
+            &[
+                ("mobile_app", 10),
+                ("wechat", 10),
+                ("branch", 60),
+                ("call_center", 20),
+            ],
+        )
     };
     c.channel.push(Some(channel));
-    c.hour.push(if rng.random::<f64>() < 0.1 { None } else { Some(rng.random_range(8..22)) });
+    c.hour.push(if rng.random::<f64>() < 0.1 {
+        None
+    } else {
+        Some(rng.random_range(8..22))
+    });
     let risk = if age > 65 {
         pick(rng, &[("c1", 50), ("c2", 35), ("c3", 15)])
     } else {
-        pick(rng, &[("c1", 10), ("c2", 25), ("c3", 35), ("c4", 20), ("c5", 10)])
+        pick(
+            rng,
+            &[("c1", 10), ("c2", 25), ("c3", 35), ("c4", 20), ("c5", 10)],
+        )
     };
-    c.risk.push(if rng.random::<f64>() < 0.03 { None } else { Some(risk) });
+    c.risk.push(if rng.random::<f64>() < 0.03 {
+        None
+    } else {
+        Some(risk)
+    });
     c.salary.push(Some(age < 60 && rng.random::<f64>() < 0.45));
-    c.inflow.push(if rng.random::<f64>() < 0.01 { None } else { Some(rng.random::<f64>() < 0.04 + (aum as f64).ln() / 400.0) });
+    c.inflow.push(if rng.random::<f64>() < 0.01 {
+        None
+    } else {
+        Some(rng.random::<f64>() < 0.04 + (aum as f64).ln() / 400.0)
+    });
     c.churn.push(if rng.random::<f64>() < 0.03 {
         None
     } else {
@@ -474,7 +786,11 @@ fn gen_customer<R: Rng>(rng: &mut R, i: usize, as_of: i64, events_mean: f64, c: 
             return;
         }
         held[p] = true;
-        let status = if rng.random::<f64>() < 0.12 { "closed" } else { "active" };
+        let status = if rng.random::<f64>() < 0.12 {
+            "closed"
+        } else {
+            "active"
+        };
         let (pid, _, _, cat, _) = FIXTURE_PRODUCTS[p];
         if status == "active" {
             match cat {
@@ -504,13 +820,20 @@ fn gen_customer<R: Rng>(rng: &mut R, i: usize, as_of: i64, events_mean: f64, c: 
     c.holds_card.push(Some(card));
 
     // Events over the 180 days before as_of, more for active customers.
-    let n = poisson(rng, events_mean * activity * if channel == "branch" { 0.4 } else { 1.0 });
+    let n = poisson(
+        rng,
+        events_mean * activity * if channel == "branch" { 0.4 } else { 1.0 },
+    );
     for k in 0..n {
         let ts = as_of - rng.random_range(0..180 * DAY_US);
         c.e_id.push(format!("E{i:08}-{k:04}"));
         c.e_cust.push(id.clone());
         c.e_ts.push(ts);
-        c.e_channel.push(if rng.random::<f64>() < 0.7 { channel_for_event(channel) } else { EVENT_CHANNELS[rng.random_range(0..EVENT_CHANNELS.len())] });
+        c.e_channel.push(if rng.random::<f64>() < 0.7 {
+            channel_for_event(channel)
+        } else {
+            EVENT_CHANNELS[rng.random_range(0..EVENT_CHANNELS.len())]
+        });
         c.e_type.push(pick(rng, EVENT_WEIGHTS));
     }
     c.ids.push(id);

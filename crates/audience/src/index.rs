@@ -26,7 +26,10 @@ pub const NULL_CODE: u32 = u32::MAX;
 #[derive(Debug, Clone)]
 pub enum TagValues {
     /// `dict[codes[i]]` is customer i's code; [`NULL_CODE`] is null.
-    Categorical { dict: Vec<String>, codes: Vec<u32> },
+    Categorical {
+        dict: Vec<String>,
+        codes: Vec<u32>,
+    },
     /// NaN is null.
     Numeric(Vec<f64>),
     Flag(Vec<Option<bool>>),
@@ -169,7 +172,11 @@ impl AudienceIndex {
 
     pub fn stats(&self) -> IndexStats {
         let mut bitmaps = 0;
-        let mut bytes = self.customer_ids.iter().map(|s| s.len() + 24).sum::<usize>();
+        let mut bytes = self
+            .customer_ids
+            .iter()
+            .map(|s| s.len() + 24)
+            .sum::<usize>();
         let mut add = |b: &RoaringBitmap| {
             bitmaps += 1;
             b.serialized_size()
@@ -418,9 +425,9 @@ impl IndexBuilder {
         let as_of = self
             .as_of
             .unwrap_or(if latest == i64::MIN { 0 } else { latest });
-        let as_of_text = self.as_of_text.or_else(|| {
-            chrono::DateTime::from_timestamp_micros(as_of).map(|t| t.to_rfc3339())
-        });
+        let as_of_text = self
+            .as_of_text
+            .or_else(|| chrono::DateTime::from_timestamp_micros(as_of).map(|t| t.to_rfc3339()));
         Ok(AudienceIndex {
             customer_ids: self.customer_ids,
             meta,

@@ -166,7 +166,10 @@ pub fn lex(src: &str) -> Result<Vec<Token>, ExprError> {
                         Span::new(i, i + 1),
                         format!("unexpected `{c}`"),
                     )
-                    .expected(format!("`{doubled}` or `{}`", if c == '&' { "and" } else { "or" })));
+                    .expected(format!(
+                        "`{doubled}` or `{}`",
+                        if c == '&' { "and" } else { "or" }
+                    )));
                 }
             }
             '"' | '\'' | '“' | '‘' => {
@@ -217,9 +220,8 @@ pub fn lex(src: &str) -> Result<Vec<Token>, ExprError> {
                 let mut end = i;
                 let mut seen_e = false;
                 while let Some(&(j, d)) = it.peek() {
-                    let sign_after_e = (d == '-' || d == '+')
-                        && seen_e
-                        && src[..j].ends_with(['e', 'E']);
+                    let sign_after_e =
+                        (d == '-' || d == '+') && seen_e && src[..j].ends_with(['e', 'E']);
                     if d.is_ascii_digit()
                         || d == '.'
                         || d == '_'
@@ -373,7 +375,10 @@ mod tests {
                 Tok::Eof
             ]
         );
-        assert_eq!(toks("-1.5e3 <> 1_000"), vec![Tok::Num(-1500.0), Tok::Ne, Tok::Num(1000.0), Tok::Eof]);
+        assert_eq!(
+            toks("-1.5e3 <> 1_000"),
+            vec![Tok::Num(-1500.0), Tok::Ne, Tok::Num(1000.0), Tok::Eof]
+        );
     }
 
     #[test]
@@ -409,7 +414,11 @@ mod tests {
         assert_eq!(e.message, "unterminated string");
         assert_eq!(e.column, 8);
         let e = lex("x = 12abc").unwrap_err();
-        assert!(e.message.contains("neither a number nor a name"), "{}", e.message);
+        assert!(
+            e.message.contains("neither a number nor a name"),
+            "{}",
+            e.message
+        );
         let e = lex("a & b").unwrap_err();
         assert_eq!(e.column, 3);
     }

@@ -48,7 +48,9 @@ pub struct LoadReport {
 pub fn read_meta(dir: &DataDir) -> Result<TagsMeta, AudienceError> {
     let path = tags_meta_path(dir);
     match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| AudienceError::Meta { path, source }),
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map_err(|source| AudienceError::Meta { path, source })
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(TagsMeta::default()),
         Err(source) => Err(AudienceError::Io { path, source }),
     }
@@ -66,7 +68,11 @@ pub fn load_index(dir: &DataDir) -> Result<(AudienceIndex, LoadReport), Audience
     let millis_tags = t0.elapsed().as_millis() as u64;
 
     let t1 = Instant::now();
-    let by_id: HashMap<&str, u32> = ids.iter().enumerate().map(|(i, s)| (s.as_str(), i as u32)).collect();
+    let by_id: HashMap<&str, u32> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i as u32))
+        .collect();
     let mut unmatched = 0usize;
     let products = read_products(dir)?;
     let holdings = read_holdings(dir, &by_id, &mut unmatched)?;
@@ -118,12 +124,16 @@ fn parquet_err(path: &Path, e: impl std::fmt::Display) -> AudienceError {
 
 /// Opens a Parquet file and decodes only `wanted` columns (those present); returns the
 /// batches and which wanted columns were missing.
-fn read_columns(path: &Path, wanted: &[&str]) -> Result<(Vec<RecordBatch>, Vec<String>), AudienceError> {
+fn read_columns(
+    path: &Path,
+    wanted: &[&str],
+) -> Result<(Vec<RecordBatch>, Vec<String>), AudienceError> {
     let file = File::open(path).map_err(|source| AudienceError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_err(path, e))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_err(path, e))?;
     let schema = builder.schema().clone();
     let mut roots = Vec::new();
     let mut missing = Vec::new();
@@ -174,20 +184,26 @@ fn as_utf8(path: &Path, name: &str, a: &ArrayRef) -> Result<ArrayRef, AudienceEr
     if matches!(a.data_type(), DataType::Utf8) {
         return Ok(a.clone());
     }
-    arrow::compute::cast(a, &DataType::Utf8).map_err(|e| col_err(path, name, format!("cannot be read as text: {e}")))
+    arrow::compute::cast(a, &DataType::Utf8)
+        .map_err(|e| col_err(path, name, format!("cannot be read as text: {e}")))
 }
 
 fn column<'b>(path: &Path, b: &'b RecordBatch, name: &str) -> Result<&'b ArrayRef, AudienceError> {
-    b.column_by_name(name).ok_or_else(|| col_err(path, name, "is missing"))
+    b.column_by_name(name)
+        .ok_or_else(|| col_err(path, name, "is missing"))
 }
 
 /// Reads `tags.parquet`: the ids and one [`TagValues`] per tag column.
-fn read_tags(path: &Path, meta: &TagsMeta) -> Result<(Vec<String>, Vec<(TagMeta, TagValues)>), AudienceError> {
+fn read_tags(
+    path: &Path,
+    meta: &TagsMeta,
+) -> Result<(Vec<String>, Vec<(TagMeta, TagValues)>), AudienceError> {
     let file = File::open(path).map_err(|source| AudienceError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_err(path, e))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_err(path, e))?;
     let schema = builder.schema().clone();
     let rows = builder.metadata().file_metadata().num_rows().max(0) as usize;
     if rows as u64 > u32::MAX as u64 {
@@ -198,7 +214,11 @@ fn read_tags(path: &Path, meta: &TagsMeta) -> Result<(Vec<String>, Vec<(TagMeta,
         });
     }
     if schema.index_of("customer_id").is_err() {
-        return Err(col_err(path, "customer_id", "is missing; tags.parquet must have one row per customer keyed by customer_id"));
+        return Err(col_err(
+            path,
+            "customer_id",
+            "is missing; tags.parquet must have one row per customer keyed by customer_id",
+        ));
     }
     let by_key: HashMap<&str, &TagMeta> = meta.tags.iter().map(|t| (t.key.as_str(), t)).collect();
     // Decide each column's kind: the metadata's, checked against the Arrow type.
@@ -208,7 +228,10 @@ fn read_tags(path: &Path, meta: &TagsMeta) -> Result<(Vec<String>, Vec<(TagMeta,
             continue;
         }
         let arrow_kind = match f.data_type() {
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(_, _) => Some(TagKind::Categorical),
+            DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
+            | DataType::Dictionary(_, _) => Some(TagKind::Categorical),
             DataType::Boolean => Some(TagKind::Flag),
             t if t.is_numeric() => Some(TagKind::Numeric),
             _ => None,
@@ -246,7 +269,10 @@ fn read_tags(path: &Path, meta: &TagsMeta) -> Result<(Vec<String>, Vec<(TagMeta,
         };
         cols.push((i, m));
     }
-    let reader = builder.with_batch_size(65_536).build().map_err(|e| parquet_err(path, e))?;
+    let reader = builder
+        .with_batch_size(65_536)
+        .build()
+        .map_err(|e| parquet_err(path, e))?;
     let mut ids: Vec<String> = Vec::with_capacity(rows);
     enum Acc {
         Cat(HashMap<String, u32>, Vec<String>, Vec<u32>),
@@ -268,7 +294,11 @@ fn read_tags(path: &Path, meta: &TagsMeta) -> Result<(Vec<String>, Vec<(TagMeta,
         let idc = idc.as_string::<i32>();
         for i in 0..idc.len() {
             if idc.is_null(i) {
-                return Err(col_err(path, "customer_id", format!("is null in row {}", ids.len() + 1)));
+                return Err(col_err(
+                    path,
+                    "customer_id",
+                    format!("is null in row {}", ids.len() + 1),
+                ));
             }
             ids.push(idc.value(i).to_string());
         }
@@ -297,15 +327,18 @@ fn read_tags(path: &Path, meta: &TagsMeta) -> Result<(Vec<String>, Vec<(TagMeta,
                     }
                 }
                 Acc::Num(out) => {
-                    let f = arrow::compute::cast(a, &DataType::Float64)
-                        .map_err(|e| col_err(path, &m.key, format!("cannot be read as a number: {e}")))?;
+                    let f = arrow::compute::cast(a, &DataType::Float64).map_err(|e| {
+                        col_err(path, &m.key, format!("cannot be read as a number: {e}"))
+                    })?;
                     let f = f.as_primitive::<Float64Type>();
                     for i in 0..f.len() {
                         out.push(if f.is_null(i) { f64::NAN } else { f.value(i) });
                     }
                 }
                 Acc::Flag(out) => {
-                    let b = a.as_boolean_opt().ok_or_else(|| col_err(path, &m.key, "is not Boolean"))?;
+                    let b = a
+                        .as_boolean_opt()
+                        .ok_or_else(|| col_err(path, &m.key, "is not Boolean"))?;
                     for i in 0..b.len() {
                         out.push(if b.is_null(i) { None } else { Some(b.value(i)) });
                     }
@@ -333,7 +366,11 @@ fn read_products(dir: &DataDir) -> Result<Vec<(String, String)>, AudienceError> 
     for path in fact_files(dir, "products")? {
         let (batches, missing) = read_columns(&path, &["product_id", "category"])?;
         if !missing.is_empty() {
-            return Err(col_err(&path, &missing[0], "is missing from the products table"));
+            return Err(col_err(
+                &path,
+                &missing[0],
+                "is missing from the products table",
+            ));
         }
         for b in batches {
             let p = as_utf8(&path, "product_id", column(&path, &b, "product_id")?)?;
@@ -350,7 +387,11 @@ fn read_products(dir: &DataDir) -> Result<Vec<(String, String)>, AudienceError> 
 }
 
 /// Active holdings (status `active`, or no status column) as (customer, product).
-fn read_holdings(dir: &DataDir, by_id: &HashMap<&str, u32>, unmatched: &mut usize) -> Result<Vec<(u32, String)>, AudienceError> {
+fn read_holdings(
+    dir: &DataDir,
+    by_id: &HashMap<&str, u32>,
+    unmatched: &mut usize,
+) -> Result<Vec<(u32, String)>, AudienceError> {
     let mut out = Vec::new();
     for path in fact_files(dir, "product_holdings")? {
         let (batches, missing) = read_columns(&path, &["customer_id", "product_id", "status"])?;
@@ -386,7 +427,11 @@ fn read_holdings(dir: &DataDir, by_id: &HashMap<&str, u32>, unmatched: &mut usiz
 }
 
 /// Events grouped by type as (customer, ts µs).
-fn read_events(dir: &DataDir, by_id: &HashMap<&str, u32>, unmatched: &mut usize) -> Result<Vec<(String, Vec<(u32, i64)>)>, AudienceError> {
+fn read_events(
+    dir: &DataDir,
+    by_id: &HashMap<&str, u32>,
+    unmatched: &mut usize,
+) -> Result<Vec<(String, Vec<(u32, i64)>)>, AudienceError> {
     let mut groups: HashMap<String, Vec<(u32, i64)>> = HashMap::new();
     for path in fact_files(dir, "events")? {
         let (batches, missing) = read_columns(&path, &["customer_id", "ts", "event_type"])?;
@@ -399,11 +444,21 @@ fn read_events(dir: &DataDir, by_id: &HashMap<&str, u32>, unmatched: &mut usize)
             let ts = column(&path, &b, "ts")?;
             let ts = match ts.data_type() {
                 DataType::Timestamp(TimeUnit::Microsecond, _) | DataType::Int64 => ts.clone(),
-                DataType::Timestamp(_, tz) => arrow::compute::cast(ts, &DataType::Timestamp(TimeUnit::Microsecond, tz.clone()))
-                    .map_err(|e| col_err(&path, "ts", e.to_string()))?,
-                other => return Err(col_err(&path, "ts", format!("has type {other}; expected Timestamp(µs, UTC)"))),
+                DataType::Timestamp(_, tz) => arrow::compute::cast(
+                    ts,
+                    &DataType::Timestamp(TimeUnit::Microsecond, tz.clone()),
+                )
+                .map_err(|e| col_err(&path, "ts", e.to_string()))?,
+                other => {
+                    return Err(col_err(
+                        &path,
+                        "ts",
+                        format!("has type {other}; expected Timestamp(µs, UTC)"),
+                    ));
+                }
             };
-            let ts = arrow::compute::cast(&ts, &DataType::Int64).map_err(|e| col_err(&path, "ts", e.to_string()))?;
+            let ts = arrow::compute::cast(&ts, &DataType::Int64)
+                .map_err(|e| col_err(&path, "ts", e.to_string()))?;
             let ts = ts.as_primitive::<Int64Type>();
             let (cid, et) = (cid.as_string::<i32>(), et.as_string::<i32>());
             // Consecutive rows often share a type; remember the last group looked up.

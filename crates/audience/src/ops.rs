@@ -18,10 +18,10 @@ use serde::Serialize;
 use twox_hash::XxHash3_128;
 use zhiying_core::DataDir;
 
+use crate::AudienceError;
 use crate::error::did_you_mean;
 use crate::index::AudienceIndex;
 use crate::load::tags_parquet;
-use crate::AudienceError;
 
 /// Up to `n` members chosen pseudo-randomly but deterministically: the members whose
 /// `hash(seed, customer_id)` is smallest. The same data and seed give the same sample, and a
@@ -32,7 +32,9 @@ pub fn sample(index: &AudienceIndex, members: &RoaringBitmap, n: usize, seed: u6
     }
     let mut heap: BinaryHeap<(u64, u32)> = BinaryHeap::with_capacity(n + 1);
     for id in members {
-        let Some(cid) = index.customer_id(id) else { continue };
+        let Some(cid) = index.customer_id(id) else {
+            continue;
+        };
         let h = XxHash3_128::oneshot_with_seed(seed, cid.as_bytes()) as u64;
         if heap.len() < n {
             heap.push((h, id));
@@ -85,10 +87,18 @@ pub fn overlap(sets: &[RoaringBitmap]) -> Result<Overlap, AudienceError> {
     let mut jaccard = vec![vec![0f64; k]; k];
     for i in 0..k {
         for j in 0..k {
-            let inter = if i == j { sizes[i] } else { sets[i].intersection_len(&sets[j]) };
+            let inter = if i == j {
+                sizes[i]
+            } else {
+                sets[i].intersection_len(&sets[j])
+            };
             matrix[i][j] = inter;
             let uni = sizes[i] + sizes[j] - inter;
-            jaccard[i][j] = if uni == 0 { if i == j { 1.0 } else { 0.0 } } else { inter as f64 / uni as f64 };
+            jaccard[i][j] = if uni == 0 {
+                if i == j { 1.0 } else { 0.0 }
+            } else {
+                inter as f64 / uni as f64
+            };
         }
     }
     let mut union = RoaringBitmap::new();
@@ -133,7 +143,11 @@ pub fn snapshot_path(dir: &DataDir, id: &str, taken_at: chrono::DateTime<chrono:
 
 /// Writes the members' customer ids to `path` (Parquet, one `customer_id` column), through
 /// a temporary file renamed into place so readers never see half a snapshot.
-pub fn write_snapshot(index: &AudienceIndex, members: &RoaringBitmap, path: &Path) -> Result<u64, AudienceError> {
+pub fn write_snapshot(
+    index: &AudienceIndex,
+    members: &RoaringBitmap,
+    path: &Path,
+) -> Result<u64, AudienceError> {
     let werr = |e: &dyn std::fmt::Display| AudienceError::Write {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -149,13 +163,19 @@ pub fn write_snapshot(index: &AudienceIndex, members: &RoaringBitmap, path: &Pat
         std::fs::create_dir_all(parent).map_err(|e| werr(&e))?;
     }
     let tmp = path.with_extension("parquet.tmp");
-    let schema = Arc::new(Schema::new(vec![Field::new("customer_id", DataType::Utf8, false)]));
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "customer_id",
+        DataType::Utf8,
+        false,
+    )]));
     let file = File::create(&tmp).map_err(|e| werr(&e))?;
-    let mut w = ArrowWriter::try_new(file, schema.clone(), Some(writer_props())).map_err(|e| werr(&e))?;
+    let mut w =
+        ArrowWriter::try_new(file, schema.clone(), Some(writer_props())).map_err(|e| werr(&e))?;
     let ids: Vec<u32> = members.iter().collect();
     for chunk in ids.chunks(65_536) {
         let arr: StringArray = chunk.iter().map(|&i| index.customer_id(i)).collect();
-        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(arr)]).map_err(|e| werr(&e))?;
+        let batch =
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(arr)]).map_err(|e| werr(&e))?;
         w.write(&batch).map_err(|e| werr(&e))?;
     }
     w.close().map_err(|e| werr(&e))?;
@@ -183,7 +203,9 @@ impl std::str::FromStr for ExportFormat {
         match s.to_ascii_lowercase().as_str() {
             "csv" => Ok(ExportFormat::Csv),
             "parquet" => Ok(ExportFormat::Parquet),
-            other => Err(format!("unknown export format `{other}`: use csv or parquet")),
+            other => Err(format!(
+                "unknown export format `{other}`: use csv or parquet"
+            )),
         }
     }
 }
@@ -195,7 +217,9 @@ pub fn check_export_tags(index: &AudienceIndex, tags: &[String]) -> Result<(), A
             let hint = did_you_mean(t, index.tags().iter().map(|m| m.key.as_str()))
                 .map(|s| format!("; did you mean `{s}`?"))
                 .unwrap_or_default();
-            return Err(AudienceError::Invalid(format!("unknown tag `{t}` for export{hint}")));
+            return Err(AudienceError::Invalid(format!(
+                "unknown tag `{t}` for export{hint}"
+            )));
         }
     }
     Ok(())
@@ -273,7 +297,9 @@ pub fn export<W: Write + Send>(
         let mut cols: Vec<ArrayRef> = Vec::with_capacity(names.len());
         let mut fields = Vec::with_capacity(names.len());
         for n in &names {
-            let c = batch.column_by_name(n).ok_or_else(|| perr(&format!("column {n} vanished")))?;
+            let c = batch
+                .column_by_name(n)
+                .ok_or_else(|| perr(&format!("column {n} vanished")))?;
             let c = mask_column(n, c)?;
             fields.push(Field::new(n, c.data_type().clone(), true));
             cols.push(c);
@@ -286,7 +312,10 @@ pub fn export<W: Write + Send>(
             Sink::Parquet(writer, out) => {
                 if writer.is_none() {
                     let o = out.take().ok_or_else(|| werr(&"writer already taken"))?;
-                    *writer = Some(ArrowWriter::try_new(o, schema, Some(writer_props())).map_err(|e| werr(&e))?);
+                    *writer = Some(
+                        ArrowWriter::try_new(o, schema, Some(writer_props()))
+                            .map_err(|e| werr(&e))?,
+                    );
                 }
                 if let Some(w) = writer {
                     w.write(&batch).map_err(|e| werr(&e))?;
@@ -302,8 +331,13 @@ pub fn export<W: Write + Send>(
             }
             (None, Some(o)) => {
                 // No member at all: still a valid, empty file with the right columns.
-                let fields: Vec<Field> = names.iter().map(|n| Field::new(n, DataType::Utf8, true)).collect();
-                let w = ArrowWriter::try_new(o, Arc::new(Schema::new(fields)), Some(writer_props())).map_err(|e| werr(&e))?;
+                let fields: Vec<Field> = names
+                    .iter()
+                    .map(|n| Field::new(n, DataType::Utf8, true))
+                    .collect();
+                let w =
+                    ArrowWriter::try_new(o, Arc::new(Schema::new(fields)), Some(writer_props()))
+                        .map_err(|e| werr(&e))?;
                 w.close().map_err(|e| werr(&e))?;
             }
             (None, None) => {}
@@ -313,10 +347,14 @@ pub fn export<W: Write + Send>(
 }
 
 fn mask_column(name: &str, c: &ArrayRef) -> Result<ArrayRef, AudienceError> {
-    if !matches!(c.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) {
+    if !matches!(
+        c.data_type(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    ) {
         return Ok(c.clone());
     }
-    let s = arrow::compute::cast(c, &DataType::Utf8).map_err(|e| AudienceError::Invalid(e.to_string()))?;
+    let s = arrow::compute::cast(c, &DataType::Utf8)
+        .map_err(|e| AudienceError::Invalid(e.to_string()))?;
     let s = s.as_string::<i32>();
     let masked: StringArray = (0..s.len())
         .map(|i| {

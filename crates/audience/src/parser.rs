@@ -85,9 +85,15 @@ pub enum Ast {
         negated: bool,
     },
     /// `holds("P0001")` / `holds product "P0001"`.
-    HoldsProduct { product: Value, span: Span },
+    HoldsProduct {
+        product: Value,
+        span: Span,
+    },
     /// `holds category "fund"`.
-    HoldsCategory { category: Value, span: Span },
+    HoldsCategory {
+        category: Value,
+        span: Span,
+    },
     /// `did("login", 30d)` or `did("login", 30d, 3)` (at least 3 times); no window = ever.
     Did {
         event: Value,
@@ -184,7 +190,8 @@ impl<'a> Parser<'a> {
         t
     }
     fn err_here(&self, message: String, expected: &str) -> ExprError {
-        ExprError::new(ExprErrorKind::Syntax, self.src, self.peek().span, message).expected(expected)
+        ExprError::new(ExprErrorKind::Syntax, self.src, self.peek().span, message)
+            .expected(expected)
     }
     /// "expected X after Y, found Z" at the current token.
     fn expected(&self, what: &str, after: &str) -> ExprError {
@@ -445,7 +452,11 @@ impl<'a> Parser<'a> {
                     span: t.span,
                 })
             }
-            Tok::Ident(w) if !["and", "or", "not"].iter().any(|k| w.eq_ignore_ascii_case(k)) => {
+            Tok::Ident(w)
+                if !["and", "or", "not"]
+                    .iter()
+                    .any(|k| w.eq_ignore_ascii_case(k)) =>
+            {
                 self.bump();
                 Ok(Value {
                     lit: Lit::Word(w.clone()),
@@ -648,7 +659,10 @@ mod tests {
     #[test]
     fn unclosed_and_stray_parentheses() {
         let e = err("(age > 3");
-        assert_eq!(e.message, "expected `)` to close the `(` at column 1, found end of input");
+        assert_eq!(
+            e.message,
+            "expected `)` to close the `(` at column 1, found end of input"
+        );
         let e = err("age > 3)");
         assert_eq!(e.column, 8);
         assert!(e.message.contains("no `(` left open"), "{}", e.message);
@@ -659,22 +673,34 @@ mod tests {
     #[test]
     fn between_needs_and() {
         let e = err("age between 3 or 5");
-        assert_eq!(e.message, "expected `and` after the lower bound of `between`, found `or`");
+        assert_eq!(
+            e.message,
+            "expected `and` after the lower bound of `between`, found `or`"
+        );
         assert_eq!(e.column, 15);
     }
 
     #[test]
     fn in_list_errors() {
         let e = err("aum_tier in \"high\"");
-        assert_eq!(e.message, "expected `(` after `in`, found the string \"high\"");
+        assert_eq!(
+            e.message,
+            "expected `(` after `in`, found the string \"high\""
+        );
         let e = err("aum_tier in (\"a\" \"b\")");
-        assert_eq!(e.message, "expected `,` or `)` after a value in the `in` list, found the string \"b\"");
+        assert_eq!(
+            e.message,
+            "expected `,` or `)` after a value in the `in` list, found the string \"b\""
+        );
     }
 
     #[test]
     fn did_errors() {
         let e = err("did(\"login\", 30)");
-        assert_eq!(e.message, "expected a day count such as `30d`, found the number 30");
+        assert_eq!(
+            e.message,
+            "expected a day count such as `30d`, found the number 30"
+        );
         let e = err("did(\"login\", 0d)");
         assert_eq!(e.message, "a window of 0 days is empty");
         let e = err("did(\"login\", 7d, 0)");
@@ -684,7 +710,11 @@ mod tests {
     #[test]
     fn missing_operator_and_misplaced_tokens() {
         let e = err("age 30");
-        assert!(e.message.starts_with("expected an operator"), "{}", e.message);
+        assert!(
+            e.message.starts_with("expected an operator"),
+            "{}",
+            e.message
+        );
         assert_eq!(e.column, 5);
         let e = err("and age > 3");
         assert_eq!(e.message, "expected a condition, found `and`");
@@ -699,8 +729,8 @@ mod tests {
     #[test]
     fn caret_accounts_for_wide_characters() {
         let e = err("资产等级 =");
-        // 4 wide chars (8 columns) + space + '=' + space = 11 columns before the caret.
+        // 4 wide chars (8 columns) + space + '=' = 10 columns before the caret at the end.
         assert_eq!(e.column, 7);
-        assert_eq!(e.caret, format!("{}^", " ".repeat(11)));
+        assert_eq!(e.caret, format!("{}^", " ".repeat(10)));
     }
 }

@@ -27,8 +27,15 @@ pub enum Query {
         negated: bool,
     },
     /// Flag equals `value` (null matches neither).
-    Flag { tag: usize, value: bool },
-    NumCmp { tag: usize, op: CmpOp, value: f64 },
+    Flag {
+        tag: usize,
+        value: bool,
+    },
+    NumCmp {
+        tag: usize,
+        op: CmpOp,
+        value: f64,
+    },
     /// Inclusive range; `negated`: non-null and outside it.
     NumBetween {
         tag: usize,
@@ -41,7 +48,10 @@ pub enum Query {
         values: Vec<f64>,
         negated: bool,
     },
-    IsNull { tag: usize, negated: bool },
+    IsNull {
+        tag: usize,
+        negated: bool,
+    },
     HoldsProduct(usize),
     HoldsCategory(usize),
     /// At least `min_count` events of the type in the window (`None`: ever), counted back
@@ -378,7 +388,10 @@ impl Binder<'_> {
                             .err(
                                 ExprErrorKind::Type,
                                 tag.span,
-                                format!("`{}` is a flag; `in (…)` needs a categorical or numeric tag", tag.name),
+                                format!(
+                                    "`{}` is a flag; `in (…)` needs a categorical or numeric tag",
+                                    tag.name
+                                ),
                             )
                             .expected(self.example(t)));
                     }
@@ -403,7 +416,10 @@ impl Binder<'_> {
                                 format!("unknown product `{id}`"),
                             )
                             .expected("a product id from the products table")
-                            .suggest(did_you_mean(id, self.ix.products.iter().map(String::as_str)));
+                            .suggest(did_you_mean(
+                                id,
+                                self.ix.products.iter().map(String::as_str),
+                            ));
                         if self.ix.products.len() <= 30 {
                             e = e.valid(self.ix.products.clone());
                         }
@@ -416,7 +432,12 @@ impl Binder<'_> {
             }
             Ast::HoldsCategory { category, .. } => {
                 let c = self.text(category);
-                match self.ix.categories.iter().position(|x| x.eq_ignore_ascii_case(c)) {
+                match self
+                    .ix
+                    .categories
+                    .iter()
+                    .position(|x| x.eq_ignore_ascii_case(c))
+                {
                     Some(i) => Query::HoldsCategory(i),
                     None => {
                         return Err(self
@@ -426,7 +447,10 @@ impl Binder<'_> {
                                 format!("unknown product category `{c}`"),
                             )
                             .expected("a product category")
-                            .suggest(did_you_mean(c, self.ix.categories.iter().map(String::as_str)))
+                            .suggest(did_you_mean(
+                                c,
+                                self.ix.categories.iter().map(String::as_str),
+                            ))
                             .valid(self.ix.categories.clone()));
                     }
                 }
@@ -438,14 +462,20 @@ impl Binder<'_> {
                 ..
             } => {
                 let name = self.text(event);
-                match self.ix.events.iter().position(|e| e.name.eq_ignore_ascii_case(name)) {
+                match self
+                    .ix
+                    .events
+                    .iter()
+                    .position(|e| e.name.eq_ignore_ascii_case(name))
+                {
                     Some(i) => Query::Did {
                         event: i,
                         days: days.map(|d| d.0),
                         min_count: min_count.map_or(1, |m| m.0),
                     },
                     None => {
-                        let names: Vec<String> = self.ix.events.iter().map(|e| e.name.clone()).collect();
+                        let names: Vec<String> =
+                            self.ix.events.iter().map(|e| e.name.clone()).collect();
                         return Err(self
                             .err(
                                 ExprErrorKind::UnknownValue,
@@ -511,7 +541,10 @@ impl Binder<'_> {
             )
             .expected("a tag key or Chinese tag name from tags.meta.json")
             .suggest(did_you_mean(&name.name, candidates));
-        if ["holds", "did"].iter().any(|k| name.name.eq_ignore_ascii_case(k)) {
+        if ["holds", "did"]
+            .iter()
+            .any(|k| name.name.eq_ignore_ascii_case(k))
+        {
             e = e.suggest(Some(format!("{}(\"…\")", name.name.to_lowercase())));
         }
         Err(e)
@@ -554,7 +587,10 @@ impl Binder<'_> {
                     .err(
                         ExprErrorKind::Type,
                         v.span,
-                        format!("`{}` is numeric; expected a number, found {found}", tag.name),
+                        format!(
+                            "`{}` is numeric; expected a number, found {found}",
+                            tag.name
+                        ),
                     )
                     .expected("a number"))
             }
@@ -586,7 +622,10 @@ impl Binder<'_> {
                     .err(
                         ExprErrorKind::Type,
                         v.span,
-                        format!("cannot compare categorical tag `{}` with the number {n}", tag.name),
+                        format!(
+                            "cannot compare categorical tag `{}` with the number {n}",
+                            tag.name
+                        ),
                     )
                     .expected("one of its codes in quotes")
                     .valid(valid()));
@@ -607,9 +646,16 @@ impl Binder<'_> {
             .position(|c| c.code == *s)
             .or_else(|| codes.iter().position(|c| c.code.eq_ignore_ascii_case(s)))
             .or_else(|| codes.iter().position(|c| !c.zh.is_empty() && c.zh == *s))
-            .or_else(|| codes.iter().position(|c| !c.en.is_empty() && c.en.eq_ignore_ascii_case(s)));
+            .or_else(|| {
+                codes
+                    .iter()
+                    .position(|c| !c.en.is_empty() && c.en.eq_ignore_ascii_case(s))
+            });
         found.ok_or_else(|| {
-            let cands = codes.iter().flat_map(|c| [c.code.as_str(), c.zh.as_str()]).filter(|x| !x.is_empty());
+            let cands = codes
+                .iter()
+                .flat_map(|c| [c.code.as_str(), c.zh.as_str()])
+                .filter(|x| !x.is_empty());
             self.err(
                 ExprErrorKind::UnknownValue,
                 v.span,

@@ -39,24 +39,64 @@ fn meta(key: &str, zh: &str, kind: TagKind, values: &[(&str, &str)]) -> TagMeta 
 fn index() -> AudienceIndex {
     let ids = (0..6).map(|i| format!("C{i}")).collect();
     let mut b = IndexBuilder::new(ids);
-    let tiers = [("mass", "大众客户"), ("affluent", "富裕客户"), ("high", "高净值客户"), ("private", "私人银行客户")];
+    let tiers = [
+        ("mass", "大众客户"),
+        ("affluent", "富裕客户"),
+        ("high", "高净值客户"),
+        ("private", "私人银行客户"),
+    ];
     b.tag(
         meta("aum_tier", "资产等级", TagKind::Categorical, &tiers),
         TagValues::Categorical {
-            dict: vec!["high".into(), "mass".into(), "private".into(), "affluent".into()],
+            dict: vec![
+                "high".into(),
+                "mass".into(),
+                "private".into(),
+                "affluent".into(),
+            ],
             codes: vec![1, 0, 2, NULL_CODE, 3, 0],
         },
     );
     let nan = f64::NAN;
-    b.tag(meta("age", "年龄", TagKind::Numeric, &[]), TagValues::Numeric(vec![25.0, 41.0, 60.0, nan, 35.0, 41.0]));
-    b.tag(meta("churn_risk", "流失风险", TagKind::Numeric, &[]), TagValues::Numeric(vec![0.1, 0.7, nan, 0.9, 0.3, 0.5]));
+    b.tag(
+        meta("age", "年龄", TagKind::Numeric, &[]),
+        TagValues::Numeric(vec![25.0, 41.0, 60.0, nan, 35.0, 41.0]),
+    );
+    b.tag(
+        meta("churn_risk", "流失风险", TagKind::Numeric, &[]),
+        TagValues::Numeric(vec![0.1, 0.7, nan, 0.9, 0.3, 0.5]),
+    );
     b.tag(
         meta("holds_fund", "持有基金", TagKind::Flag, &[]),
-        TagValues::Flag(vec![Some(false), Some(true), Some(true), None, Some(false), Some(false)]),
+        TagValues::Flag(vec![
+            Some(false),
+            Some(true),
+            Some(true),
+            None,
+            Some(false),
+            Some(false),
+        ]),
     );
-    b.product("P1", "deposit").product("P2", "fund").product("P3", "wealth");
-    b.holding(0, "P1").holding(1, "P2").holding(2, "P2").holding(2, "P3").holding(4, "P3");
-    for (c, days) in [(0u32, 1i64), (0, 2), (0, 40), (1, 10), (3, 5), (3, 6), (3, 7), (3, 8), (4, 100), (5, 29)] {
+    b.product("P1", "deposit")
+        .product("P2", "fund")
+        .product("P3", "wealth");
+    b.holding(0, "P1")
+        .holding(1, "P2")
+        .holding(2, "P2")
+        .holding(2, "P3")
+        .holding(4, "P3");
+    for (c, days) in [
+        (0u32, 1i64),
+        (0, 2),
+        (0, 40),
+        (1, 10),
+        (3, 5),
+        (3, 6),
+        (3, 7),
+        (3, 8),
+        (4, 100),
+        (5, 29),
+    ] {
         b.event(c, "login", AS_OF - days * DAY);
     }
     b.event(5, "complaint", AS_OF - 3 * DAY);
@@ -67,7 +107,10 @@ fn index() -> AudienceIndex {
 }
 
 fn ids(ix: &AudienceIndex, src: &str) -> Vec<u32> {
-    ix.members(src).unwrap_or_else(|e| panic!("{src}:\n{e}")).iter().collect()
+    ix.members(src)
+        .unwrap_or_else(|e| panic!("{src}:\n{e}"))
+        .iter()
+        .collect()
 }
 
 #[test]
@@ -77,8 +120,14 @@ fn categorical_operators() {
     assert_eq!(ids(&ix, "aum_tier = high"), vec![1, 5]);
     assert_eq!(ids(&ix, "aum_tier != 'high'"), vec![0, 2, 4]); // null excluded
     assert_eq!(ids(&ix, "not aum_tier = 'high'"), vec![0, 2, 3, 4]); // complement includes null
-    assert_eq!(ids(&ix, "aum_tier in (\"high\", \"private\")"), vec![1, 2, 5]);
-    assert_eq!(ids(&ix, "aum_tier not in (\"high\", \"private\")"), vec![0, 4]);
+    assert_eq!(
+        ids(&ix, "aum_tier in (\"high\", \"private\")"),
+        vec![1, 2, 5]
+    );
+    assert_eq!(
+        ids(&ix, "aum_tier not in (\"high\", \"private\")"),
+        vec![0, 4]
+    );
     assert_eq!(ids(&ix, "aum_tier is null"), vec![3]);
     assert_eq!(ids(&ix, "aum_tier is not null"), vec![0, 1, 2, 4, 5]);
     // Labels work as values; Chinese tag names as names.
@@ -117,8 +166,14 @@ fn flags_and_boolean_structure() {
     assert_eq!(ids(&ix, "false"), Vec::<u32>::new());
     assert_eq!(ids(&ix, "age < 30 or age > 50 and holds_fund"), vec![0, 2]);
     assert_eq!(ids(&ix, "(age < 30 or age > 50) and holds_fund"), vec![2]);
-    assert_eq!(ids(&ix, "!holds_fund && aum_tier = 'high' || age = 60"), vec![2, 5]);
-    assert_eq!(ids(&ix, "非 持有基金 且 (资产等级 = high 或 age = 25)"), vec![0, 5]);
+    assert_eq!(
+        ids(&ix, "!holds_fund && aum_tier = 'high' || age = 60"),
+        vec![2, 5]
+    );
+    assert_eq!(
+        ids(&ix, "非 持有基金 且 (资产等级 = high 或 age = 25)"),
+        vec![0, 5]
+    );
 }
 
 #[test]
@@ -133,7 +188,9 @@ fn holdings_and_events() {
     assert_eq!(ids(&ix, "did(\"login\", 7d)"), vec![0, 3]);
     assert_eq!(ids(&ix, "did(\"login\", 30d)"), vec![0, 1, 3, 5]);
     assert_eq!(ids(&ix, "did(\"login\", 30d, 2)"), vec![0, 3]);
-    assert_eq!(ids(&ix, "did(\"login\", 7d, 3)"), vec![3]); // days 5, 6, 7 (not 8)
+    // The window is (as_of - N days, as_of]: an event exactly N days back is outside.
+    assert_eq!(ids(&ix, "did(\"login\", 7d, 3)"), Vec::<u32>::new()); // days 5, 6
+    assert_eq!(ids(&ix, "did(\"login\", 8d, 3)"), vec![3]); // days 5, 6, 7
     assert_eq!(ids(&ix, "did(\"login\", 365d, 4)"), vec![3]);
     assert_eq!(ids(&ix, "did('complaint', 30d)"), vec![5]);
     assert_eq!(ids(&ix, "not did(\"login\", 30d)"), vec![2, 4]);
@@ -168,18 +225,37 @@ fn type_errors() {
     let ix = index();
     let e = err(&ix, "aum_tier = 3");
     assert_eq!(e.kind, ExprErrorKind::Type);
-    assert_eq!(e.message, "cannot compare categorical tag `aum_tier` with the number 3");
+    assert_eq!(
+        e.message,
+        "cannot compare categorical tag `aum_tier` with the number 3"
+    );
     assert_eq!(e.column, 12);
-    assert!(e.valid.contains(&"high (高净值客户)".to_string()), "{:?}", e.valid);
+    assert!(
+        e.valid.contains(&"high (高净值客户)".to_string()),
+        "{:?}",
+        e.valid
+    );
     let e = err(&ix, "aum_tier > 'high'");
-    assert_eq!(e.message, "`aum_tier` is a categorical tag and has no order");
+    assert_eq!(
+        e.message,
+        "`aum_tier` is a categorical tag and has no order"
+    );
     assert_eq!(e.column, 10);
     let e = err(&ix, "age = 'old'");
-    assert_eq!(e.message, "`age` is numeric; expected a number, found the string \"old\"");
+    assert_eq!(
+        e.message,
+        "`age` is numeric; expected a number, found the string \"old\""
+    );
     let e = err(&ix, "age");
-    assert_eq!(e.message, "`age` is a numeric tag; only flags can stand alone");
+    assert_eq!(
+        e.message,
+        "`age` is a numeric tag; only flags can stand alone"
+    );
     let e = err(&ix, "holds_fund = 1");
-    assert_eq!(e.message, "`holds_fund` is a flag; compare it with true or false");
+    assert_eq!(
+        e.message,
+        "`holds_fund` is a flag; compare it with true or false"
+    );
     let e = err(&ix, "age between 50 and 40");
     assert_eq!(e.message, "the lower bound 50 is above the upper bound 40");
     let e = err(&ix, "holds_fund in (true)");
@@ -193,10 +269,24 @@ fn unknown_values_list_the_valid_ones() {
     assert_eq!(e.kind, ExprErrorKind::UnknownValue);
     assert_eq!(e.message, "`hihg` is not a value of `aum_tier`");
     assert_eq!(e.suggestion.as_deref(), Some("high"));
-    assert_eq!(e.valid, vec!["mass (大众客户)", "affluent (富裕客户)", "high (高净值客户)", "private (私人银行客户)"]);
+    assert_eq!(
+        e.valid,
+        vec![
+            "mass (大众客户)",
+            "affluent (富裕客户)",
+            "high (高净值客户)",
+            "private (私人银行客户)"
+        ]
+    );
     let rendered = e.to_string();
-    assert!(rendered.contains("error at 1:12: `hihg` is not a value of `aum_tier`"), "{rendered}");
-    assert!(rendered.contains("valid: mass (大众客户), affluent"), "{rendered}");
+    assert!(
+        rendered.contains("error at 1:12: `hihg` is not a value of `aum_tier`"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("valid: mass (大众客户), affluent"),
+        "{rendered}"
+    );
     let e = err(&ix, "holds category \"funds\"");
     assert_eq!(e.suggestion.as_deref(), Some("fund"));
     assert!(e.valid.contains(&"wealth".to_string()));
@@ -224,8 +314,14 @@ fn fixture_round_trip_through_parquet() {
     assert_eq!(load.events, rep.events);
     assert_eq!(load.unmatched_fact_rows, 0);
     // The flag the tag table carries agrees with the holdings fact.
-    assert_eq!(ix.members("holds_fund").unwrap(), ix.members("holds category \"fund\"").unwrap());
-    assert_eq!(ix.members("holds_wealth").unwrap(), ix.members("holds category 'wealth'").unwrap());
+    assert_eq!(
+        ix.members("holds_fund").unwrap(),
+        ix.members("holds category \"fund\"").unwrap()
+    );
+    assert_eq!(
+        ix.members("holds_wealth").unwrap(),
+        ix.members("holds category 'wealth'").unwrap()
+    );
     // Every customer is in exactly one aum tier or null; tiers partition the universe.
     let tiers: u64 = ["mass", "affluent", "high", "private"]
         .iter()
@@ -233,7 +329,10 @@ fn fixture_round_trip_through_parquet() {
         .sum();
     assert_eq!(tiers + ix.members("aum_tier is null").unwrap().len(), 3_000);
     // aum_tier follows aum_fen (50万元 = 50,000,000 分).
-    assert_eq!(ix.members("aum_tier = 'mass'").unwrap(), ix.members("aum_fen < 50000000").unwrap());
+    assert_eq!(
+        ix.members("aum_tier = 'mass'").unwrap(),
+        ix.members("aum_fen < 50000000").unwrap()
+    );
     // Windows nest.
     let d7 = ix.members("did('login', 7d)").unwrap();
     let d30 = ix.members("did('login', 30d)").unwrap();
@@ -260,7 +359,10 @@ fn fixture_round_trip_through_parquet() {
     assert_eq!(text.lines().count() as u64, members.len() + 1);
     // Snapshot round trip.
     let path = dir.path().join("snap.parquet");
-    assert_eq!(zhiying_audience::ops::write_snapshot(&ix, &members, &path).unwrap(), members.len());
+    assert_eq!(
+        zhiying_audience::ops::write_snapshot(&ix, &members, &path).unwrap(),
+        members.len()
+    );
     let f = std::fs::File::open(&path).unwrap();
     let rows: usize = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
         .unwrap()

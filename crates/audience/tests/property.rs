@@ -7,7 +7,12 @@ use zhiying_audience::meta::{CodeLabel, TagKind, TagMeta};
 use zhiying_audience::{IndexBuilder, NULL_CODE, TagValues};
 
 const CODES: &[&str] = &["mass", "affluent", "high", "private"];
-const PRODUCTS: &[(&str, &str)] = &[("P1", "fund"), ("P2", "fund"), ("P3", "wealth"), ("P4", "deposit")];
+const PRODUCTS: &[(&str, &str)] = &[
+    ("P1", "fund"),
+    ("P2", "fund"),
+    ("P3", "wealth"),
+    ("P4", "deposit"),
+];
 const EVENTS: &[&str] = &["login", "complaint"];
 const DAY: i64 = 86_400_000_000;
 const AS_OF: i64 = 1_000 * DAY;
@@ -49,18 +54,28 @@ fn render(e: &E) -> String {
         E::Or(a, b) => format!("({} or {})", render(a), render(b)),
         E::Not(a) => format!("not {}", render(a)),
         E::Const(b) => b.to_string(),
-        E::TierEq(c, ne) => format!("aum_tier {} \"{}\"", if *ne { "!=" } else { "=" }, CODES[*c]),
+        E::TierEq(c, ne) => format!(
+            "aum_tier {} \"{}\"",
+            if *ne { "!=" } else { "=" },
+            CODES[*c]
+        ),
         E::TierIn(cs, n) => format!(
             "aum_tier {}in ({})",
             neg(*n),
-            cs.iter().map(|c| format!("'{}'", CODES[*c])).collect::<Vec<_>>().join(", ")
+            cs.iter()
+                .map(|c| format!("'{}'", CODES[*c]))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         E::AgeCmp(op, v) => format!("age {op} {v}"),
         E::AgeBetween(lo, hi, n) => format!("age {}between {lo} and {hi}", neg(*n)),
         E::AgeIn(vs, n) => format!(
             "age {}in ({})",
             neg(*n),
-            vs.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
+            vs.iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         E::ScoreCmp(op, v) => format!("score {op} {v}"),
         E::Flag(None, _) => "vip".to_string(),
@@ -153,7 +168,10 @@ fn row() -> impl Strategy<Value = Row> {
         prop::option::weighted(0.8, (0u32..=20).prop_map(|x| x as f64 / 20.0)),
         prop::option::weighted(0.8, any::<bool>()),
         prop::collection::vec(0..PRODUCTS.len(), 0..3),
-        prop::collection::vec((0..EVENTS.len(), (AS_OF - 60 * DAY)..(AS_OF + 5 * DAY)), 0..6),
+        prop::collection::vec(
+            (0..EVENTS.len(), (AS_OF - 60 * DAY)..(AS_OF + 5 * DAY)),
+            0..6,
+        ),
     )
         .prop_map(|(tier, age, score, flag, holds, events)| Row {
             tier,
@@ -173,7 +191,8 @@ fn leaf() -> impl Strategy<Value = E> {
     prop_oneof![
         any::<bool>().prop_map(E::Const),
         (0..CODES.len(), any::<bool>()).prop_map(|(c, n)| E::TierEq(c, n)),
-        (prop::collection::vec(0..CODES.len(), 1..4), any::<bool>()).prop_map(|(c, n)| E::TierIn(c, n)),
+        (prop::collection::vec(0..CODES.len(), 1..4), any::<bool>())
+            .prop_map(|(c, n)| E::TierIn(c, n)),
         (op(), 15i64..85).prop_map(|(o, v)| E::AgeCmp(o, v)),
         (15i64..85, 0i64..30, any::<bool>()).prop_map(|(lo, w, n)| E::AgeBetween(lo, lo + w, n)),
         (prop::collection::vec(18i64..80, 1..4), any::<bool>()).prop_map(|(v, n)| E::AgeIn(v, n)),
@@ -182,7 +201,15 @@ fn leaf() -> impl Strategy<Value = E> {
         (0usize..4, any::<bool>()).prop_map(|(t, n)| E::IsNull(t, n)),
         (0..PRODUCTS.len()).prop_map(E::Holds),
         prop::sample::select(vec!["fund", "wealth", "deposit", "gold"]).prop_map(E::HoldsCat),
-        (0..EVENTS.len(), prop::option::of(1u32..70), prop::option::of(1u32..4)).prop_map(|(t, d, m)| E::Did(t, d, m)),
+        (
+            0..EVENTS.len(),
+            prop::option::of(1u32..70),
+            prop::option::of(1u32..4)
+        )
+            .prop_map(|(t, d, m)| {
+                // The grammar only takes a minimum count after a window.
+                E::Did(t, d, if d.is_some() { m } else { None })
+            }),
     ]
 }
 
@@ -227,16 +254,26 @@ fn build(rows: &[Row]) -> zhiying_audience::AudienceIndex {
             en: String::new(),
         })
         .collect();
-    b.tag(meta("aum_tier", TagKind::Categorical, labels), TagValues::Categorical { dict, codes });
+    b.tag(
+        meta("aum_tier", TagKind::Categorical, labels),
+        TagValues::Categorical { dict, codes },
+    );
     b.tag(
         meta("age", TagKind::Numeric, vec![]),
-        TagValues::Numeric(rows.iter().map(|r| r.age.map_or(f64::NAN, |a| a as f64)).collect()),
+        TagValues::Numeric(
+            rows.iter()
+                .map(|r| r.age.map_or(f64::NAN, |a| a as f64))
+                .collect(),
+        ),
     );
     b.tag(
         meta("score", TagKind::Numeric, vec![]),
         TagValues::Numeric(rows.iter().map(|r| r.score.unwrap_or(f64::NAN)).collect()),
     );
-    b.tag(meta("vip", TagKind::Flag, vec![]), TagValues::Flag(rows.iter().map(|r| r.flag).collect()));
+    b.tag(
+        meta("vip", TagKind::Flag, vec![]),
+        TagValues::Flag(rows.iter().map(|r| r.flag).collect()),
+    );
     for (p, c) in PRODUCTS {
         b.product(p, c);
     }
@@ -283,7 +320,11 @@ fn numeric_paths_agree_on_a_large_column() {
     let rows: Vec<Row> = (0..5_000)
         .map(|i| Row {
             tier: Some(i % 4),
-            age: if i % 13 == 0 { None } else { Some(18 + (i as i64 * 7919) % 62) },
+            age: if i % 13 == 0 {
+                None
+            } else {
+                Some(18 + (i as i64 * 7919) % 62)
+            },
             score: Some((i % 21) as f64 / 20.0),
             flag: Some(i % 3 == 0),
             holds: vec![],
@@ -292,8 +333,8 @@ fn numeric_paths_agree_on_a_large_column() {
         .collect();
     let index = build(&rows);
     for e in [
-        E::AgeCmp(">=", 20),        // wide: columnar scan
-        E::AgeCmp("=", 40),         // narrow: sorted ids
+        E::AgeCmp(">=", 20), // wide: columnar scan
+        E::AgeCmp("=", 40),  // narrow: sorted ids
         E::AgeBetween(30, 31, false),
         E::AgeBetween(30, 70, true),
         E::ScoreCmp("<", 0.5),
@@ -301,7 +342,12 @@ fn numeric_paths_agree_on_a_large_column() {
     ] {
         let src = render(&e);
         let got: Vec<u32> = index.members(&src).unwrap().iter().collect();
-        let want: Vec<u32> = rows.iter().enumerate().filter(|(_, r)| naive(&e, r)).map(|(i, _)| i as u32).collect();
+        let want: Vec<u32> = rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| naive(&e, r))
+            .map(|(i, _)| i as u32)
+            .collect();
         assert_eq!(got, want, "{src}");
     }
 }
