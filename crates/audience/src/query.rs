@@ -76,16 +76,33 @@ impl AudienceIndex {
             Query::Const(true) => self.universe.clone(),
             Query::Const(false) => RoaringBitmap::new(),
             Query::And(parts) => {
-                // Smallest first keeps the running intersection small.
-                let mut sets: Vec<RoaringBitmap> = parts.iter().map(|p| self.evaluate(p)).collect();
+                // Bitmap-native parts first, smallest first, so the running intersection is
+                // small; scan predicates (numeric ranges, event windows) then test only the
+                // surviving candidates when there are few of them, instead of scanning all.
+                let (scans, native): (Vec<&Query>, Vec<&Query>) =
+                    parts.iter().partition(|p| is_scan(p));
+                let mut sets: Vec<RoaringBitmap> =
+                    native.iter().map(|p| self.evaluate(p)).collect();
                 sets.sort_by_key(|b| b.len());
                 let mut it = sets.into_iter();
                 let mut acc = it.next().unwrap_or_else(|| self.universe.clone());
                 for s in it {
                     if acc.is_empty() {
-                        break;
+                        return acc;
                     }
                     acc &= s;
+                }
+                for p in scans {
+                    if acc.is_empty() {
+                        break;
+                    }
+                    if acc.len() * 16 < u64::from(self.customers()) {
+                        let kept: Vec<u32> =
+                            acc.iter().filter(|&id| self.test(p, id as usize)).collect();
+                        acc = RoaringBitmap::from_sorted_iter(kept).unwrap_or_default();
+                    } else {
+                        acc &= self.evaluate(p);
+                    }
                 }
                 acc
             }
@@ -172,6 +189,64 @@ impl AudienceIndex {
         Ok(self.evaluate(&self.compile(src)?))
     }
 
+    /// One customer against a scan predicate (see [`is_scan`]); same semantics as `evaluate`.
+    fn test(&self, q: &Query, c: usize) -> bool {
+        let num = |tag: usize| match &self.tags[tag] {
+            TagIndex::Numeric { values, .. } => values[c],
+            _ => f64::NAN,
+        };
+        match q {
+            Query::NumCmp { tag, op, value } => {
+                let x = num(*tag);
+                !x.is_nan()
+                    && match op {
+                        CmpOp::Eq => x == *value,
+                        CmpOp::Ne => x != *value,
+                        CmpOp::Lt => x < *value,
+                        CmpOp::Le => x <= *value,
+                        CmpOp::Gt => x > *value,
+                        CmpOp::Ge => x >= *value,
+                    }
+            }
+            Query::NumBetween {
+                tag,
+                lo,
+                hi,
+                negated,
+            } => {
+                let x = num(*tag);
+                !x.is_nan() && ((x >= *lo && x <= *hi) != *negated)
+            }
+            Query::NumIn {
+                tag,
+                values,
+                negated,
+            } => {
+                let x = num(*tag);
+                !x.is_nan() && (values.contains(&x) != *negated)
+            }
+            Query::Did {
+                event,
+                days,
+                min_count,
+            } => {
+                let e = &self.events[*event];
+                let k = (*min_count).max(1) as usize;
+                let (s, t) = (e.offsets[c] as usize, e.offsets[c + 1] as usize);
+                match days {
+                    None => t - s >= k,
+                    Some(d) => {
+                        let cutoff = self.as_of - i64::from(*d) * MICROS_PER_DAY;
+                        let w = &e.times[s..t];
+                        let upto = w.partition_point(|&x| x <= self.as_of);
+                        upto >= k && w[upto - k] > cutoff
+                    }
+                }
+            }
+            other => self.evaluate(other).contains(c as u32),
+        }
+    }
+
     fn num_cmp(&self, tag: usize, op: CmpOp, v: f64) -> RoaringBitmap {
         let inf = f64::INFINITY;
         match op {
@@ -232,11 +307,15 @@ impl AudienceIndex {
             }),
             Some(d) => {
                 let cutoff = self.as_of - i64::from(d) * MICROS_PER_DAY;
+                if k == 1 {
+                    let last = &e.last;
+                    return bitmap_from_predicate(self.customer_ids.len(), |c| last[c] > cutoff);
+                }
                 let times = &e.times;
                 bitmap_from_predicate(self.customer_ids.len(), |c| {
                     let (s, t) = (e.offsets[c] as usize, e.offsets[c + 1] as usize);
-                    // The k-th latest event is inside the window (and not after as_of).
-                    if t - s < k {
+                    // The k-th latest event at or before as_of is inside the window.
+                    if t - s < k || e.last[c] <= cutoff {
                         return false;
                     }
                     let w = &times[s..t];
@@ -246,6 +325,14 @@ impl AudienceIndex {
             }
         }
     }
+}
+
+/// Predicates answered by scanning a column rather than by stored bitmaps.
+fn is_scan(q: &Query) -> bool {
+    matches!(
+        q,
+        Query::NumCmp { .. } | Query::NumBetween { .. } | Query::NumIn { .. } | Query::Did { .. }
+    )
 }
 
 /// Scans ids `0..n` into a bitset, then hands the bytes to roaring in one go.
