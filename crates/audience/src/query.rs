@@ -96,7 +96,7 @@ impl AudienceIndex {
                     if acc.is_empty() {
                         break;
                     }
-                    if acc.len() * 16 < u64::from(self.customers()) {
+                    if acc.len() * 4 < u64::from(self.customers()) {
                         let kept: Vec<u32> =
                             acc.iter().filter(|&id| self.test(p, id as usize)).collect();
                         acc = RoaringBitmap::from_sorted_iter(kept).unwrap_or_default();
