@@ -15,6 +15,7 @@
 //! ```
 
 mod api;
+mod audiences;
 mod assets;
 mod console;
 mod customer360;
@@ -41,6 +42,7 @@ pub struct AppState {
     pub engine: Arc<dyn AnalyticsEngine>,
     metrics: Arc<metrics::Metrics>,
     templates: Arc<console::Templates>,
+    audiences: Arc<audiences::AudienceService>,
 }
 
 impl AppState {
@@ -48,11 +50,23 @@ impl AppState {
     /// by the crate's tests, so building them cannot fail at run time.
     pub fn new(data_dir: DataDir, engine: Arc<dyn AnalyticsEngine>) -> Self {
         AppState {
+            audiences: Arc::new(audiences::AudienceService::new(data_dir.clone(), None)),
             data_dir,
             engine,
             metrics: Arc::new(metrics::Metrics::new()),
             templates: Arc::new(console::Templates::load()),
         }
+    }
+}
+
+impl AppState {
+    /// Gives the server the operational store, where audiences are saved.
+    pub fn with_store(mut self, store: Arc<dyn zhiying_store::OperationalStore>) -> Self {
+        self.audiences = Arc::new(audiences::AudienceService::new(
+            self.data_dir.clone(),
+            Some(store),
+        ));
+        self
     }
 }
 
@@ -74,6 +88,7 @@ pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
     Router::new()
         .merge(api::routes())
+        .merge(audiences::routes())
         .merge(console::routes())
         .merge(assets::routes())
         .fallback(console::fallback)

@@ -18,12 +18,21 @@ use utoipa::OpenApi;
         crate::api::openapi,
         crate::api::customer,
         crate::api::data_tables,
+        crate::audiences::count,
+        crate::audiences::sample,
+        crate::audiences::save,
+        crate::audiences::list,
+        crate::audiences::snapshot,
+        crate::audiences::export,
+        crate::audiences::overlap,
+        crate::audiences::tags,
     ),
     components(schemas(crate::error::ErrorBody)),
     tags(
         (name = "operations", description = "Health, metrics and this document"),
         (name = "customers", description = "Customer 360"),
         (name = "data", description = "Tables, quarantine and data quality"),
+        (name = "audiences", description = "Audiences (人群圈选): boolean expressions over tags on roaring bitmaps"),
     )
 )]
 pub struct ApiDoc;

@@ -1,3 +1,4 @@
+pub mod audience;
 pub mod demo;
 pub mod generate;
 pub mod identities;

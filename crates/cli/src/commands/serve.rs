@@ -31,9 +31,9 @@ pub async fn serve(
     addr: SocketAddr,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(dd.root())?;
-    let _store = zhiying_store::open(cfg.database_url.as_deref(), &dd).await?;
+    let store = zhiying_store::open(cfg.database_url.as_deref(), &dd).await?;
     let engine = Arc::new(zhiying_engine::DataFusionEngine::open(&dd).await?);
-    let state = zhiying_server::AppState::new(dd, engine);
+    let state = zhiying_server::AppState::new(dd, engine).with_store(store);
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
