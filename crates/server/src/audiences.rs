@@ -179,7 +179,7 @@ pub struct ExprErrorDetail {
     pub index: usize,
 }
 
-struct ExprRejection(ExprError, usize);
+pub(crate) struct ExprRejection(ExprError, usize);
 
 impl IntoResponse for ExprRejection {
     fn into_response(self) -> Response {
@@ -207,9 +207,9 @@ impl IntoResponse for ExprRejection {
     }
 }
 
-enum Failure {
+pub(crate) enum Failure {
     Api(ApiError),
-    Expr(ExprRejection),
+    Expr(Box<ExprRejection>),
 }
 
 impl From<ApiError> for Failure {
@@ -238,7 +238,7 @@ fn evaluate(ix: &AudienceIndex, expr: &str, which: usize) -> Result<(RoaringBitm
     let t = Instant::now();
     let m = ix
         .members(expr)
-        .map_err(|e| Failure::Expr(ExprRejection(e, which)))?;
+        .map_err(|e| Failure::Expr(Box::new(ExprRejection(e, which))))?;
     Ok((m, t.elapsed().as_secs_f64() * 1000.0))
 }
 
@@ -455,6 +455,7 @@ pub(crate) async fn snapshot(State(state): State<AppState>, Path(id): Path<Strin
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// `csv` (default) or `parquet`.
     pub format: Option<String>,
