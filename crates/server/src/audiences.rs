@@ -123,9 +123,11 @@ fn audience_error(e: AudienceError) -> ApiError {
             "Run `zhiying tags build --data-dir DIR` (or `zhiying audience fixture` for synthetic tags), then retry.",
         ),
         AudienceError::Expr(x) => ApiError::bad_request(x.code(), x.to_string(), x.hint()),
-        AudienceError::Invalid(m) => {
-            ApiError::bad_request("invalid_request", m, "See /openapi.json for the request shape.")
-        }
+        AudienceError::Invalid(m) => ApiError::bad_request(
+            "invalid_request",
+            m,
+            "See /openapi.json for the request shape.",
+        ),
         other => ApiError::internal("reading the tags", other),
     }
 }
@@ -231,7 +233,10 @@ fn evaluate(ix: &AudienceIndex, expr: &str, which: usize) -> Result<(RoaringBitm
     if expr.len() > 20_000 {
         return Err(Failure::Api(ApiError::bad_request(
             "expr_too_long",
-            format!("the expression has {} bytes; the limit is 20,000", expr.len()),
+            format!(
+                "the expression has {} bytes; the limit is 20,000",
+                expr.len()
+            ),
             "Save parts as audiences, or simplify with `in (…)`.",
         )));
     }
@@ -267,7 +272,10 @@ pub struct CountResponse {
         (status = 400, description = "Invalid expression, with its position", body = ExprErrorBody),
         (status = 409, description = "No tags built yet", body = ErrorBody),
     ))]
-pub(crate) async fn count(State(state): State<AppState>, Json(req): Json<CountRequest>) -> Result<Json<CountResponse>, Failure> {
+pub(crate) async fn count(
+    State(state): State<AppState>,
+    Json(req): Json<CountRequest>,
+) -> Result<Json<CountResponse>, Failure> {
     let (ix, _) = state.audiences.index().await?;
     let (m, millis) = evaluate(&ix, &req.expr, 0)?;
     Ok(Json(CountResponse {
@@ -300,7 +308,10 @@ pub struct SampleResponse {
         (status = 200, description = "A sample of members", body = SampleResponse),
         (status = 400, description = "Invalid expression", body = ExprErrorBody),
     ))]
-pub(crate) async fn sample(State(state): State<AppState>, Json(req): Json<SampleRequest>) -> Result<Json<SampleResponse>, Failure> {
+pub(crate) async fn sample(
+    State(state): State<AppState>,
+    Json(req): Json<SampleRequest>,
+) -> Result<Json<SampleResponse>, Failure> {
     let (ix, _) = state.audiences.index().await?;
     let (m, _) = evaluate(&ix, &req.expr, 0)?;
     let seed = req.seed.unwrap_or(0);
@@ -362,7 +373,10 @@ impl From<zhiying_store::SavedAudience> for AudienceOut {
         (status = 400, description = "Invalid expression or name", body = ExprErrorBody),
         (status = 409, description = "The name is taken", body = ErrorBody),
     ))]
-pub(crate) async fn save(State(state): State<AppState>, Json(req): Json<SaveRequest>) -> Result<(StatusCode, Json<AudienceOut>), Failure> {
+pub(crate) async fn save(
+    State(state): State<AppState>,
+    Json(req): Json<SaveRequest>,
+) -> Result<(StatusCode, Json<AudienceOut>), Failure> {
     let store = state.audiences.store()?.clone();
     let (ix, _) = state.audiences.index().await?;
     let (m, _) = evaluate(&ix, &req.expr, 0)?;
@@ -383,7 +397,9 @@ pub(crate) async fn save(State(state): State<AppState>, Json(req): Json<SaveRequ
 /// Saved audiences, ordered by name.
 #[utoipa::path(get, path = "/v1/audiences", tag = "audiences",
     responses((status = 200, description = "Saved audiences", body = [AudienceOut])))]
-pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<AudienceOut>>, ApiError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<AudienceOut>>, ApiError> {
     let store = state.audiences.store()?;
     let list = store.audiences().await.map_err(store_error)?;
     Ok(Json(list.into_iter().map(Into::into).collect()))
@@ -391,13 +407,17 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<Audie
 
 async fn saved(state: &AppState, id: &str) -> Result<zhiying_store::SavedAudience, ApiError> {
     let store = state.audiences.store()?;
-    store.audience(id).await.map_err(store_error)?.ok_or_else(|| {
-        ApiError::not_found(
-            "audience_not_found",
-            format!("no saved audience has id '{id}'"),
-            "GET /v1/audiences lists the saved audiences and their ids.",
-        )
-    })
+    store
+        .audience(id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "audience_not_found",
+                format!("no saved audience has id '{id}'"),
+                "GET /v1/audiences lists the saved audiences and their ids.",
+            )
+        })
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -417,7 +437,10 @@ pub struct SnapshotOut {
         (status = 201, description = "Snapshot written", body = SnapshotOut),
         (status = 404, description = "No such audience", body = ErrorBody),
     ))]
-pub(crate) async fn snapshot(State(state): State<AppState>, Path(id): Path<String>) -> Result<(StatusCode, Json<SnapshotOut>), Failure> {
+pub(crate) async fn snapshot(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<SnapshotOut>), Failure> {
     let a = saved(&state, &id).await?;
     let (ix, _) = state.audiences.index().await?;
     let (m, _) = evaluate(&ix, &a.definition, 0)?;
@@ -429,7 +452,10 @@ pub(crate) async fn snapshot(State(state): State<AppState>, Path(id): Path<Strin
         .await
         .map_err(|e| ApiError::internal("writing a snapshot", e))?
         .map_err(|e| ApiError::internal("writing a snapshot", e))?;
-    let rel: PathBuf = path.strip_prefix(state.data_dir.root()).map(PathBuf::from).unwrap_or(path);
+    let rel: PathBuf = path
+        .strip_prefix(state.data_dir.root())
+        .map(PathBuf::from)
+        .unwrap_or(path);
     let store = state.audiences.store()?;
     let snap = zhiying_store::AudienceSnapshot {
         audience_id: a.id.clone(),
@@ -438,7 +464,10 @@ pub(crate) async fn snapshot(State(state): State<AppState>, Path(id): Path<Strin
         path: rel.display().to_string(),
         definition: a.definition.clone(),
     };
-    store.record_audience_snapshot(&snap).await.map_err(store_error)?;
+    store
+        .record_audience_snapshot(&snap)
+        .await
+        .map_err(store_error)?;
     store
         .record_audience_count(&a.id, n, snap.taken_at)
         .await
@@ -472,13 +501,19 @@ pub struct ExportQuery {
         (status = 400, description = "Unknown format or tag", body = ErrorBody),
         (status = 404, description = "No such audience", body = ErrorBody),
     ))]
-pub(crate) async fn export(State(state): State<AppState>, Path(id): Path<String>, Query(q): Query<ExportQuery>) -> Result<Response, Failure> {
-    let format: ExportFormat = q
-        .format
-        .as_deref()
-        .unwrap_or("csv")
-        .parse()
-        .map_err(|m: String| ApiError::bad_request("invalid_format", m, "Use ?format=csv or ?format=parquet."))?;
+pub(crate) async fn export(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, Failure> {
+    let format: ExportFormat =
+        q.format
+            .as_deref()
+            .unwrap_or("csv")
+            .parse()
+            .map_err(|m: String| {
+                ApiError::bad_request("invalid_format", m, "Use ?format=csv or ?format=parquet.")
+            })?;
     let tags: Vec<String> = q
         .tags
         .as_deref()
@@ -491,7 +526,11 @@ pub(crate) async fn export(State(state): State<AppState>, Path(id): Path<String>
     let a = saved(&state, &id).await?;
     let (ix, _) = state.audiences.index().await?;
     ops::check_export_tags(&ix, &tags).map_err(|e| {
-        ApiError::bad_request("unknown_tag", e.to_string(), "GET /v1/audiences/tags lists the tags.")
+        ApiError::bad_request(
+            "unknown_tag",
+            e.to_string(),
+            "GET /v1/audiences/tags lists the tags.",
+        )
     })?;
     let (m, _) = evaluate(&ix, &a.definition, 0)?;
     let dd = state.data_dir.clone();
@@ -507,7 +546,8 @@ pub(crate) async fn export(State(state): State<AppState>, Path(id): Path<String>
         ExportFormat::Parquet => ("application/vnd.apache.parquet", "parquet"),
     };
     let mut res = bytes.into_response();
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}.{ext}\"", a.id)) {
         res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
@@ -548,7 +588,10 @@ pub struct OverlapResponse {
         (status = 200, description = "Overlap", body = OverlapResponse),
         (status = 400, description = "Invalid expression or count", body = ExprErrorBody),
     ))]
-pub(crate) async fn overlap(State(state): State<AppState>, Json(req): Json<OverlapRequest>) -> Result<Json<OverlapResponse>, Failure> {
+pub(crate) async fn overlap(
+    State(state): State<AppState>,
+    Json(req): Json<OverlapRequest>,
+) -> Result<Json<OverlapResponse>, Failure> {
     let mut labels = req.exprs.clone();
     let mut exprs = req.exprs.clone();
     for id in &req.audiences {
@@ -559,7 +602,11 @@ pub(crate) async fn overlap(State(state): State<AppState>, Json(req): Json<Overl
     if !(2..=ops::MAX_OVERLAP).contains(&exprs.len()) {
         return Err(Failure::Api(ApiError::bad_request(
             "invalid_request",
-            format!("overlap compares 2 to {} audiences, got {}", ops::MAX_OVERLAP, exprs.len()),
+            format!(
+                "overlap compares 2 to {} audiences, got {}",
+                ops::MAX_OVERLAP,
+                exprs.len()
+            ),
             "Give 2 to 5 entries in `exprs` and `audiences` together.",
         )));
     }
@@ -725,7 +772,9 @@ mod tests {
         };
         let res = app.clone().oneshot(req.body(body).unwrap()).await.unwrap();
         let status = res.status().as_u16();
-        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
         (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 
@@ -741,50 +790,118 @@ mod tests {
         let want = ix.members(expr).unwrap().len();
         assert!(want > 0);
 
-        let (s, b) = call(&e.app, "POST", "/v1/audiences/count", Some(json!({"expr": expr}))).await;
+        let (s, b) = call(
+            &e.app,
+            "POST",
+            "/v1/audiences/count",
+            Some(json!({"expr": expr})),
+        )
+        .await;
         assert_eq!(s, 200, "{b}");
         let v = json(&b);
         assert_eq!(v["count"], want);
         assert_eq!(v["customers"], 2_000);
         assert_eq!(v["as_of"], "2024-06-30");
 
-        let (s, b) = call(&e.app, "POST", "/v1/audiences/sample", Some(json!({"expr": expr, "n": 5, "seed": 3}))).await;
+        let (s, b) = call(
+            &e.app,
+            "POST",
+            "/v1/audiences/sample",
+            Some(json!({"expr": expr, "n": 5, "seed": 3})),
+        )
+        .await;
         assert_eq!(s, 200, "{b}");
         let v = json(&b);
         assert_eq!(v["customer_ids"].as_array().unwrap().len(), 5);
-        let (_, b2) = call(&e.app, "POST", "/v1/audiences/sample", Some(json!({"expr": expr, "n": 5, "seed": 3}))).await;
-        assert_eq!(json(&b2)["customer_ids"], v["customer_ids"], "samples are deterministic");
+        let (_, b2) = call(
+            &e.app,
+            "POST",
+            "/v1/audiences/sample",
+            Some(json!({"expr": expr, "n": 5, "seed": 3})),
+        )
+        .await;
+        assert_eq!(
+            json(&b2)["customer_ids"],
+            v["customer_ids"],
+            "samples are deterministic"
+        );
 
-        let (s, b) = call(&e.app, "POST", "/v1/audiences", Some(json!({"name": "高价值", "expr": expr}))).await;
+        let (s, b) = call(
+            &e.app,
+            "POST",
+            "/v1/audiences",
+            Some(json!({"name": "高价值", "expr": expr})),
+        )
+        .await;
         assert_eq!(s, 201, "{b}");
         let saved = json(&b);
         assert_eq!(saved["last_count"], want);
         let id = saved["id"].as_str().unwrap().to_string();
-        let (s, b) = call(&e.app, "POST", "/v1/audiences", Some(json!({"name": "高价值", "expr": "true"}))).await;
+        let (s, b) = call(
+            &e.app,
+            "POST",
+            "/v1/audiences",
+            Some(json!({"name": "高价值", "expr": "true"})),
+        )
+        .await;
         assert_eq!(s, 409, "{b}");
         assert_eq!(json(&b)["error"]["code"], "audience_exists");
         let (s, b) = call(&e.app, "GET", "/v1/audiences", None).await;
         assert_eq!(s, 200);
         assert_eq!(json(&b)[0]["name"], "高价值");
 
-        let (s, b) = call(&e.app, "POST", &format!("/v1/audiences/{id}/snapshot"), None).await;
+        let (s, b) = call(
+            &e.app,
+            "POST",
+            &format!("/v1/audiences/{id}/snapshot"),
+            None,
+        )
+        .await;
         assert_eq!(s, 201, "{b}");
         let snap = json(&b);
         assert_eq!(snap["member_count"], want);
         let path = e.dd.root().join(snap["path"].as_str().unwrap());
-        assert!(path.starts_with(e.dd.root().join("derived/audiences").join(&id)), "{}", path.display());
+        assert!(
+            path.starts_with(e.dd.root().join("derived/audiences").join(&id)),
+            "{}",
+            path.display()
+        );
         assert!(path.is_file());
 
-        let (s, b) = call(&e.app, "GET", &format!("/v1/audiences/{id}/export?format=csv&tags=aum_tier,age"), None).await;
+        let (s, b) = call(
+            &e.app,
+            "GET",
+            &format!("/v1/audiences/{id}/export?format=csv&tags=aum_tier,age"),
+            None,
+        )
+        .await;
         assert_eq!(s, 200, "{b}");
         let mut lines = b.lines();
         assert_eq!(lines.next(), Some("customer_id,aum_tier,age"));
         assert_eq!(lines.count() as u64, want);
-        let (s, b) = call(&e.app, "GET", &format!("/v1/audiences/{id}/export?format=xlsx"), None).await;
+        let (s, b) = call(
+            &e.app,
+            "GET",
+            &format!("/v1/audiences/{id}/export?format=xlsx"),
+            None,
+        )
+        .await;
         assert_eq!(s, 400, "{b}");
-        let (s, b) = call(&e.app, "GET", &format!("/v1/audiences/{id}/export?tags=agee"), None).await;
+        let (s, b) = call(
+            &e.app,
+            "GET",
+            &format!("/v1/audiences/{id}/export?tags=agee"),
+            None,
+        )
+        .await;
         assert_eq!(s, 400, "{b}");
-        assert!(json(&b)["error"]["message"].as_str().unwrap().contains("did you mean `age`"), "{b}");
+        assert!(
+            json(&b)["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("did you mean `age`"),
+            "{b}"
+        );
         let (s, _) = call(&e.app, "GET", "/v1/audiences/aud-000000000000/export", None).await;
         assert_eq!(s, 404);
 
@@ -806,7 +923,10 @@ mod tests {
 
         let (s, b) = call(&e.app, "GET", "/console/audiences?lang=zh", None).await;
         assert_eq!(s, 200);
-        assert!(b.contains("人群圈选") && b.contains("高价值") && b.contains("aud-catalog"), "{b}");
+        assert!(
+            b.contains("人群圈选") && b.contains("高价值") && b.contains("aud-catalog"),
+            "{b}"
+        );
         let (s, b) = call(&e.app, "GET", "/console/audiences?lang=en", None).await;
         assert_eq!(s, 200);
         assert!(b.contains("Saved audiences"));
@@ -815,28 +935,67 @@ mod tests {
     #[tokio::test]
     async fn invalid_expressions_answer_400_with_the_position() {
         let e = env(true).await;
-        let (s, b) = call(&e.app, "POST", "/v1/audiences/count", Some(json!({"expr": "age > 30 and aum_teir = 'high'"}))).await;
+        let (s, b) = call(
+            &e.app,
+            "POST",
+            "/v1/audiences/count",
+            Some(json!({"expr": "age > 30 and aum_teir = 'high'"})),
+        )
+        .await;
         assert_eq!(s, 400, "{b}");
         let v = json(&b);
         assert_eq!(v["error"]["code"], "expr_unknown_tag");
-        assert_eq!(v["error"]["message"], "error at 1:14: unknown tag `aum_teir`");
+        assert_eq!(
+            v["error"]["message"],
+            "error at 1:14: unknown tag `aum_teir`"
+        );
         assert_eq!(v["error"]["position"]["column"], 14);
         assert_eq!(v["error"]["position"]["start"], 13);
         assert_eq!(v["error"]["position"]["end"], 21);
         assert_eq!(v["error"]["position"]["suggestion"], "aum_tier");
-        assert_eq!(v["error"]["position"]["caret"], format!("{}{}", " ".repeat(13), "^".repeat(8)));
+        assert_eq!(
+            v["error"]["position"]["caret"],
+            format!("{}{}", " ".repeat(13), "^".repeat(8))
+        );
 
-        let (s, b) = call(&e.app, "POST", "/v1/audiences/count", Some(json!({"expr": "aum_tier ="}))).await;
+        let (s, b) = call(
+            &e.app,
+            "POST",
+            "/v1/audiences/count",
+            Some(json!({"expr": "aum_tier ="})),
+        )
+        .await;
         assert_eq!(s, 400);
-        assert_eq!(json(&b)["error"]["message"], "error at 1:11: expected a value after `=`, found end of input");
+        assert_eq!(
+            json(&b)["error"]["message"],
+            "error at 1:11: expected a value after `=`, found end of input"
+        );
 
-        let (s, b) = call(&e.app, "POST", "/v1/audiences/overlap", Some(json!({"exprs": ["holds_fund", "age >"]}))).await;
+        let (s, b) = call(
+            &e.app,
+            "POST",
+            "/v1/audiences/overlap",
+            Some(json!({"exprs": ["holds_fund", "age >"]})),
+        )
+        .await;
         assert_eq!(s, 400);
         assert_eq!(json(&b)["error"]["index"], 1);
-        let (s, b) = call(&e.app, "POST", "/v1/audiences/overlap", Some(json!({"exprs": ["holds_fund"]}))).await;
+        let (s, b) = call(
+            &e.app,
+            "POST",
+            "/v1/audiences/overlap",
+            Some(json!({"exprs": ["holds_fund"]})),
+        )
+        .await;
         assert_eq!(s, 400, "{b}");
         // An invalid expression is not saved.
-        let (s, _) = call(&e.app, "POST", "/v1/audiences", Some(json!({"name": "x", "expr": "age >"}))).await;
+        let (s, _) = call(
+            &e.app,
+            "POST",
+            "/v1/audiences",
+            Some(json!({"name": "x", "expr": "age >"})),
+        )
+        .await;
         assert_eq!(s, 400);
         let (_, b) = call(&e.app, "GET", "/v1/audiences", None).await;
         assert_eq!(json(&b), json!([]));
@@ -845,11 +1004,22 @@ mod tests {
     #[tokio::test]
     async fn without_tags_the_api_says_how_to_build_them() {
         let e = env(false).await;
-        let (s, b) = call(&e.app, "POST", "/v1/audiences/count", Some(json!({"expr": "true"}))).await;
+        let (s, b) = call(
+            &e.app,
+            "POST",
+            "/v1/audiences/count",
+            Some(json!({"expr": "true"})),
+        )
+        .await;
         assert_eq!(s, 409, "{b}");
         let v = json(&b);
         assert_eq!(v["error"]["code"], "no_tags");
-        assert!(v["error"]["hint"].as_str().unwrap().contains("zhiying tags build"));
+        assert!(
+            v["error"]["hint"]
+                .as_str()
+                .unwrap()
+                .contains("zhiying tags build")
+        );
         let (s, b) = call(&e.app, "GET", "/console/audiences", None).await;
         assert_eq!(s, 200);
         assert!(b.contains("aud-load-error"));
@@ -858,7 +1028,13 @@ mod tests {
     #[tokio::test]
     async fn the_index_reloads_when_tags_change() {
         let e = env(true).await;
-        let (_, b) = call(&e.app, "POST", "/v1/audiences/count", Some(json!({"expr": "true"}))).await;
+        let (_, b) = call(
+            &e.app,
+            "POST",
+            "/v1/audiences/count",
+            Some(json!({"expr": "true"})),
+        )
+        .await;
         assert_eq!(json(&b)["count"], 2_000);
         // Rewrite with fewer customers; a different size changes the file stamp.
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -867,7 +1043,13 @@ mod tests {
             ..Default::default()
         };
         zhiying_audience::fixture::write_fixture(&e.dd, &spec).unwrap();
-        let (_, b) = call(&e.app, "POST", "/v1/audiences/count", Some(json!({"expr": "true"}))).await;
+        let (_, b) = call(
+            &e.app,
+            "POST",
+            "/v1/audiences/count",
+            Some(json!({"expr": "true"})),
+        )
+        .await;
         assert_eq!(json(&b)["count"], 1_500);
     }
 }

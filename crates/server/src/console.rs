@@ -175,7 +175,13 @@ const NAV: &[NavItem] = &[
 ];
 
 /// A page of another module (e.g. audiences), rendered inside the layout with status 200.
-pub(crate) fn render_page(state: &AppState, locale: &Locale, template: &str, active: &str, extra: Value) -> Response {
+pub(crate) fn render_page(
+    state: &AppState,
+    locale: &Locale,
+    template: &str,
+    active: &str,
+    extra: Value,
+) -> Response {
     page(state, locale, StatusCode::OK, template, active, extra)
 }
 

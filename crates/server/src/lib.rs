@@ -15,8 +15,8 @@
 //! ```
 
 mod api;
-mod audiences;
 mod assets;
+mod audiences;
 mod console;
 mod customer360;
 mod data;

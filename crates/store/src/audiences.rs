@@ -46,8 +46,7 @@ pub struct AudienceSnapshot {
     pub definition: String,
 }
 
-const COLUMNS: &str =
-    "id, name, description, definition, created_by, created_at, updated_at, last_count, last_counted_at";
+const COLUMNS: &str = "id, name, description, definition, created_by, created_at, updated_at, last_count, last_counted_at";
 
 fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
@@ -130,10 +129,12 @@ pub(crate) async fn create(pool: &AnyPool, new: &NewAudience) -> Result<SavedAud
                 key: name.to_string(),
             });
         }
-        Err(e) => return Err(StoreError::Db {
-            context: "saving an audience",
-            source: e,
-        }),
+        Err(e) => {
+            return Err(StoreError::Db {
+                context: "saving an audience",
+                source: e,
+            });
+        }
     }
     Ok(SavedAudience {
         id,
@@ -169,14 +170,21 @@ pub(crate) async fn list(pool: &AnyPool) -> Result<Vec<SavedAudience>, StoreErro
     rows.iter().map(from_row).collect()
 }
 
-pub(crate) async fn record_count(pool: &AnyPool, id: &str, count: u64, at: i64) -> Result<(), StoreError> {
-    let done = sqlx::query("UPDATE saved_audiences SET last_count = $1, last_counted_at = $2 WHERE id = $3")
-        .bind(to_db("count", count)?)
-        .bind(at)
-        .bind(id)
-        .execute(pool)
-        .await
-        .ctx("recording an audience count")?;
+pub(crate) async fn record_count(
+    pool: &AnyPool,
+    id: &str,
+    count: u64,
+    at: i64,
+) -> Result<(), StoreError> {
+    let done = sqlx::query(
+        "UPDATE saved_audiences SET last_count = $1, last_counted_at = $2 WHERE id = $3",
+    )
+    .bind(to_db("count", count)?)
+    .bind(at)
+    .bind(id)
+    .execute(pool)
+    .await
+    .ctx("recording an audience count")?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound {
             what: "audience",
@@ -202,7 +210,10 @@ pub(crate) async fn delete(pool: &AnyPool, id: &str) -> Result<bool, StoreError>
     Ok(done.rows_affected() > 0)
 }
 
-pub(crate) async fn record_snapshot(pool: &AnyPool, s: &AudienceSnapshot) -> Result<(), StoreError> {
+pub(crate) async fn record_snapshot(
+    pool: &AnyPool,
+    s: &AudienceSnapshot,
+) -> Result<(), StoreError> {
     let res = sqlx::query(
         "INSERT INTO audience_snapshots (audience_id, taken_at, member_count, path, definition) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -226,7 +237,10 @@ pub(crate) async fn record_snapshot(pool: &AnyPool, s: &AudienceSnapshot) -> Res
     }
 }
 
-pub(crate) async fn snapshots(pool: &AnyPool, id: &str) -> Result<Vec<AudienceSnapshot>, StoreError> {
+pub(crate) async fn snapshots(
+    pool: &AnyPool,
+    id: &str,
+) -> Result<Vec<AudienceSnapshot>, StoreError> {
     let rows = sqlx::query(
         "SELECT audience_id, taken_at, member_count, path, definition FROM audience_snapshots \
          WHERE audience_id = $1 ORDER BY taken_at DESC",

@@ -74,7 +74,8 @@ pub trait OperationalStore: Send + Sync {
     /// Deletes an audience and its snapshot records. Returns false if there was none.
     async fn delete_audience(&self, id: &str) -> Result<bool, StoreError>;
     /// Records a snapshot whose members were written to `snapshot.path`.
-    async fn record_audience_snapshot(&self, snapshot: &AudienceSnapshot) -> Result<(), StoreError>;
+    async fn record_audience_snapshot(&self, snapshot: &AudienceSnapshot)
+    -> Result<(), StoreError>;
     /// Snapshots of an audience, newest first.
     async fn audience_snapshots(&self, id: &str) -> Result<Vec<AudienceSnapshot>, StoreError>;
 

@@ -481,7 +481,10 @@ impl OperationalStore for SqlStore {
     async fn delete_audience(&self, id: &str) -> Result<bool, StoreError> {
         audiences::delete(&self.pool, id).await
     }
-    async fn record_audience_snapshot(&self, snapshot: &AudienceSnapshot) -> Result<(), StoreError> {
+    async fn record_audience_snapshot(
+        &self,
+        snapshot: &AudienceSnapshot,
+    ) -> Result<(), StoreError> {
         audiences::record_snapshot(&self.pool, snapshot).await
     }
     async fn audience_snapshots(&self, id: &str) -> Result<Vec<AudienceSnapshot>, StoreError> {

@@ -13,8 +13,8 @@ use sqlx::AnyPool;
 use zhiying_core::DataDir;
 use zhiying_core::domain::Role;
 use zhiying_store::{
-    ALL_CHANNELS, AudienceSnapshot, ConsentEvent, NewAudience, GENESIS_HASH, IngestRun, OperationalStore, SqlStore, StoreError,
-    StoreOptions, hash_token,
+    ALL_CHANNELS, AudienceSnapshot, ConsentEvent, GENESIS_HASH, IngestRun, NewAudience,
+    OperationalStore, SqlStore, StoreError, StoreOptions, hash_token,
 };
 
 /// Two stores opened separately on the same database (so two pools, like two processes),
@@ -716,30 +716,47 @@ async fn audiences(s: &Arc<dyn OperationalStore>) {
         count: Some(42),
     };
     let a = s
-        .create_audience(&new("高净值活跃", "aum_tier = 'high' and did('login', 30d)"))
+        .create_audience(&new(
+            "高净值活跃",
+            "aum_tier = 'high' and did('login', 30d)",
+        ))
         .await
         .expect("create audience");
     assert!(a.id.starts_with("aud-") && a.id.len() == 16, "{}", a.id);
     assert_eq!(a.last_count, Some(42));
     let b = s
-        .create_audience(&new("Dormant fund holders", "holds_fund and lifecycle_stage = 'dormant'"))
+        .create_audience(&new(
+            "Dormant fund holders",
+            "holds_fund and lifecycle_stage = 'dormant'",
+        ))
         .await
         .expect("create second audience");
     assert!(matches!(
         s.create_audience(&new("高净值活跃", "true")).await,
-        Err(StoreError::Conflict { what: "audience", .. })
+        Err(StoreError::Conflict {
+            what: "audience",
+            ..
+        })
     ));
     assert!(matches!(
         s.create_audience(&new("  ", "true")).await,
         Err(StoreError::Invalid { field: "name", .. })
     ));
     // Ordered by name: ASCII before CJK.
-    let names: Vec<String> = s.audiences().await.expect("list").into_iter().map(|a| a.name).collect();
+    let names: Vec<String> = s
+        .audiences()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
     assert_eq!(names, vec!["Dormant fund holders", "高净值活跃"]);
     assert_eq!(s.audience(&a.id).await.expect("get"), Some(a.clone()));
     assert_eq!(s.audience("aud-missing").await.expect("get missing"), None);
 
-    s.record_audience_count(&b.id, 7, 1_000).await.expect("count");
+    s.record_audience_count(&b.id, 7, 1_000)
+        .await
+        .expect("count");
     let b2 = s.audience(&b.id).await.expect("get").expect("exists");
     assert_eq!((b2.last_count, b2.last_counted_at), (Some(7), Some(1_000)));
     assert!(matches!(
@@ -759,8 +776,19 @@ async fn audiences(s: &Arc<dyn OperationalStore>) {
         .expect("snapshot");
     }
     let snaps = s.audience_snapshots(&b.id).await.expect("snapshots");
-    assert_eq!(snaps.iter().map(|x| (x.taken_at, x.member_count)).collect::<Vec<_>>(), vec![(20, 6), (10, 5)]);
+    assert_eq!(
+        snaps
+            .iter()
+            .map(|x| (x.taken_at, x.member_count))
+            .collect::<Vec<_>>(),
+        vec![(20, 6), (10, 5)]
+    );
     assert!(s.delete_audience(&b.id).await.expect("delete"));
     assert!(!s.delete_audience(&b.id).await.expect("delete again"));
-    assert!(s.audience_snapshots(&b.id).await.expect("snapshots").is_empty());
+    assert!(
+        s.audience_snapshots(&b.id)
+            .await
+            .expect("snapshots")
+            .is_empty()
+    );
 }

@@ -15,7 +15,8 @@ use crate::config::Config;
 use crate::output;
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Expressions combine tags with and, or, not, comparisons, ranges, sets, \
+#[command(
+    after_help = "Expressions combine tags with and, or, not, comparisons, ranges, sets, \
 holdings and events:\n  aum_tier in (\"high\", \"private\") and age between 30 and 55\n  \
 holds category \"fund\" and not did(\"login\", 90d)\n  资产等级 = \"高净值客户\" 且 近90天交易笔数 >= 10\n\n\
 Examples:\n  zhiying audience count --data-dir data --expr 'aum_tier = \"high\" and did(\"login\", 30d)'\n  \
@@ -23,7 +24,8 @@ zhiying audience sample --data-dir data --expr 'holds_fund' --n 10 --json\n  \
 zhiying audience save --data-dir data --name 高净值活跃 --expr 'aum_tier = \"high\" and did(\"login\", 30d)'\n  \
 zhiying audience export --data-dir data --expr 'rfm_class = \"important_retain\"' --tags aum_tier,age --format csv --out retain.csv\n  \
 zhiying audience overlap --data-dir data --expr holds_fund --expr holds_wealth --expr 'aum_tier = \"high\"'\n\n\
-An invalid expression prints the position and what was expected, and exits with code 2.")]
+An invalid expression prints the position and what was expected, and exits with code 2."
+)]
 pub struct Args {
     #[command(subcommand)]
     pub command: AudienceCommand,
@@ -127,9 +129,13 @@ pub enum AudienceCommand {
     },
 }
 
-fn load(dd: &DataDir, quiet: bool) -> anyhow::Result<(AudienceIndex, zhiying_audience::LoadReport)> {
+fn load(
+    dd: &DataDir,
+    quiet: bool,
+) -> anyhow::Result<(AudienceIndex, zhiying_audience::LoadReport)> {
     let sp = output::spinner("loading the audience index", quiet);
-    let r = zhiying_audience::load_index(dd).with_context(|| format!("loading audiences from {}", dd.root().display()));
+    let r = zhiying_audience::load_index(dd)
+        .with_context(|| format!("loading audiences from {}", dd.root().display()));
     sp.finish_and_clear();
     Ok(r?)
 }
@@ -138,7 +144,10 @@ fn load(dd: &DataDir, quiet: bool) -> anyhow::Result<(AudienceIndex, zhiying_aud
 fn invalid(e: &ExprError, json: bool) -> ! {
     if json {
         let body = serde_json::json!({"error": {"code": e.code(), "message": e.message, "hint": e.hint(), "detail": e}});
-        println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&body).unwrap_or_default()
+        );
     } else {
         eprintln!("{e}");
     }
@@ -180,7 +189,10 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
             } else {
                 println!("count: {}", out.count);
                 println!("millis: {:.3}", out.millis);
-                println!("customers: {} (index loaded in {} ms)", out.customers, out.load_millis);
+                println!(
+                    "customers: {} (index loaded in {} ms)",
+                    out.customers, out.load_millis
+                );
             }
         }
         AudienceCommand::Sample { e, n, seed } => {
@@ -189,9 +201,15 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
             let (m, _) = members(&ix, &e.expr, e.json);
             let sample = ops::sample(&ix, &m, n, seed);
             if e.json {
-                output::print_json(&serde_json::json!({"count": m.len(), "seed": seed, "sample": sample}))?;
+                output::print_json(
+                    &serde_json::json!({"count": m.len(), "seed": seed, "sample": sample}),
+                )?;
             } else {
-                println!("{} members; sample of {} (seed {seed}):", m.len(), sample.len());
+                println!(
+                    "{} members; sample of {} (seed {seed}):",
+                    m.len(),
+                    sample.len()
+                );
                 for s in sample {
                     println!("  {s}");
                 }
@@ -223,7 +241,12 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
             if e.json {
                 output::print_json(&saved)?;
             } else {
-                println!("saved {} \"{}\" ({} members)", saved.id, saved.name, m.len());
+                println!(
+                    "saved {} \"{}\" ({} members)",
+                    saved.id,
+                    saved.name,
+                    m.len()
+                );
             }
         }
         AudienceCommand::List { data_dir, json } => {
@@ -237,7 +260,9 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
             if json {
                 output::print_json(&list)?;
             } else if list.is_empty() {
-                println!("no saved audiences; save one with `zhiying audience save --name NAME --expr EXPR`");
+                println!(
+                    "no saved audiences; save one with `zhiying audience save --name NAME --expr EXPR`"
+                );
             } else {
                 for a in list {
                     let count = a.last_count.map_or("-".to_string(), |c| c.to_string());
@@ -257,28 +282,50 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
             if json {
                 output::print_json(&snap)?;
             } else {
-                println!("{} members of {} written to {}", snap.member_count, snap.audience_id, snap.path);
+                println!(
+                    "{} members of {} written to {}",
+                    snap.member_count, snap.audience_id, snap.path
+                );
             }
         }
-        AudienceCommand::Export { e, format, out, tags } => {
+        AudienceCommand::Export {
+            e,
+            format,
+            out,
+            tags,
+        } => {
             let dd = e.data_dir.resolve(cfg);
             let (ix, _) = load(&dd, e.json)?;
             let (m, _) = members(&ix, &e.expr, e.json);
             ops::check_export_tags(&ix, &tags)?;
-            let file = std::fs::File::create(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            let file = std::fs::File::create(&out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
             let w = std::io::BufWriter::new(file);
             let t = Instant::now();
             let rows = ops::export(&ix, &dd, &m, &tags, format, w)?;
             if e.json {
-                output::print_json(&serde_json::json!({"rows": rows, "out": out, "format": format, "seconds": t.elapsed().as_secs_f64()}))?;
+                output::print_json(
+                    &serde_json::json!({"rows": rows, "out": out, "format": format, "seconds": t.elapsed().as_secs_f64()}),
+                )?;
             } else {
-                println!("{rows} rows written to {} ({format:?}, personal data masked)", out.display());
+                println!(
+                    "{rows} rows written to {} ({format:?}, personal data masked)",
+                    out.display()
+                );
             }
         }
-        AudienceCommand::Overlap { data_dir, exprs, json } => {
+        AudienceCommand::Overlap {
+            data_dir,
+            exprs,
+            json,
+        } => {
             let dd = data_dir.resolve(cfg);
             if !(2..=ops::MAX_OVERLAP).contains(&exprs.len()) {
-                anyhow::bail!("give --expr 2 to {} times (got {})", ops::MAX_OVERLAP, exprs.len());
+                anyhow::bail!(
+                    "give --expr 2 to {} times (got {})",
+                    ops::MAX_OVERLAP,
+                    exprs.len()
+                );
             }
             let (ix, _) = load(&dd, json)?;
             let sets: Vec<RoaringBitmap> = exprs.iter().map(|x| members(&ix, x, json).0).collect();
@@ -331,7 +378,9 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
             )?;
             sp.finish_and_clear();
             if json {
-                output::print_json(&serde_json::json!({"fixture": rep, "seconds": t.elapsed().as_secs_f64()}))?;
+                output::print_json(
+                    &serde_json::json!({"fixture": rep, "seconds": t.elapsed().as_secs_f64()}),
+                )?;
             } else {
                 println!(
                     "wrote {} customers × {} tags, {} holdings, {} events to {} in {:.1} s",
@@ -362,7 +411,11 @@ async fn snapshot(
             .await?
             .into_iter()
             .find(|a| a.name == id_or_name)
-            .with_context(|| format!("no saved audience with id or name `{id_or_name}`; see `zhiying audience list`"))?,
+            .with_context(|| {
+                format!(
+                    "no saved audience with id or name `{id_or_name}`; see `zhiying audience list`"
+                )
+            })?,
     };
     let (m, _) = members(ix, &saved.definition, json);
     let now = chrono::Utc::now();
@@ -376,6 +429,8 @@ async fn snapshot(
         definition: saved.definition.clone(),
     };
     store.record_audience_snapshot(&snap).await?;
-    store.record_audience_count(&saved.id, n, snap.taken_at).await?;
+    store
+        .record_audience_count(&saved.id, n, snap.taken_at)
+        .await?;
     Ok(snap)
 }
