@@ -20,6 +20,11 @@ use crate::AudienceError;
 use crate::index::{AudienceIndex, IndexBuilder, NULL_CODE, TagValues};
 use crate::meta::{TagKind, TagMeta, TagsMeta};
 
+/// Tag columns in file order, with their metadata.
+type TagColumns = Vec<(TagMeta, TagValues)>;
+/// Events per type as (customer, ts µs).
+type EventGroups = Vec<(String, Vec<(u32, i64)>)>;
+
 /// Where the tag engine's output lives.
 pub fn tags_parquet(dir: &DataDir) -> PathBuf {
     dir.derived("tags")
@@ -194,10 +199,7 @@ fn column<'b>(path: &Path, b: &'b RecordBatch, name: &str) -> Result<&'b ArrayRe
 }
 
 /// Reads `tags.parquet`: the ids and one [`TagValues`] per tag column.
-fn read_tags(
-    path: &Path,
-    meta: &TagsMeta,
-) -> Result<(Vec<String>, Vec<(TagMeta, TagValues)>), AudienceError> {
+fn read_tags(path: &Path, meta: &TagsMeta) -> Result<(Vec<String>, TagColumns), AudienceError> {
     let file = File::open(path).map_err(|source| AudienceError::Io {
         path: path.to_path_buf(),
         source,
@@ -431,7 +433,7 @@ fn read_events(
     dir: &DataDir,
     by_id: &HashMap<&str, u32>,
     unmatched: &mut usize,
-) -> Result<Vec<(String, Vec<(u32, i64)>)>, AudienceError> {
+) -> Result<EventGroups, AudienceError> {
     let mut groups: HashMap<String, Vec<(u32, i64)>> = HashMap::new();
     for path in fact_files(dir, "events")? {
         let (batches, missing) = read_columns(&path, &["customer_id", "ts", "event_type"])?;

@@ -215,10 +215,7 @@ impl<'a> Parser<'a> {
     /// Pratt loop: a prefix expression, then binary operators binding tighter than `min`.
     fn expr(&mut self, min: u8) -> Result<Ast, ExprError> {
         let mut lhs = self.prefix()?;
-        loop {
-            let Some((bp, is_and)) = infix_power(&self.peek().tok) else {
-                break;
-            };
+        while let Some((bp, is_and)) = infix_power(&self.peek().tok) {
             if bp <= min {
                 break;
             }

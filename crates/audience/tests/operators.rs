@@ -336,7 +336,7 @@ fn fixture_round_trip_through_parquet() {
     // Windows nest.
     let d7 = ix.members("did('login', 7d)").unwrap();
     let d30 = ix.members("did('login', 30d)").unwrap();
-    assert!(d7.is_subset(&d30) && d7.len() > 0 && d30.len() < 3_000);
+    assert!(d7.is_subset(&d30) && !d7.is_empty() && d30.len() < 3_000);
     // Export round trip: CSV has a header and one row per member.
     let members = ix.members("aum_tier = 'high' and age >= 40").unwrap();
     let mut csv_out = Vec::new();
