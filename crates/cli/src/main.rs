@@ -42,6 +42,8 @@ enum Command {
     Scorecard(commands::scorecard::Args),
     /// Customer lifetime value: fit BG/NBD, Pareto/NBD and Gamma-Gamma; predict CLV.
     Clv(commands::clv::Args),
+    /// Audiences (人群圈选): count, sample, save, snapshot, export and overlap tag expressions.
+    Audience(commands::audience::Args),
     /// Serve the API and the console.
     Serve(commands::serve::Args),
     /// Generate a bank, ingest it with the real datasets, print a summary and serve the console.
@@ -67,6 +69,7 @@ fn main() -> std::process::ExitCode {
         Command::Model(a) => commands::model::run(&cfg, a),
         Command::Scorecard(a) => commands::scorecard::run(&cfg, a),
         Command::Clv(a) => commands::clv::run(&cfg, a),
+        Command::Audience(a) => commands::audience::run(&cfg, a),
         Command::Serve(a) => commands::serve::run(&cfg, a),
         Command::Demo(a) => commands::demo::run(&cfg, a),
     };

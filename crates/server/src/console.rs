@@ -142,7 +142,7 @@ const NAV: &[NavItem] = &[
     },
     NavItem {
         key: "audiences",
-        href: None,
+        href: Some("/console/audiences"),
     },
     NavItem {
         key: "models",
@@ -173,6 +173,17 @@ const NAV: &[NavItem] = &[
         href: None,
     },
 ];
+
+/// A page of another module (e.g. audiences), rendered inside the layout with status 200.
+pub(crate) fn render_page(
+    state: &AppState,
+    locale: &Locale,
+    template: &str,
+    active: &str,
+    extra: Value,
+) -> Response {
+    page(state, locale, StatusCode::OK, template, active, extra)
+}
 
 /// Renders a page inside the layout; sets the language cookie when `?lang=` chose it.
 fn page(

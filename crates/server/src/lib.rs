@@ -16,6 +16,7 @@
 
 mod api;
 mod assets;
+mod audiences;
 mod console;
 mod customer360;
 mod data;
@@ -44,6 +45,7 @@ pub struct AppState {
     pub events: Option<Arc<zhiying_events::EventStore>>,
     metrics: Arc<metrics::Metrics>,
     templates: Arc<console::Templates>,
+    audiences: Arc<audiences::AudienceService>,
 }
 
 impl AppState {
@@ -51,6 +53,7 @@ impl AppState {
     /// by the crate's tests, so building them cannot fail at run time.
     pub fn new(data_dir: DataDir, engine: Arc<dyn AnalyticsEngine>) -> Self {
         AppState {
+            audiences: Arc::new(audiences::AudienceService::new(data_dir.clone(), None)),
             data_dir,
             engine,
             events: None,
@@ -62,6 +65,17 @@ impl AppState {
     /// Serves `POST /v1/events` and the real-time profile routes from this store.
     pub fn with_events(mut self, store: Arc<zhiying_events::EventStore>) -> Self {
         self.events = Some(store);
+        self
+    }
+}
+
+impl AppState {
+    /// Gives the server the operational store, where audiences are saved.
+    pub fn with_store(mut self, store: Arc<dyn zhiying_store::OperationalStore>) -> Self {
+        self.audiences = Arc::new(audiences::AudienceService::new(
+            self.data_dir.clone(),
+            Some(store),
+        ));
         self
     }
 }
@@ -85,6 +99,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(events::routes())
+        .merge(audiences::routes())
         .merge(console::routes())
         .merge(assets::routes())
         .fallback(console::fallback)

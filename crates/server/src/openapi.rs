@@ -21,6 +21,14 @@ use utoipa::OpenApi;
         crate::events::post_events,
         crate::events::realtime,
         crate::events::status,
+        crate::audiences::count,
+        crate::audiences::sample,
+        crate::audiences::save,
+        crate::audiences::list,
+        crate::audiences::snapshot,
+        crate::audiences::export,
+        crate::audiences::overlap,
+        crate::audiences::tags,
     ),
     components(schemas(crate::error::ErrorBody)),
     tags(
@@ -28,6 +36,7 @@ use utoipa::OpenApi;
         (name = "customers", description = "Customer 360"),
         (name = "data", description = "Tables, quarantine and data quality"),
         (name = "events", description = "Real-time events, transactions and profiles"),
+        (name = "audiences", description = "Audiences (人群圈选): boolean expressions over tags on roaring bitmaps"),
     )
 )]
 pub struct ApiDoc;

@@ -19,6 +19,7 @@
 //! # let _ = entries; Ok(()) }
 //! ```
 
+mod audiences;
 mod audit;
 mod error;
 mod sql;
@@ -26,6 +27,7 @@ mod types;
 
 use std::sync::Arc;
 
+pub use audiences::{AudienceSnapshot, NewAudience, SavedAudience};
 pub use audit::{GENESIS_HASH, audit_hash, canonical_json, hash_token};
 pub use error::{AuditBreak, StoreError};
 pub use sql::{Backend, SqlStore, StoreOptions};
@@ -58,6 +60,24 @@ pub trait OperationalStore: Send + Sync {
 
     /// Closes every pooled connection (SQLite checkpoints its WAL). Later calls fail.
     async fn close(&self);
+
+    // ---- saved audiences ----
+
+    /// Saves an audience definition under a new id. Fails with [`StoreError::Conflict`] if
+    /// the name is taken.
+    async fn create_audience(&self, new: &NewAudience) -> Result<SavedAudience, StoreError>;
+    async fn audience(&self, id: &str) -> Result<Option<SavedAudience>, StoreError>;
+    /// Every saved audience, ordered by name.
+    async fn audiences(&self) -> Result<Vec<SavedAudience>, StoreError>;
+    /// Records the member count of an audience at `at` (UTC micros).
+    async fn record_audience_count(&self, id: &str, count: u64, at: i64) -> Result<(), StoreError>;
+    /// Deletes an audience and its snapshot records. Returns false if there was none.
+    async fn delete_audience(&self, id: &str) -> Result<bool, StoreError>;
+    /// Records a snapshot whose members were written to `snapshot.path`.
+    async fn record_audience_snapshot(&self, snapshot: &AudienceSnapshot)
+    -> Result<(), StoreError>;
+    /// Snapshots of an audience, newest first.
+    async fn audience_snapshots(&self, id: &str) -> Result<Vec<AudienceSnapshot>, StoreError>;
 
     // ---- ingest runs ----
 

@@ -17,6 +17,7 @@ use zhiying_core::DataDir;
 use zhiying_core::domain::Role;
 
 use crate::OperationalStore;
+use crate::audiences::{self, AudienceSnapshot, NewAudience, SavedAudience};
 use crate::audit::{GENESIS_HASH, audit_hash, canonical_json};
 use crate::error::{AuditBreak, DbContext, StoreError, is_unique_violation};
 use crate::types::{
@@ -463,6 +464,31 @@ impl OperationalStore for SqlStore {
 
     async fn close(&self) {
         self.pool.close().await;
+    }
+
+    async fn create_audience(&self, new: &NewAudience) -> Result<SavedAudience, StoreError> {
+        audiences::create(&self.pool, new).await
+    }
+    async fn audience(&self, id: &str) -> Result<Option<SavedAudience>, StoreError> {
+        audiences::get(&self.pool, id).await
+    }
+    async fn audiences(&self) -> Result<Vec<SavedAudience>, StoreError> {
+        audiences::list(&self.pool).await
+    }
+    async fn record_audience_count(&self, id: &str, count: u64, at: i64) -> Result<(), StoreError> {
+        audiences::record_count(&self.pool, id, count, at).await
+    }
+    async fn delete_audience(&self, id: &str) -> Result<bool, StoreError> {
+        audiences::delete(&self.pool, id).await
+    }
+    async fn record_audience_snapshot(
+        &self,
+        snapshot: &AudienceSnapshot,
+    ) -> Result<(), StoreError> {
+        audiences::record_snapshot(&self.pool, snapshot).await
+    }
+    async fn audience_snapshots(&self, id: &str) -> Result<Vec<AudienceSnapshot>, StoreError> {
+        audiences::snapshots(&self.pool, id).await
     }
 
     async fn record_ingest_run(&self, run: &IngestRun) -> Result<(), StoreError> {

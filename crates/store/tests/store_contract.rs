@@ -13,8 +13,8 @@ use sqlx::AnyPool;
 use zhiying_core::DataDir;
 use zhiying_core::domain::Role;
 use zhiying_store::{
-    ALL_CHANNELS, ConsentEvent, GENESIS_HASH, IngestRun, OperationalStore, SqlStore, StoreError,
-    StoreOptions, hash_token,
+    ALL_CHANNELS, AudienceSnapshot, ConsentEvent, GENESIS_HASH, IngestRun, NewAudience,
+    OperationalStore, SqlStore, StoreError, StoreOptions, hash_token,
 };
 
 /// Two stores opened separately on the same database (so two pools, like two processes),
@@ -71,6 +71,7 @@ async fn store_contract(h: Harness) {
     consents(s).await;
     do_not_contact(s).await;
     audit_chain(&h).await;
+    audiences(s).await;
 }
 
 async fn settings(s: &Arc<dyn OperationalStore>) {
@@ -704,4 +705,90 @@ async fn postgres_store_passes_the_contract() {
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
+}
+
+async fn audiences(s: &Arc<dyn OperationalStore>) {
+    let new = |name: &str, def: &str| NewAudience {
+        name: name.into(),
+        description: "高净值且近30天登录".into(),
+        definition: def.into(),
+        created_by: "alice".into(),
+        count: Some(42),
+    };
+    let a = s
+        .create_audience(&new(
+            "高净值活跃",
+            "aum_tier = 'high' and did('login', 30d)",
+        ))
+        .await
+        .expect("create audience");
+    assert!(a.id.starts_with("aud-") && a.id.len() == 16, "{}", a.id);
+    assert_eq!(a.last_count, Some(42));
+    let b = s
+        .create_audience(&new(
+            "Dormant fund holders",
+            "holds_fund and lifecycle_stage = 'dormant'",
+        ))
+        .await
+        .expect("create second audience");
+    assert!(matches!(
+        s.create_audience(&new("高净值活跃", "true")).await,
+        Err(StoreError::Conflict {
+            what: "audience",
+            ..
+        })
+    ));
+    assert!(matches!(
+        s.create_audience(&new("  ", "true")).await,
+        Err(StoreError::Invalid { field: "name", .. })
+    ));
+    // Ordered by name: ASCII before CJK.
+    let names: Vec<String> = s
+        .audiences()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    assert_eq!(names, vec!["Dormant fund holders", "高净值活跃"]);
+    assert_eq!(s.audience(&a.id).await.expect("get"), Some(a.clone()));
+    assert_eq!(s.audience("aud-missing").await.expect("get missing"), None);
+
+    s.record_audience_count(&b.id, 7, 1_000)
+        .await
+        .expect("count");
+    let b2 = s.audience(&b.id).await.expect("get").expect("exists");
+    assert_eq!((b2.last_count, b2.last_counted_at), (Some(7), Some(1_000)));
+    assert!(matches!(
+        s.record_audience_count("aud-missing", 1, 1).await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    for (t, n) in [(10, 5u64), (20, 6)] {
+        s.record_audience_snapshot(&AudienceSnapshot {
+            audience_id: b.id.clone(),
+            taken_at: t,
+            member_count: n,
+            path: format!("derived/audiences/{}/{t}.parquet", b.id),
+            definition: b.definition.clone(),
+        })
+        .await
+        .expect("snapshot");
+    }
+    let snaps = s.audience_snapshots(&b.id).await.expect("snapshots");
+    assert_eq!(
+        snaps
+            .iter()
+            .map(|x| (x.taken_at, x.member_count))
+            .collect::<Vec<_>>(),
+        vec![(20, 6), (10, 5)]
+    );
+    assert!(s.delete_audience(&b.id).await.expect("delete"));
+    assert!(!s.delete_audience(&b.id).await.expect("delete again"));
+    assert!(
+        s.audience_snapshots(&b.id)
+            .await
+            .expect("snapshots")
+            .is_empty()
+    );
 }

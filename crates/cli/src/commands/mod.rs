@@ -1,4 +1,5 @@
 pub mod clv;
+pub mod audience;
 pub mod demo;
 pub mod generate;
 pub mod identities;

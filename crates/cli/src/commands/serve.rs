@@ -33,7 +33,7 @@ pub async fn serve(
     addr: SocketAddr,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(dd.root())?;
-    let _store = zhiying_store::open(cfg.database_url.as_deref(), &dd).await?;
+    let store = zhiying_store::open(cfg.database_url.as_deref(), &dd).await?;
     let engine = Arc::new(zhiying_engine::DataFusionEngine::open(&dd).await?);
     // The event log recovers (replays after its checkpoint, cuts a torn tail) before any
     // request is served, and checkpoints when the server stops cleanly.
@@ -42,7 +42,9 @@ pub async fn serve(
         zhiying_events::EventStore::open(&events_dir, zhiying_events::EventConfig::default())
             .with_context(|| format!("cannot open the event log in {}", events_dir.display()))?,
     );
-    let state = zhiying_server::AppState::new(dd, engine).with_events(events.clone());
+    let state = zhiying_server::AppState::new(dd, engine)
+        .with_store(store)
+        .with_events(events.clone());
     let served = zhiying_server::serve(state, addr, shutdown_signal()).await;
     let closed = tokio::task::spawn_blocking(move || events.close()).await?;
     served?;
