@@ -527,8 +527,9 @@ fn on_word_boundaries(text: &str, s: usize, e: usize) -> bool {
         .chars()
         .next_back()
         .is_some_and(|c| c.is_ascii_alphanumeric());
-    !(starts_word && before.is_some_and(|c| c.is_ascii_alphanumeric()))
-        && !(ends_word && after.is_some_and(|c| c.is_ascii_alphanumeric()))
+    let glued_before = starts_word && before.is_some_and(|c| c.is_ascii_alphanumeric());
+    let glued_after = ends_word && after.is_some_and(|c| c.is_ascii_alphanumeric());
+    !glued_before && !glued_after
 }
 
 /// Does `before` end with one of `words` (ASCII case-insensitive, spaces before the match
