@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 audiences, model scores and measured campaigns, with compliance at every decision.\n\n\
 Start with `zhiying demo`: it generates a synthetic bank, ingests it with the real public \
 datasets, and serves the console at http://127.0.0.1:8080/console.",
-    after_help = "Examples:\n  zhiying demo                                   # 100k-customer bank, then the console\n  zhiying generate --customers 10000 --months 12 --out bank/\n  zhiying ingest --data-dir data --table transactions bank/transactions.csv --json\n  zhiying quality --data-dir data --json\n  zhiying serve --data-dir data --port 8080"
+    after_help = "Examples:\n  zhiying demo                                   # 100k-customer bank, then the console\n  zhiying generate --customers 10000 --months 12 --out bank/\n  zhiying ingest --data-dir data --table transactions bank/transactions.csv --json\n  zhiying quality --data-dir data --json\n  zhiying serve --data-dir data --port 8080\n  zhiying user add --username alice --role marketer\n  zhiying audit verify\n  zhiying compliance check-copy --text '保本保收益'"
 )]
 struct Cli {
     #[command(flatten)]
@@ -38,6 +38,14 @@ enum Command {
     Pii(commands::pii::Args),
     /// Serve the API and the console.
     Serve(commands::serve::Args),
+    /// Create, list, disable users and reset passwords (console and API accounts).
+    User(commands::users::UserArgs),
+    /// Create, list and revoke API tokens (scoped, expiring, stored hashed).
+    Token(commands::users::TokenArgs),
+    /// Verify the tamper-evident audit log, or sign its head.
+    Audit(commands::audit::Args),
+    /// Marketing-copy checker and other compliance tools.
+    Compliance(commands::compliance::Args),
     /// Generate a bank, ingest it with the real datasets, print a summary and serve the console.
     Demo(commands::demo::Args),
 }
@@ -59,6 +67,10 @@ fn main() -> std::process::ExitCode {
         Command::Identities(a) => commands::identities::run(&cfg, a),
         Command::Pii(a) => commands::pii::run(&cfg, a),
         Command::Serve(a) => commands::serve::run(&cfg, a),
+        Command::User(a) => commands::users::run_user(&cfg, a),
+        Command::Token(a) => commands::users::run_token(&cfg, a),
+        Command::Audit(a) => commands::audit::run(&cfg, a),
+        Command::Compliance(a) => commands::compliance::run(&cfg, a),
         Command::Demo(a) => commands::demo::run(&cfg, a),
     };
     match result {

@@ -9,7 +9,7 @@ use utoipa::OpenApi;
 #[openapi(
     info(
         title = "Zhiying API",
-        description = "Zhiying (智营): intelligent marketing for retail banks. Errors are JSON: {\"error\": {\"code\", \"message\", \"hint\"}}. Money is integer 分 (`*_fen`) with a formatted string beside it; times are RFC 3339 UTC.",
+        description = "Zhiying (智营): intelligent marketing for retail banks. Every route but /healthz needs `Authorization: Bearer <token>` (create one with `zhiying token create`) or a console session; each route needs one permission (docs/security.md). Errors are JSON: {\"error\": {\"code\", \"message\", \"hint\"}}. Money is integer 分 (`*_fen`) with a formatted string beside it; times are RFC 3339 UTC.",
         license(name = "Apache-2.0")
     ),
     paths(
@@ -18,12 +18,19 @@ use utoipa::OpenApi;
         crate::api::openapi,
         crate::api::customer,
         crate::api::data_tables,
+        crate::auth::login::me,
+        crate::audit::entries,
+        crate::audit::verify,
+        crate::compliance::check_copy,
     ),
     components(schemas(crate::error::ErrorBody)),
     tags(
         (name = "operations", description = "Health, metrics and this document"),
         (name = "customers", description = "Customer 360"),
         (name = "data", description = "Tables, quarantine and data quality"),
+        (name = "auth", description = "The caller's identity and permissions"),
+        (name = "audit", description = "The hash-chained audit log"),
+        (name = "compliance", description = "Marketing-copy checker"),
     )
 )]
 pub struct ApiDoc;

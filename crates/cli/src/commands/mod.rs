@@ -1,3 +1,5 @@
+pub mod audit;
+pub mod compliance;
 pub mod demo;
 pub mod generate;
 pub mod identities;
@@ -5,6 +7,7 @@ pub mod ingest;
 pub mod pii;
 pub mod quality;
 pub mod serve;
+pub mod users;
 
 use std::path::PathBuf;
 
