@@ -124,6 +124,7 @@ pub async fn openapi() -> Response {
 
 /// `?unmask=true&reason=…` on the customer 360 view.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UnmaskQuery {
     /// Ask for personal data in clear. Needs `customer.read_pii` and a `reason`; callers
     /// without the permission get masked values (`pii_masked: true`).
@@ -184,7 +185,7 @@ pub async fn customer(
     State(state): State<AppState>,
     me: Principal,
     id: Result<Path<String>, PathRejection>,
-    query: Option<Query<UnmaskQuery>>,
+    query: Result<Query<UnmaskQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Customer360>, ApiError> {
     let Path(id) = id.map_err(path_error)?;
     customer360::validate_customer_id(&id)?;

@@ -25,6 +25,7 @@ pub fn routes() -> Routes {
 
 /// Filters of the audit list (all optional).
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Exact username.
     pub actor: Option<String>,
@@ -129,9 +130,15 @@ fn view(e: zhiying_store::AuditEntry) -> AuditEntryView {
     ))]
 pub async fn entries(
     State(state): State<AppState>,
-    query: Option<Query<AuditQuery>>,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<AuditEntryView>>, ApiError> {
-    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let Query(q) = query.map_err(|e| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("the query string is invalid: {}", e.body_text()),
+            "Filters: actor, action, target, since, until (YYYY-MM-DD), before (a seq), limit (1-500).",
+        )
+    })?;
     let list = state
         .store
         .audit_search(&q.filter()?, q.limit())
@@ -184,7 +191,7 @@ async fn audit_page(
     State(state): State<AppState>,
     locale: Locale,
     me: Principal,
-    query: Option<Query<AuditQuery>>,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let q = query.map(|Query(q)| q).unwrap_or_default();
     let filter = match q.filter() {

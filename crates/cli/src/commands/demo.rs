@@ -82,7 +82,7 @@ async fn demo_logins(
         if store.user(username).await?.is_some() {
             super::users::set_password(store, "demo", username, &pw).await?;
         } else {
-            super::users::add_user(store, "demo", username, Some(display), &[*role], &pw).await?;
+            super::users::add_user(store, "demo", username, Some(*display), &[*role], &pw).await?;
         }
         out.push(DemoLogin {
             username: username.to_string(),

@@ -109,9 +109,9 @@ async fn login_page(
     State(state): State<AppState>,
     locale: Locale,
     headers: HeaderMap,
-    query: Option<axum::extract::Query<NextQuery>>,
+    query: Result<axum::extract::Query<NextQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let next = safe_next(query.as_ref().and_then(|q| q.next.as_deref()));
+    let next = safe_next(query.as_ref().ok().and_then(|q| q.next.as_deref()));
     // Already signed in: go straight on.
     if let Ok(Some(_)) = super::authenticate(&state, &headers).await {
         return Redirect::to(&next).into_response();
