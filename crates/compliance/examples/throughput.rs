@@ -17,7 +17,10 @@ const MESSAGES: &[&str] = &[
 ];
 
 fn main() {
-    let mb: f64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(20.0);
+    let mb: f64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(20.0);
     let target = (mb * 1e6) as usize;
     let mut corpus: Vec<&str> = Vec::new();
     let mut bytes = 0;

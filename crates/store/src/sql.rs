@@ -930,12 +930,12 @@ impl OperationalStore for SqlStore {
             .action
             .as_deref()
             .filter(|a| a.ends_with('.'))
-            .map(|a| format!("{}%", a.replace('%', "").replace('_', "")));
+            .map(|a| format!("{}%", a.replace(['%', '_'], "")));
         let action_exact = filter.action.as_deref().filter(|a| !a.ends_with('.'));
         let target_like = filter
             .target
             .as_deref()
-            .map(|t| format!("%{}%", t.replace('%', "").replace('_', "")));
+            .map(|t| format!("%{}%", t.replace(['%', '_'], "")));
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE \
              ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR action = $2) AND ($3 IS NULL OR action LIKE $3) \

@@ -302,7 +302,7 @@ async fn users_and_tokens(s: &Arc<dyn OperationalStore>) {
         .into_iter()
         .map(|t| t.token_hash)
         .collect();
-    assert_eq!(bobs, [forever.clone()]);
+    assert_eq!(bobs, std::slice::from_ref(&forever));
     assert_eq!(s.tokens(None).await.expect("all tokens").len(), 2);
 
     // Updating a user: password, roles, disabled; untouched fields stay.
@@ -714,7 +714,10 @@ async fn audit_chain(h: &Harness) {
             .is_none(),
         "head unchanged: no new anchor"
     );
-    assert_eq!(s.audit_anchors().await.expect("anchors"), [a1.clone()]);
+    assert_eq!(
+        s.audit_anchors().await.expect("anchors"),
+        std::slice::from_ref(&a1)
+    );
     let report = zhiying_store::verify_audit_log(s.as_ref(), Some(&keys))
         .await
         .expect("verify");

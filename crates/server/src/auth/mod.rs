@@ -485,17 +485,20 @@ pub(crate) async fn enforce(State(guard): State<Guard>, req: Request, next: Next
         .map(|m| m.as_str().to_string())
         .unwrap_or_default();
     let Some(access) = guard.registry.access(req.method(), &path) else {
-        tracing::error!(
-            "route {} {path} is not in the permission registry: refused",
-            req.method()
-        );
+        let method = req.method().clone();
+        // A registered path called with another method: let the router answer 405, and
+        // nothing else (a handler added for that method outside the registry stays shut).
+        if guard.registry.has_path(&path) {
+            let res = next.run(req).await;
+            if res.status() == StatusCode::METHOD_NOT_ALLOWED {
+                return res;
+            }
+        }
+        tracing::error!("route {method} {path} is not in the permission registry: refused");
         return ApiError::new(
             StatusCode::FORBIDDEN,
             "route_without_permission",
-            format!(
-                "{} {path} declares no permission, so nobody may call it",
-                req.method()
-            ),
+            format!("{method} {path} declares no permission, so nobody may call it"),
             "Register the route with auth::Routes and the permission it needs.",
         )
         .into_response();
@@ -574,24 +577,27 @@ const MAX_FORM_BYTES: usize = 64 * 1024;
 /// Checks the CSRF token (header, else urlencoded form field) and the Origin header.
 /// Returns the request, rebuilt if its body had to be read.
 async fn check_csrf(req: Request, expected: &str) -> (bool, Request) {
-    let host = req
-        .headers()
+    let headers = req.headers();
+    let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    if let Some(origin) = req
-        .headers()
+        .unwrap_or("");
+    let cross_site = headers
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
-    {
-        let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or(origin);
-        if origin == "null" || (!host.is_empty() && origin_host != host) {
-            return (false, req);
-        }
+        .is_some_and(|origin| {
+            let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or(origin);
+            origin == "null" || (!host.is_empty() && origin_host != host)
+        });
+    if cross_site {
+        return (false, req);
     }
-    if let Some(h) = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
-        return (password::constant_time_eq(h, expected), req);
+    let from_header = headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(|h| password::constant_time_eq(h, expected));
+    if let Some(ok) = from_header {
+        return (ok, req);
     }
     let is_form = req
         .headers()
