@@ -1,14 +1,18 @@
 // End-to-end test of the console in headless Chromium (Debian's chromium + playwright-core).
 //
-// It builds a small bank with `zhiying demo --no-serve`, serves it with `zhiying serve`, then
-// opens the data page and a customer-360 page in Chinese and in English. It checks the
-// translated headings, that ECharts drew its charts, that nothing failed in the browser
-// console and that nothing was fetched from outside the server. Screenshots go to a temp dir.
+// It builds a small bank with `zhiying demo --no-serve --json` (which prints the demo logins),
+// serves it with `zhiying serve`, signs in through the login page, then opens the data page and
+// a customer-360 page in Chinese and in English. It checks the translated headings, that
+// ECharts drew its charts, that nothing failed in the browser console and that nothing was
+// fetched from outside the server. It also checks the login page (wrong password, then
+// right), the 403 page a marketer gets on the audit log, and the audit page for compliance.
+// Screenshots go to a temp dir.
 //
 // Environment:
 //   ZHIYING_BIN       the binary (default $CARGO_TARGET_DIR/debug/zhiying, else ./target/debug/zhiying)
 //   CHROMIUM_PATH     the browser (default /usr/bin/chromium)
-//   ZHIYING_E2E_URL   test an already running server instead (skips demo and serve)
+//   ZHIYING_E2E_URL   test an already running server instead (skips demo and serve); then set
+//                     ZHIYING_E2E_LOGINS to the demo's `logins` JSON array
 //   ZHIYING_E2E_CUSTOMERS  customers for the demo (default 2000)
 
 import { test, before, after } from "node:test";
@@ -37,6 +41,8 @@ let server = null;
 let serverLog = "";
 let baseUrl = process.env.ZHIYING_E2E_URL ? process.env.ZHIYING_E2E_URL.replace(/\/$/, "") : null;
 let browser = null;
+/** username → password, from the demo's JSON summary. */
+let logins = {};
 
 const LANGS = {
   zh: {
@@ -69,12 +75,17 @@ function freePort() {
   });
 }
 
-/** Runs a command to completion; rejects with its output if it fails. */
+/** Runs a command to completion and resolves with its standard output; rejects with all of
+ *  its output if it fails. */
 function run(cmd, args, timeoutMs) {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
-    child.stdout.on("data", (d) => (out += d));
+    let stdout = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+      stdout += d;
+    });
     child.stderr.on("data", (d) => (out += d));
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
     child.on("error", (e) => {
@@ -83,7 +94,7 @@ function run(cmd, args, timeoutMs) {
     });
     child.on("exit", (code, signal) => {
       clearTimeout(timer);
-      if (code === 0) resolve(out);
+      if (code === 0) resolve(stdout);
       else reject(new Error(`${cmd} ${args.join(" ")} failed (code ${code}, signal ${signal}):\n${out.slice(-4000)}`));
     });
   });
@@ -111,13 +122,19 @@ async function waitForHealth(url, deadlineMs) {
 before(async () => {
   if (!baseUrl) {
     assert.ok(fs.existsSync(BIN), `no zhiying binary at ${BIN}: build it with 'cargo build --bin zhiying' or set ZHIYING_BIN`);
-    await run(BIN, ["demo", "--customers", CUSTOMERS, "--data-dir", dataDir, "--no-serve"], 15 * 60 * 1000);
+    const out = await run(BIN, ["demo", "--customers", CUSTOMERS, "--data-dir", dataDir, "--no-serve", "--json"], 15 * 60 * 1000);
+    const summary = JSON.parse(out);
+    for (const l of summary.logins) logins[l.username] = l.password;
     const port = await freePort();
     server = spawn(BIN, ["serve", "--data-dir", dataDir, "--port", String(port)], { stdio: ["ignore", "pipe", "pipe"] });
     server.stdout.on("data", (d) => (serverLog += d));
     server.stderr.on("data", (d) => (serverLog += d));
     baseUrl = `http://127.0.0.1:${port}`;
   }
+  if (process.env.ZHIYING_E2E_LOGINS) {
+    for (const l of JSON.parse(process.env.ZHIYING_E2E_LOGINS)) logins[l.username] = l.password;
+  }
+  assert.ok(logins.admin && logins.marketer && logins.compliance, "the demo must print admin, marketer and compliance logins");
   const health = await waitForHealth(baseUrl, 60 * 1000);
   assert.equal(health.status, "ok");
   browser = await chromium.launch({
@@ -148,8 +165,17 @@ after(async () => {
   console.log(`screenshots: ${shotDir}`);
 });
 
-/** A page that records console errors, page errors, failed requests and foreign requests. */
-async function openPage(lang) {
+/** Signs in through the login form; leaves the page where the login redirected. */
+async function signIn(page, username, lang, next = "/console/data") {
+  await page.goto(`${baseUrl}/console/login?lang=${lang}&next=${encodeURIComponent(next)}`);
+  await page.fill("#username", username);
+  await page.fill("#password", logins[username]);
+  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith("/console/login"), { waitUntil: "load" }), page.click("form.login-form button[type=submit]")]);
+}
+
+/** A page that records console errors, page errors, failed requests and foreign requests,
+ *  signed in as `user` (or anonymous when null). */
+async function openPage(lang, user = "admin") {
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, locale: lang === "zh" ? "zh-CN" : "en-US" });
   const page = await context.newPage();
   const problems = [];
@@ -163,6 +189,7 @@ async function openPage(lang) {
     const url = req.url();
     if (!url.startsWith(origin) && !url.startsWith("data:")) problems.push(`request outside the server: ${url}`);
   });
+  if (user) await signIn(page, user, lang);
   return { context, page, problems };
 }
 
@@ -229,8 +256,11 @@ for (const lang of ["zh", "en"]) {
       assert.ok((await visibleText(page, "main h1")).startsWith(L.customer), "customer 360 heading missing");
       assert.ok((await page.locator("main h2", { hasText: L.transactions }).count()) === 1, `no '${L.transactions}' heading`);
       await assertChartsRendered(page, 1);
-      const api = await (await fetch(`${baseUrl}/v1/customers/${encodeURIComponent(id)}`)).json();
+      // The API answers the browser's session (cookie) and refuses anonymous callers.
+      const api = await (await context.request.get(`${baseUrl}/v1/customers/${encodeURIComponent(id)}`)).json();
       assert.equal(api.customer_id, id);
+      assert.equal(api.pii_masked, true);
+      assert.equal((await fetch(`${baseUrl}/v1/customers/${encodeURIComponent(id)}`)).status, 401);
       await page.screenshot({ path: path.join(shotDir, `customer-${lang}.png`), fullPage: true });
       assert.deepEqual(problems, []);
     } finally {
@@ -238,3 +268,59 @@ for (const lang of ["zh", "en"]) {
     }
   });
 }
+
+test("login page: wrong password refused, right one signs in, logout signs out", { timeout: 120_000 }, async () => {
+  const { context, page, problems } = await openPage("en", null);
+  try {
+    const res = await page.goto(`${baseUrl}/console/data?lang=en`);
+    assert.ok(page.url().includes("/console/login"), `anonymous visit not sent to login: ${page.url()}`);
+    assert.equal(res.status(), 200);
+    assert.equal(await visibleText(page, "main h1"), "Sign in");
+    await page.screenshot({ path: path.join(shotDir, "login-en.png"), fullPage: true });
+    await page.fill("#username", "admin");
+    await page.fill("#password", "definitely-not-the-password");
+    await Promise.all([page.waitForLoadState("load"), page.click("form.login-form button[type=submit]")]);
+    assert.equal(await visibleText(page, ".login-error"), "Wrong username or password.");
+    await page.fill("#username", "admin");
+    await page.fill("#password", logins.admin);
+    await Promise.all([page.waitForURL((u) => u.pathname === "/console/data", { waitUntil: "load" }), page.click("form.login-form button[type=submit]")]);
+    assert.equal(await visibleText(page, "main h1"), LANGS.en.data);
+    assert.ok((await page.locator(".user-box .user").innerText()).length > 0, "signed-in user not shown");
+    const cookies = await context.cookies();
+    const session = cookies.find((c) => c.name === "zhiying_session");
+    assert.ok(session && session.httpOnly && session.sameSite === "Lax", `session cookie flags: ${JSON.stringify(session)}`);
+    await Promise.all([page.waitForURL((u) => u.pathname === "/console/login", { waitUntil: "load" }), page.click("form.logout button")]);
+    await page.goto(`${baseUrl}/console/data`);
+    assert.ok(page.url().includes("/console/login"), "still signed in after logout");
+    // The failed attempt was refused with 401; nothing else may have failed.
+    assert.deepEqual(problems.filter((p) => !p.includes("401")), []);
+  } finally {
+    await context.close();
+  }
+});
+
+test("403 page: a marketer cannot open the audit log; compliance can", { timeout: 120_000 }, async () => {
+  const m = await openPage("zh", "marketer");
+  try {
+    assert.equal(await m.page.locator('a[href="/console/audit"]').count(), 0, "marketer sees the audit link");
+    const res = await m.page.goto(`${baseUrl}/console/audit?lang=zh`);
+    assert.equal(res.status(), 403);
+    assert.ok((await visibleText(m.page, "main h1")).includes("403"), "403 page heading");
+    assert.ok((await m.page.content()).includes("audit.read"), "403 page names the missing permission");
+    await m.page.screenshot({ path: path.join(shotDir, "forbidden-zh.png"), fullPage: true });
+  } finally {
+    await m.context.close();
+  }
+  const c = await openPage("zh", "compliance");
+  try {
+    const res = await c.page.goto(`${baseUrl}/console/audit?lang=zh`);
+    assert.equal(res.status(), 200);
+    assert.equal(await visibleText(c.page, "main h1"), "审计日志");
+    assert.ok((await visibleText(c.page, "#audit-verification .verify-status")).includes("哈希链完整"));
+    assert.ok((await c.page.locator("table.audit-list tbody tr").count()) >= 3, "the demo's user creations and logins are listed");
+    await c.page.screenshot({ path: path.join(shotDir, "audit-zh.png"), fullPage: true });
+    assert.deepEqual(c.problems, []);
+  } finally {
+    await c.context.close();
+  }
+});

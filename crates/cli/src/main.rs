@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 audiences, model scores and measured campaigns, with compliance at every decision.\n\n\
 Start with `zhiying demo`: it generates a synthetic bank, ingests it with the real public \
 datasets, and serves the console at http://127.0.0.1:8080/console.",
-    after_help = "Examples:\n  zhiying demo                                   # 100k-customer bank, then the console\n  zhiying generate --customers 10000 --months 12 --out bank/\n  zhiying ingest --data-dir data --table transactions bank/transactions.csv --json\n  zhiying quality --data-dir data --json\n  zhiying model cv --csv datasets/bank-full.csv.gz --target y --exclude duration\n  zhiying serve --data-dir data --port 8080"
+    after_help = "Examples:\n  zhiying demo                                   # 100k-customer bank, then the console\n  zhiying generate --customers 10000 --months 12 --out bank/\n  zhiying ingest --data-dir data --table transactions bank/transactions.csv --json\n  zhiying quality --data-dir data --json\n  zhiying model cv --csv datasets/bank-full.csv.gz --target y --exclude duration\n  zhiying audience count --data-dir data --expr 'aum_tier = \"high\" and did(\"app_login\", 30d)'\n  zhiying serve --data-dir data --port 8080\n  zhiying user add --username alice --role marketer\n  zhiying audit verify\n  zhiying compliance check-copy --text '保本保收益'"
 )]
 struct Cli {
     #[command(flatten)]
@@ -46,6 +46,14 @@ enum Command {
     Audience(commands::audience::Args),
     /// Serve the API and the console.
     Serve(commands::serve::Args),
+    /// Create, list, disable users and reset passwords (console and API accounts).
+    User(commands::users::UserArgs),
+    /// Create, list and revoke API tokens (scoped, expiring, stored hashed).
+    Token(commands::users::TokenArgs),
+    /// Verify the tamper-evident audit log, or sign its head.
+    Audit(commands::audit::Args),
+    /// Marketing-copy checker and other compliance tools.
+    Compliance(commands::compliance::Args),
     /// Generate a bank, ingest it with the real datasets, print a summary and serve the console.
     Demo(commands::demo::Args),
 }
@@ -71,6 +79,10 @@ fn main() -> std::process::ExitCode {
         Command::Clv(a) => commands::clv::run(&cfg, a),
         Command::Audience(a) => commands::audience::run(&cfg, a),
         Command::Serve(a) => commands::serve::run(&cfg, a),
+        Command::User(a) => commands::users::run_user(&cfg, a),
+        Command::Token(a) => commands::users::run_token(&cfg, a),
+        Command::Audit(a) => commands::audit::run(&cfg, a),
+        Command::Compliance(a) => commands::compliance::run(&cfg, a),
         Command::Demo(a) => commands::demo::run(&cfg, a),
     };
     match result {

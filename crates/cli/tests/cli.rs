@@ -223,9 +223,40 @@ fn demo_runs_end_to_end_and_is_idempotent() {
         "planted duplicate persons are linked"
     );
 
+    let logins = |v: &Value| -> Vec<(String, String)> {
+        v["logins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["username"].as_str().unwrap().to_string(),
+                    l["password"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let first_logins = logins(&first);
+    assert_eq!(
+        first_logins
+            .iter()
+            .map(|l| l.0.as_str())
+            .collect::<Vec<_>>(),
+        ["admin", "marketer", "compliance"]
+    );
+    assert!(first_logins.iter().all(|l| l.1.len() == 20));
+
     let (ok, out, err) = zhiying(&args);
     assert!(ok, "second demo failed: {err}");
     let second: Value = serde_json::from_str(&out).unwrap();
+    let second_logins = logins(&second);
+    assert!(
+        first_logins
+            .iter()
+            .zip(&second_logins)
+            .all(|(a, b)| a.0 == b.0 && a.1 != b.1),
+        "each run resets and prints the demo passwords"
+    );
     assert_eq!(
         accepted(&second, "synthetic") + accepted(&second, "real"),
         0,
@@ -271,4 +302,172 @@ fn pii_scan_reports_spans_types_and_masks_values() {
         mobile["end"].as_u64().unwrap() as usize,
     );
     assert_eq!(&text[s..e], "13812345678");
+}
+
+#[test]
+fn users_tokens_and_audit_verify_from_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    let (ok, out, err) = zhiying(&[
+        "user",
+        "add",
+        "--data-dir",
+        d,
+        "--username",
+        "alice",
+        "--role",
+        "marketer,analyst",
+        "--json",
+    ]);
+    assert!(ok, "user add failed: {err}");
+    let u: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(u["roles"], serde_json::json!(["analyst", "marketer"]));
+    assert_eq!(
+        u["password"].as_str().map(str::len),
+        Some(20),
+        "a generated password is printed once"
+    );
+    let (ok, _, err) = zhiying(&[
+        "user",
+        "add",
+        "--data-dir",
+        d,
+        "--username",
+        "alice",
+        "--role",
+        "admin",
+    ]);
+    assert!(!ok && err.contains("already exists"), "{err}");
+    let (ok, _, err) = zhiying(&[
+        "user",
+        "add",
+        "--data-dir",
+        d,
+        "--username",
+        "bob",
+        "--role",
+        "wizard",
+    ]);
+    assert!(!ok && err.contains("not a valid role"), "{err}");
+
+    // A token may not carry a permission its user lacks; a valid one is printed once.
+    let (ok, _, err) = zhiying(&[
+        "token",
+        "create",
+        "--data-dir",
+        d,
+        "--user",
+        "alice",
+        "--scope",
+        "audit.read",
+    ]);
+    assert!(
+        !ok && err.contains("does not have this permission"),
+        "{err}"
+    );
+    let (ok, out, err) = zhiying(&[
+        "token",
+        "create",
+        "--data-dir",
+        d,
+        "--user",
+        "alice",
+        "--scope",
+        "data.read,customer.read",
+        "--expires",
+        "7d",
+        "--json",
+    ]);
+    assert!(ok, "token create failed: {err}");
+    let t: Value = serde_json::from_str(&out).unwrap();
+    let token = t["token"].as_str().unwrap();
+    assert!(token.starts_with("zy_") && token.len() == 67);
+    let id = t["id"].as_str().unwrap().to_string();
+    let (ok, out, _) = zhiying(&["token", "list", "--data-dir", d, "--json"]);
+    assert!(
+        ok && !out.contains(token),
+        "the token itself is never listed"
+    );
+    let (ok, out, err) = zhiying(&["token", "revoke", "--data-dir", d, "--id", &id]);
+    assert!(ok && out.contains("Revoked"), "{err}");
+    let (_, out, _) = zhiying(&["token", "list", "--data-dir", d, "--json"]);
+    let listed: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(listed[0]["active"], false);
+
+    // Everything above is in the audit log, which verifies, and is anchored.
+    let (ok, out, err) = zhiying(&["audit", "anchor", "--data-dir", d, "--json"]);
+    assert!(ok, "anchor failed: {err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["head_seq"], 3);
+    assert!(data.join("keys/audit-anchor.key").is_file());
+    let (ok, out, err) = zhiying(&["audit", "verify", "--data-dir", d, "--json"]);
+    assert!(ok, "verify failed: {err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (
+            v["ok"].clone(),
+            v["entries"].clone(),
+            v["anchors_verified"].clone()
+        ),
+        (Value::Bool(true), 3.into(), 1.into())
+    );
+
+    // Tamper with the SQLite file directly: verify names the entry and exits 1.
+    let db = data.join("zhiying.db");
+    let status = Command::new("sqlite3")
+        .arg(&db)
+        .arg("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
+        .status();
+    if status.is_ok_and(|s| s.success()) {
+        let (ok, out, _) = zhiying(&["audit", "verify", "--data-dir", d]);
+        assert!(!ok, "tampering must fail verify");
+        assert!(out.contains("First bad entry: seq 2"), "{out}");
+    } else {
+        eprintln!(
+            "sqlite3 CLI not installed: tamper check left to crates/store/tests/audit_tamper.rs"
+        );
+    }
+}
+
+#[test]
+fn check_copy_reports_violations_and_exits_1_when_blocking() {
+    let (ok, out, _) = zhiying(&[
+        "compliance",
+        "check-copy",
+        "--text",
+        "本理财产品保本保收益，年化收益最高4.5%",
+        "--json",
+    ]);
+    assert!(!ok, "blocking copy exits non-zero");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    let ids: Vec<&str> = r["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["rule_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "disclosure.wealth",
+            "prohibited.guarantee",
+            "prohibited.guarantee",
+            "absolute.superlative"
+        ]
+    );
+    let (ok, out, _) = zhiying(&[
+        "compliance",
+        "check-copy",
+        "--text",
+        "三年期大额存单利率2.35%，受存款保险保障。",
+    ]);
+    assert!(ok && out.contains("No violations"), "{out}");
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("copy.txt");
+    std::fs::write(&f, "智营信用卡，您的最佳选择").unwrap();
+    let (ok, out, _) = zhiying(&["compliance", "check-copy", "--file", f.to_str().unwrap()]);
+    assert!(
+        ok && out.contains("absolute.superlative") && out.contains("warnings only"),
+        "{out}"
+    );
 }

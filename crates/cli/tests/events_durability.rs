@@ -12,7 +12,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -27,6 +27,7 @@ struct Server {
 
 impl Server {
     fn start(data: &Path) -> Server {
+        bootstrap_token(data);
         let mut child = Command::new(env!("CARGO_BIN_EXE_zhiying"))
             .args(["serve", "--data-dir", data.to_str().unwrap(), "--port", "0"])
             .env_remove("ZHIYING_DATABASE_URL")
@@ -85,12 +86,53 @@ impl Server {
     }
 }
 
+/// The bearer token every request sends: a user with every role, made once per data dir
+/// through the CLI, as an operator would.
+static TOKEN: OnceLock<String> = OnceLock::new();
+
+fn zhiying(data: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_zhiying"))
+        .args(args)
+        .args(["--data-dir", data.to_str().unwrap()])
+        .env_remove("ZHIYING_DATABASE_URL")
+        .env_remove("ZHIYING_DATA_DIR")
+        .output()
+        .expect("zhiying runs");
+    assert!(
+        out.status.success(),
+        "zhiying {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn bootstrap_token(data: &Path) {
+    if TOKEN.get().is_some() {
+        return;
+    }
+    std::fs::create_dir_all(data).expect("data dir");
+    let roles = "admin,marketer,analyst,compliance_officer,service_agent,channel_system";
+    zhiying(
+        data,
+        &["user", "add", "--username", "loader", "--role", roles],
+    );
+    let out = zhiying(
+        data,
+        &[
+            "token", "create", "--user", "loader", "--scope", "*", "--json",
+        ],
+    );
+    let v: Value = serde_json::from_str(&out).expect("token create --json prints JSON");
+    let _ = TOKEN.set(v["token"].as_str().expect("a token").to_string());
+}
+
 /// One HTTP/1.1 request on a fresh connection; `None` when the connection fails (server dead).
 fn http(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, Value)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        TOKEN.get().map(String::as_str).unwrap_or(""),
         body.len()
     );
     s.write_all(req.as_bytes()).ok()?;

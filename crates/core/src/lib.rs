@@ -8,6 +8,7 @@
 //!
 //! This crate has no I/O and no heavy dependencies: everything else depends on it.
 
+pub mod access;
 pub mod domain;
 pub mod layout;
 pub mod money;

@@ -1,26 +1,27 @@
 //! JSON API and operations endpoints.
 
+use axum::Json;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use zhiying_core::access::Permission;
 
 use crate::AppState;
+use crate::auth::{Access, Principal, Routes};
 use crate::customer360::{self, Customer360};
 use crate::data::{self, DataOverview};
 use crate::error::{ApiError, ErrorBody};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi))
-        .route("/v1/customers/{id}", get(customer))
-        .route("/v1/data/tables", get(data_tables))
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/healthz", Access::Public, healthz)
+        .get("/metrics", Permission::MetricsRead, metrics)
+        .get("/openapi.json", Permission::ApiDocs, openapi)
+        .get("/v1/customers/{id}", Permission::CustomerRead, customer)
+        .get("/v1/data/tables", Permission::DataRead, data_tables)
 }
 
 #[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
@@ -121,22 +122,84 @@ pub async fn openapi() -> Response {
         .into_response()
 }
 
+/// `?unmask=true&reason=…` on the customer 360 view.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UnmaskQuery {
+    /// Ask for personal data in clear. Needs `customer.read_pii` and a `reason`; callers
+    /// without the permission get masked values (`pii_masked: true`).
+    pub unmask: Option<bool>,
+    /// Why the data is needed (4–500 characters); recorded in the audit log.
+    pub reason: Option<String>,
+}
+
+/// Decides whether this request sees personal data in clear, and audits it if so. The audit
+/// entry is written before the data is read: no entry, no data.
+pub async fn unmask_decision(
+    state: &AppState,
+    me: &Principal,
+    customer_id: &str,
+    unmask: bool,
+    reason: Option<&str>,
+    via: &str,
+) -> Result<bool, ApiError> {
+    if !unmask || !me.can(Permission::CustomerReadPii) {
+        return Ok(false);
+    }
+    let reason = reason.map(str::trim).unwrap_or("");
+    let n = reason.chars().count();
+    if !(4..=500).contains(&n) {
+        return Err(ApiError::bad_request(
+            "unmask_reason_required",
+            "unmasking personal data needs a reason of 4 to 500 characters",
+            "Add reason=… saying why you need the clear values (e.g. a complaint or case number); it is kept in the audit log.",
+        ));
+    }
+    state
+        .store
+        .append_audit(
+            &me.username,
+            "pii.unmask",
+            &format!("customer:{customer_id}"),
+            &serde_json::json!({"reason": reason, "via": via, "fields": ["name", "resident_id", "phone", "email", "identifiers"]}),
+        )
+        .await
+        .map_err(|e| ApiError::internal("recording the unmasking in the audit log", e))?;
+    Ok(true)
+}
+
 /// Customer 360: profile, linked records, identifiers, accounts, holdings, recent
-/// transactions and events, consents, contacts and responses. C2 identifiers are masked.
+/// transactions and events, consents, contacts and responses. C2 identifiers are masked
+/// unless a caller with `customer.read_pii` asks `unmask=true` with a `reason` (audited).
 #[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers",
-    params(("id" = String, Path, description = "Customer id, e.g. C00000001")),
+    params(("id" = String, Path, description = "Customer id, e.g. C00000001"), UnmaskQuery),
     responses(
         (status = 200, description = "The customer's 360 view", body = Customer360),
-        (status = 400, description = "The id cannot be a customer id", body = ErrorBody),
+        (status = 400, description = "The id cannot be a customer id, or unmasking without a reason", body = ErrorBody),
+        (status = 401, description = "No credentials", body = ErrorBody),
+        (status = 403, description = "No customer.read permission", body = ErrorBody),
         (status = 404, description = "No customer has this id", body = ErrorBody),
         (status = 500, description = "The engine failed", body = ErrorBody),
     ))]
 pub async fn customer(
     State(state): State<AppState>,
+    me: Principal,
     id: Result<Path<String>, PathRejection>,
+    query: Result<Query<UnmaskQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Customer360>, ApiError> {
     let Path(id) = id.map_err(path_error)?;
-    match customer360::load(state.engine.as_ref(), &id).await? {
+    customer360::validate_customer_id(&id)?;
+    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let clear = unmask_decision(
+        &state,
+        &me,
+        &id,
+        q.unmask.unwrap_or(false),
+        q.reason.as_deref(),
+        "api",
+    )
+    .await?;
+    match customer360::load(state.engine.as_ref(), &id, !clear).await? {
         Some(c) => Ok(Json(c)),
         None => Err(customer_not_found(&id)),
     }

@@ -1,14 +1,12 @@
 //! Templates, translations, CSS, JavaScript and ECharts, embedded in the binary so the
 //! console works offline and from a single file.
 
-use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use rust_embed::RustEmbed;
 
-use crate::AppState;
+use crate::auth::{Access, Routes};
 use crate::error::ApiError;
 
 #[derive(RustEmbed)]
@@ -18,11 +16,13 @@ pub struct Assets;
 /// Folders of `assets/` a browser may fetch; templates and translations stay private.
 const PUBLIC: &[&str] = &["static/", "vendor/"];
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/assets/{*path}", get(asset)).route(
-        "/favicon.ico",
-        get(|| async { axum::response::Redirect::permanent("/assets/static/favicon.svg") }),
-    )
+/// Public: the login page needs its CSS, and nothing here is private.
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/assets/{*path}", Access::Public, asset)
+        .get("/favicon.ico", Access::Public, || async {
+            axum::response::Redirect::permanent("/assets/static/favicon.svg")
+        })
 }
 
 /// Serves an embedded file with its content hash as ETag, so browsers revalidate cheaply.

@@ -10,11 +10,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -24,21 +23,32 @@ use zhiying_core::DataDir;
 use zhiying_store::{OperationalStore, StoreError};
 
 use crate::AppState;
+use crate::auth::Routes;
 use crate::error::{ApiError, ErrorBody};
 use crate::i18n::Locale;
+use zhiying_core::access::Permission;
 
 /// API routes and the console page. Merged into the router in one line so an auth layer
 /// can wrap them.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/audiences", get(list).post(save))
-        .route("/v1/audiences/count", post(count))
-        .route("/v1/audiences/sample", post(sample))
-        .route("/v1/audiences/overlap", post(overlap))
-        .route("/v1/audiences/tags", get(tags))
-        .route("/v1/audiences/{id}/snapshot", post(snapshot))
-        .route("/v1/audiences/{id}/export", get(export))
-        .route("/console/audiences", get(page))
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/v1/audiences", Permission::AudienceRead, list)
+        .post("/v1/audiences", Permission::AudienceWrite, save)
+        .post("/v1/audiences/count", Permission::AudienceRead, count)
+        .post("/v1/audiences/sample", Permission::AudienceRead, sample)
+        .post("/v1/audiences/overlap", Permission::AudienceRead, overlap)
+        .get("/v1/audiences/tags", Permission::AudienceRead, tags)
+        .post(
+            "/v1/audiences/{id}/snapshot",
+            Permission::AudienceWrite,
+            snapshot,
+        )
+        .get(
+            "/v1/audiences/{id}/export",
+            Permission::AudienceRead,
+            export,
+        )
+        .get("/console/audiences", Permission::AudienceRead, page)
 }
 
 struct Loaded {
@@ -698,7 +708,11 @@ pub(crate) async fn tags(State(state): State<AppState>) -> Result<Json<TagsRespo
 }
 
 /// The audience builder.
-async fn page(State(state): State<AppState>, locale: Locale) -> Response {
+async fn page(
+    State(state): State<AppState>,
+    locale: Locale,
+    me: crate::auth::Principal,
+) -> Response {
     let (catalog, error) = match state.audiences.index().await {
         Ok((ix, ms)) => (Some(tags_of(&ix, ms)), None),
         Err(e) => (None, Some(e)),
@@ -717,6 +731,7 @@ async fn page(State(state): State<AppState>, locale: Locale) -> Response {
     crate::console::render_page(
         &state,
         &locale,
+        &me,
         "audiences.html",
         "audiences",
         context! {
@@ -740,8 +755,9 @@ mod tests {
     use super::*;
 
     struct Env {
-        app: Router,
+        app: axum::Router,
         dd: DataDir,
+        token: String,
         _tmp: tempfile::TempDir,
     }
 
@@ -756,13 +772,32 @@ mod tests {
             zhiying_audience::fixture::write_fixture(&dd, &spec).unwrap();
         }
         let engine = zhiying_engine::DataFusionEngine::open(&dd).await.unwrap();
-        let store = zhiying_store::open(None, &dd).await.unwrap();
-        let app = crate::router(AppState::new(dd.clone(), Arc::new(engine)).with_store(store));
-        Env { app, dd, _tmp: tmp }
+        let sql = Arc::new(
+            zhiying_store::SqlStore::open_with(&zhiying_store::StoreOptions::default(), &dd)
+                .await
+                .unwrap(),
+        );
+        let token = crate::tests::user_with_token(
+            &sql,
+            "marketer",
+            &[zhiying_core::domain::Role::Marketer],
+        )
+        .await;
+        let app = crate::router(AppState::new(dd.clone(), Arc::new(engine), sql));
+        Env {
+            app,
+            dd,
+            token,
+            _tmp: tmp,
+        }
     }
 
-    async fn call(app: &Router, method: &str, uri: &str, body: Option<Value>) -> (u16, String) {
-        let mut req = Request::builder().method(method).uri(uri);
+    async fn call(e: &Env, method: &str, uri: &str, body: Option<Value>) -> (u16, String) {
+        let app = &e.app;
+        let mut req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {}", e.token));
         let body = match body {
             Some(v) => {
                 req = req.header(header::CONTENT_TYPE, "application/json");
@@ -791,7 +826,7 @@ mod tests {
         assert!(want > 0);
 
         let (s, b) = call(
-            &e.app,
+            &e,
             "POST",
             "/v1/audiences/count",
             Some(json!({"expr": expr})),
@@ -804,7 +839,7 @@ mod tests {
         assert_eq!(v["as_of"], "2024-06-30");
 
         let (s, b) = call(
-            &e.app,
+            &e,
             "POST",
             "/v1/audiences/sample",
             Some(json!({"expr": expr, "n": 5, "seed": 3})),
@@ -814,7 +849,7 @@ mod tests {
         let v = json(&b);
         assert_eq!(v["customer_ids"].as_array().unwrap().len(), 5);
         let (_, b2) = call(
-            &e.app,
+            &e,
             "POST",
             "/v1/audiences/sample",
             Some(json!({"expr": expr, "n": 5, "seed": 3})),
@@ -827,7 +862,7 @@ mod tests {
         );
 
         let (s, b) = call(
-            &e.app,
+            &e,
             "POST",
             "/v1/audiences",
             Some(json!({"name": "高价值", "expr": expr})),
@@ -838,7 +873,7 @@ mod tests {
         assert_eq!(saved["last_count"], want);
         let id = saved["id"].as_str().unwrap().to_string();
         let (s, b) = call(
-            &e.app,
+            &e,
             "POST",
             "/v1/audiences",
             Some(json!({"name": "高价值", "expr": "true"})),
@@ -846,17 +881,11 @@ mod tests {
         .await;
         assert_eq!(s, 409, "{b}");
         assert_eq!(json(&b)["error"]["code"], "audience_exists");
-        let (s, b) = call(&e.app, "GET", "/v1/audiences", None).await;
+        let (s, b) = call(&e, "GET", "/v1/audiences", None).await;
         assert_eq!(s, 200);
         assert_eq!(json(&b)[0]["name"], "高价值");
 
-        let (s, b) = call(
-            &e.app,
-            "POST",
-            &format!("/v1/audiences/{id}/snapshot"),
-            None,
-        )
-        .await;
+        let (s, b) = call(&e, "POST", &format!("/v1/audiences/{id}/snapshot"), None).await;
         assert_eq!(s, 201, "{b}");
         let snap = json(&b);
         assert_eq!(snap["member_count"], want);
@@ -869,7 +898,7 @@ mod tests {
         assert!(path.is_file());
 
         let (s, b) = call(
-            &e.app,
+            &e,
             "GET",
             &format!("/v1/audiences/{id}/export?format=csv&tags=aum_tier,age"),
             None,
@@ -880,7 +909,7 @@ mod tests {
         assert_eq!(lines.next(), Some("customer_id,aum_tier,age"));
         assert_eq!(lines.count() as u64, want);
         let (s, b) = call(
-            &e.app,
+            &e,
             "GET",
             &format!("/v1/audiences/{id}/export?format=xlsx"),
             None,
@@ -888,7 +917,7 @@ mod tests {
         .await;
         assert_eq!(s, 400, "{b}");
         let (s, b) = call(
-            &e.app,
+            &e,
             "GET",
             &format!("/v1/audiences/{id}/export?tags=agee"),
             None,
@@ -902,11 +931,11 @@ mod tests {
                 .contains("did you mean `age`"),
             "{b}"
         );
-        let (s, _) = call(&e.app, "GET", "/v1/audiences/aud-000000000000/export", None).await;
+        let (s, _) = call(&e, "GET", "/v1/audiences/aud-000000000000/export", None).await;
         assert_eq!(s, 404);
 
         let (s, b) = call(
-            &e.app,
+            &e,
             "POST",
             "/v1/audiences/overlap",
             Some(json!({"exprs": ["holds_fund", "holds_wealth"], "audiences": [id]})),
@@ -921,13 +950,13 @@ mod tests {
         assert_eq!(o["sizes"][2], want);
         assert_eq!(o["regions"].as_array().unwrap().len(), 7);
 
-        let (s, b) = call(&e.app, "GET", "/console/audiences?lang=zh", None).await;
+        let (s, b) = call(&e, "GET", "/console/audiences?lang=zh", None).await;
         assert_eq!(s, 200);
         assert!(
             b.contains("人群圈选") && b.contains("高价值") && b.contains("aud-catalog"),
             "{b}"
         );
-        let (s, b) = call(&e.app, "GET", "/console/audiences?lang=en", None).await;
+        let (s, b) = call(&e, "GET", "/console/audiences?lang=en", None).await;
         assert_eq!(s, 200);
         assert!(b.contains("Saved audiences"));
     }
@@ -936,7 +965,7 @@ mod tests {
     async fn invalid_expressions_answer_400_with_the_position() {
         let e = env(true).await;
         let (s, b) = call(
-            &e.app,
+            &e,
             "POST",
             "/v1/audiences/count",
             Some(json!({"expr": "age > 30 and aum_teir = 'high'"})),
@@ -959,7 +988,7 @@ mod tests {
         );
 
         let (s, b) = call(
-            &e.app,
+            &e,
             "POST",
             "/v1/audiences/count",
             Some(json!({"expr": "aum_tier ="})),
@@ -972,7 +1001,7 @@ mod tests {
         );
 
         let (s, b) = call(
-            &e.app,
+            &e,
             "POST",
             "/v1/audiences/overlap",
             Some(json!({"exprs": ["holds_fund", "age >"]})),
@@ -981,7 +1010,7 @@ mod tests {
         assert_eq!(s, 400);
         assert_eq!(json(&b)["error"]["index"], 1);
         let (s, b) = call(
-            &e.app,
+            &e,
             "POST",
             "/v1/audiences/overlap",
             Some(json!({"exprs": ["holds_fund"]})),
@@ -990,14 +1019,14 @@ mod tests {
         assert_eq!(s, 400, "{b}");
         // An invalid expression is not saved.
         let (s, _) = call(
-            &e.app,
+            &e,
             "POST",
             "/v1/audiences",
             Some(json!({"name": "x", "expr": "age >"})),
         )
         .await;
         assert_eq!(s, 400);
-        let (_, b) = call(&e.app, "GET", "/v1/audiences", None).await;
+        let (_, b) = call(&e, "GET", "/v1/audiences", None).await;
         assert_eq!(json(&b), json!([]));
     }
 
@@ -1005,7 +1034,7 @@ mod tests {
     async fn without_tags_the_api_says_how_to_build_them() {
         let e = env(false).await;
         let (s, b) = call(
-            &e.app,
+            &e,
             "POST",
             "/v1/audiences/count",
             Some(json!({"expr": "true"})),
@@ -1020,7 +1049,7 @@ mod tests {
                 .unwrap()
                 .contains("zhiying tags build")
         );
-        let (s, b) = call(&e.app, "GET", "/console/audiences", None).await;
+        let (s, b) = call(&e, "GET", "/console/audiences", None).await;
         assert_eq!(s, 200);
         assert!(b.contains("aud-load-error"));
     }
@@ -1029,7 +1058,7 @@ mod tests {
     async fn the_index_reloads_when_tags_change() {
         let e = env(true).await;
         let (_, b) = call(
-            &e.app,
+            &e,
             "POST",
             "/v1/audiences/count",
             Some(json!({"expr": "true"})),
@@ -1044,7 +1073,7 @@ mod tests {
         };
         zhiying_audience::fixture::write_fixture(&e.dd, &spec).unwrap();
         let (_, b) = call(
-            &e.app,
+            &e,
             "POST",
             "/v1/audiences/count",
             Some(json!({"expr": "true"})),

@@ -5,30 +5,46 @@
 
 use std::collections::BTreeMap;
 
-use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
 use minijinja::{Environment, UndefinedBehavior, Value, context};
 use serde::{Deserialize, Serialize};
 use zhiying_engine::sql_literal;
 
+use zhiying_core::access::Permission;
+
 use crate::AppState;
+use crate::auth::{Principal, Routes};
 use crate::customer360::{self, Customer360, rows};
 use crate::data::{self, DataOverview};
 use crate::error::ApiError;
 use crate::i18n::{self, Lang, Locale};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(|| async { Redirect::to("/console/data") }))
-        .route("/console", get(console_root))
-        .route("/console/", get(console_root))
-        .route("/console/data", get(data_page))
-        .route("/console/customers", get(customers_page))
-        .route("/console/customers/{id}", get(customer_page))
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/", Permission::ConsoleView, || async {
+            Redirect::to("/console/data")
+        })
+        .get("/console", Permission::ConsoleView, console_root)
+        .get("/console/", Permission::ConsoleView, console_root)
+        .get("/console/data", Permission::DataRead, data_page)
+        .get(
+            "/console/customers",
+            Permission::CustomerRead,
+            customers_page,
+        )
+        .get(
+            "/console/customers/{id}",
+            Permission::CustomerRead,
+            customer_page,
+        )
+        .post(
+            "/console/customers/{id}/unmask",
+            Permission::CustomerReadPii,
+            customer_unmask,
+        )
 }
 
 /// Compiled-on-demand templates plus both translation tables.
@@ -56,14 +72,14 @@ impl Templates {
         }
     }
 
-    fn strings(&self, lang: Lang) -> &Value {
+    pub(crate) fn strings(&self, lang: Lang) -> &Value {
         match lang {
             Lang::Zh => &self.zh,
             Lang::En => &self.en,
         }
     }
 
-    fn tr(&self, lang: Lang, key: &str) -> String {
+    pub(crate) fn tr(&self, lang: Lang, key: &str) -> String {
         self.strings(lang)
             .get_attr(key)
             .ok()
@@ -124,6 +140,9 @@ fn money_filter(fen: i64, currency: Option<String>) -> String {
 struct NavItem {
     key: &'static str,
     href: Option<&'static str>,
+    /// Hidden from users without it.
+    #[serde(skip)]
+    perm: Option<Permission>,
 }
 
 /// Every capability of the product; those without a page yet show as "coming".
@@ -131,46 +150,62 @@ const NAV: &[NavItem] = &[
     NavItem {
         key: "data",
         href: Some("/console/data"),
+        perm: Some(Permission::DataRead),
     },
     NavItem {
         key: "customers",
         href: Some("/console/customers"),
+        perm: Some(Permission::CustomerRead),
     },
     NavItem {
         key: "profiles",
         href: None,
+        perm: None,
     },
     NavItem {
         key: "audiences",
         href: Some("/console/audiences"),
+        perm: Some(Permission::AudienceRead),
     },
     NavItem {
         key: "models",
         href: None,
+        perm: None,
     },
     NavItem {
         key: "decisions",
         href: None,
+        perm: None,
     },
     NavItem {
         key: "campaigns",
         href: None,
+        perm: None,
     },
     NavItem {
         key: "measurement",
         href: None,
+        perm: None,
     },
     NavItem {
         key: "compliance",
         href: None,
+        perm: None,
+    },
+    NavItem {
+        key: "audit",
+        href: Some("/console/audit"),
+        perm: Some(Permission::AuditRead),
     },
     NavItem {
         key: "assistant",
         href: None,
+        perm: None,
     },
     NavItem {
         key: "advisor",
         href: None,
+        perm: None,
     },
 ];
 
@@ -178,27 +213,49 @@ const NAV: &[NavItem] = &[
 pub(crate) fn render_page(
     state: &AppState,
     locale: &Locale,
+    me: &Principal,
     template: &str,
     active: &str,
     extra: Value,
 ) -> Response {
-    page(state, locale, StatusCode::OK, template, active, extra)
+    page(
+        state,
+        locale,
+        Some(me),
+        StatusCode::OK,
+        template,
+        active,
+        extra,
+    )
 }
 
 /// Renders a page inside the layout; sets the language cookie when `?lang=` chose it.
-fn page(
+/// `me` shows the signed-in user, the logout form (with its CSRF token) and only the
+/// navigation the user may open.
+pub(crate) fn page(
     state: &AppState,
     locale: &Locale,
+    me: Option<&Principal>,
     status: StatusCode,
     template: &str,
     active: &str,
     extra: Value,
 ) -> Response {
     let lang = locale.lang;
+    let nav: Vec<&NavItem> = NAV
+        .iter()
+        .filter(|n| n.perm.is_none_or(|p| me.is_some_and(|m| m.can(p))))
+        .collect();
     let ctx = context! {
         t => state.templates.strings(lang).clone(),
         lang => lang.tag(),
-        nav => NAV,
+        nav => nav,
+        me => me.map(|m| context! {
+            username => &m.username,
+            display_name => &m.display_name,
+            roles => m.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+            csrf => m.csrf_token(),
+        }),
         active => active,
         switch_zh => locale.switch_href(Lang::Zh),
         switch_en => locale.switch_href(Lang::En),
@@ -228,10 +285,16 @@ fn page(
     res
 }
 
-fn error_page(state: &AppState, locale: &Locale, err: &ApiError) -> Response {
+pub(crate) fn error_page(
+    state: &AppState,
+    locale: &Locale,
+    err: &ApiError,
+    me: Option<&Principal>,
+) -> Response {
     page(
         state,
         locale,
+        me,
         err.status,
         "error.html",
         "",
@@ -307,10 +370,10 @@ fn data_chart(state: &AppState, lang: Lang, o: &DataOverview) -> DataChart {
     }
 }
 
-async fn data_page(State(state): State<AppState>, locale: Locale) -> Response {
+async fn data_page(State(state): State<AppState>, locale: Locale, me: Principal) -> Response {
     let o = match data::overview(&state.data_dir, state.engine.as_ref()).await {
         Ok(o) => o,
-        Err(e) => return error_page(&state, &locale, &e),
+        Err(e) => return error_page(&state, &locale, &e, Some(&me)),
     };
     let chart = data_chart(&state, locale.lang, &o);
     let quality_tables: Vec<Value> = o
@@ -334,6 +397,7 @@ async fn data_page(State(state): State<AppState>, locale: Locale) -> Response {
     page(
         &state,
         &locale,
+        Some(&me),
         StatusCode::OK,
         "data.html",
         "data",
@@ -367,7 +431,7 @@ const CUSTOMER_ROW_COLUMNS: &str =
     "customer_id, source_system, city, gender, risk_level, open_date";
 
 /// Percent-encodes a path segment so any customer id can go in a URL.
-fn encode_segment(s: &str) -> String {
+pub(crate) fn encode_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -393,6 +457,7 @@ fn as_phone(q: &str) -> Option<String> {
 async fn customers_page(
     State(state): State<AppState>,
     locale: Locale,
+    me: Principal,
     query: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let q = query
@@ -438,7 +503,7 @@ async fn customers_page(
     .await;
     let (list, searched) = match found {
         Ok(x) => x,
-        Err(e) => return error_page(&state, &locale, &e),
+        Err(e) => return error_page(&state, &locale, &e, Some(&me)),
     };
     // An exact id, or a phone that belongs to one record, goes straight to the 360 page.
     let target = q.as_ref().and_then(|q| match list.as_slice() {
@@ -469,6 +534,7 @@ async fn customers_page(
     page(
         &state,
         &locale,
+        Some(&me),
         StatusCode::OK,
         "customers.html",
         "customers",
@@ -538,31 +604,89 @@ fn customer_chart(state: &AppState, lang: Lang, c: &Customer360) -> CustomerChar
 async fn customer_page(
     State(state): State<AppState>,
     locale: Locale,
+    me: Principal,
     id: Result<Path<String>, PathRejection>,
 ) -> Response {
     let id = match id {
         Ok(Path(id)) => id,
-        Err(e) => return error_page(&state, &locale, &crate::api::path_error(e)),
+        Err(e) => return error_page(&state, &locale, &crate::api::path_error(e), Some(&me)),
     };
-    let c = match customer360::load(state.engine.as_ref(), &id).await {
+    customer_view(&state, &locale, &me, &id, true, None).await
+}
+
+#[derive(Debug, Deserialize)]
+struct UnmaskForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// The unmask form on the 360 page: POST with a reason (and the CSRF token, checked by the
+/// auth gate). Renders the page with personal data in clear, once, after auditing it.
+async fn customer_unmask(
+    State(state): State<AppState>,
+    locale: Locale,
+    me: Principal,
+    id: Result<Path<String>, PathRejection>,
+    form: Result<axum::Form<UnmaskForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let id = match id {
+        Ok(Path(id)) => id,
+        Err(e) => return error_page(&state, &locale, &crate::api::path_error(e), Some(&me)),
+    };
+    let reason = form.map(|f| f.0.reason).unwrap_or_default();
+    if let Err(e) = customer360::validate_customer_id(&id) {
+        return error_page(&state, &locale, &e, Some(&me));
+    }
+    match crate::api::unmask_decision(&state, &me, &id, true, Some(&reason), "console").await {
+        Ok(clear) => customer_view(&state, &locale, &me, &id, !clear, Some(reason)).await,
+        Err(e) => error_page(&state, &locale, &e, Some(&me)),
+    }
+}
+
+async fn customer_view(
+    state: &AppState,
+    locale: &Locale,
+    me: &Principal,
+    id: &str,
+    masked: bool,
+    reason: Option<String>,
+) -> Response {
+    let state = state.clone();
+    let c = match customer360::load(state.engine.as_ref(), id, masked).await {
         Ok(Some(c)) => c,
-        Ok(None) => return error_page(&state, &locale, &crate::api::customer_not_found(&id)),
-        Err(e) => return error_page(&state, &locale, &e),
+        Ok(None) => {
+            return error_page(
+                &state,
+                locale,
+                &crate::api::customer_not_found(id),
+                Some(me),
+            );
+        }
+        Err(e) => return error_page(&state, locale, &e, Some(me)),
     };
     let chart = customer_chart(&state, locale.lang, &c);
-    page(
+    let mut res = page(
         &state,
-        &locale,
+        locale,
+        Some(me),
         StatusCode::OK,
         "customer.html",
         "customers",
         context! {
+            can_unmask => me.can(Permission::CustomerReadPii),
+            unmask_reason => reason,
             c => Value::from_serialize(&c),
             chart => Value::from_serialize(&chart),
             has_flows => !chart.months.is_empty(),
             has_holdings => !chart.holdings.is_empty(),
         },
-    )
+    );
+    if !masked {
+        // Clear personal data must not linger in caches or the back-forward history.
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
 }
 
 /// Unknown routes: an HTML page for browsers inside the console, JSON for everything else.
@@ -578,7 +702,7 @@ pub async fn fallback(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
     if wants_html && uri.path().starts_with("/console") {
-        return error_page(&state, &locale, &err);
+        return error_page(&state, &locale, &err, None);
     }
     err.into_response()
 }

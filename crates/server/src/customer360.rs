@@ -4,8 +4,9 @@
 //! systems into a party; the view covers every record of the party, and each row says which
 //! record it came from. Without `customer_links` the view covers the one record.
 //!
-//! There is no authentication yet, so no caller has clearance for C2 identifiers: phone,
-//! resident ID, e-mail, names and identifier values are masked in the output.
+//! C2 identifiers (phone, resident ID, e-mail, names and identifier values) are masked
+//! unless the caller holds `customer.read_pii` and asked, with a reason, to unmask: the API
+//! handler decides and audits that before calling [`load`].
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -22,7 +23,7 @@ pub struct Customer360 {
     pub customer_id: String,
     /// The person this record belongs to after identity resolution, if resolved.
     pub party_id: Option<String>,
-    /// C2 identifiers are masked because the caller has no clearance to see them.
+    /// C2 identifiers are masked (the caller has no clearance, or did not ask to unmask).
     pub pii_masked: bool,
     pub profile: CustomerProfile,
     /// Other records of the same person (from identity resolution).
@@ -234,8 +235,13 @@ pub fn validate_customer_id(id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Loads the 360 view, or `None` if no customer has this id.
-pub async fn load(engine: &dyn AnalyticsEngine, id: &str) -> Result<Option<Customer360>, ApiError> {
+/// Loads the 360 view, or `None` if no customer has this id. `masked = false` returns
+/// personal data in clear: only after the caller's clearance was checked and audited.
+pub async fn load(
+    engine: &dyn AnalyticsEngine,
+    id: &str,
+    masked: bool,
+) -> Result<Option<Customer360>, ApiError> {
     validate_customer_id(id)?;
     let lit = sql_literal(id);
     let profile: Vec<CustomerProfile> = rows(
@@ -250,7 +256,9 @@ pub async fn load(engine: &dyn AnalyticsEngine, id: &str) -> Result<Option<Custo
     let Some(mut profile) = profile.into_iter().next() else {
         return Ok(None);
     };
-    mask_profile(&mut profile);
+    if masked {
+        mask_profile(&mut profile);
+    }
 
     let (party_id, linked_records) = if crate::data::has_table(engine, "customer_links").await {
         links(engine, &lit).await?
@@ -329,8 +337,10 @@ pub async fn load(engine: &dyn AnalyticsEngine, id: &str) -> Result<Option<Custo
         rows::<ResponseView>(engine, &q_responses),
     )?;
 
-    for i in &mut identifiers {
-        i.id_value = mask_identifier(&i.id_type, &i.id_value);
+    if masked {
+        for i in &mut identifiers {
+            i.id_value = mask_identifier(&i.id_type, &i.id_value);
+        }
     }
     for a in &mut accounts {
         a.balance = format_money(a.balance_fen, &a.currency);
@@ -346,7 +356,7 @@ pub async fn load(engine: &dyn AnalyticsEngine, id: &str) -> Result<Option<Custo
     Ok(Some(Customer360 {
         customer_id: id.to_string(),
         party_id,
-        pii_masked: true,
+        pii_masked: masked,
         profile,
         linked_records,
         identifiers,

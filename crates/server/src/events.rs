@@ -8,24 +8,29 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Serialize;
 use zhiying_events::{Clock, EventError, EventStore, ItemError, RealtimeSnapshot, ValidateOptions};
 
 use crate::AppState;
+use crate::auth::Routes;
 use crate::error::ApiError;
+use zhiying_core::access::Permission;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/events", post(post_events))
-        .route("/v1/events/status", get(status))
-        .route("/v1/customers/{id}/realtime", get(realtime))
+pub fn routes() -> Routes {
+    Routes::new()
+        .post("/v1/events", Permission::EventsWrite, post_events)
+        .get("/v1/events/status", Permission::DataRead, status)
+        .get(
+            "/v1/customers/{id}/realtime",
+            Permission::CustomerRead,
+            realtime,
+        )
 }
 
 fn store(state: &AppState) -> Result<&Arc<EventStore>, ApiError> {
@@ -179,24 +184,44 @@ mod tests {
     use tower::ServiceExt;
     use zhiying_core::DataDir;
 
-    async fn app(dir: &std::path::Path) -> (axum::Router, Arc<EventStore>) {
+    /// The router, with a bearer token for a user holding every role.
+    struct TestApp {
+        router: axum::Router,
+        token: String,
+    }
+
+    async fn app(dir: &std::path::Path) -> (TestApp, Arc<EventStore>) {
         let dd = DataDir::new(dir);
         let engine = zhiying_engine::DataFusionEngine::open(&dd).await.unwrap();
         let store = Arc::new(
             EventStore::open(dir.join("events"), zhiying_events::EventConfig::default()).unwrap(),
         );
-        let state = AppState::new(dd, Arc::new(engine)).with_events(store.clone());
-        (crate::router(state), store)
+        let sql = Arc::new(
+            zhiying_store::SqlStore::open_with(&zhiying_store::StoreOptions::default(), &dd)
+                .await
+                .unwrap(),
+        );
+        let token =
+            crate::tests::user_with_token(&sql, "root", &zhiying_core::domain::Role::ALL).await;
+        let state = AppState::new(dd, Arc::new(engine), sql).with_events(store.clone());
+        (
+            TestApp {
+                router: crate::router(state),
+                token,
+            },
+            store,
+        )
     }
 
-    async fn call(app: &axum::Router, method: &str, uri: &str, body: &str) -> (u16, Value) {
+    async fn call(app: &TestApp, method: &str, uri: &str, body: &str) -> (u16, Value) {
         let req = Request::builder()
             .method(method)
             .uri(uri)
+            .header("authorization", format!("Bearer {}", app.token))
             .header("content-type", "application/json")
             .body(Body::from(body.to_string()))
             .unwrap();
-        let res = app.clone().oneshot(req).await.unwrap();
+        let res = app.router.clone().oneshot(req).await.unwrap();
         let status = res.status().as_u16();
         let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
             .await

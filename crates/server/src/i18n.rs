@@ -119,7 +119,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Locale {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let query = parts.uri.query().unwrap_or("");
+        Ok(Locale::from_headers(&parts.uri, &parts.headers))
+    }
+}
+
+impl Locale {
+    /// The language of a request, from its URI and headers (for middleware that has no
+    /// extractor).
+    pub fn from_headers(uri: &axum::http::Uri, headers: &axum::http::HeaderMap) -> Locale {
+        let query = uri.query().unwrap_or("");
         let mut from_query = None;
         let mut rest = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -129,8 +137,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Locale {
             }
         }
         let from_cookie = || {
-            parts
-                .headers
+            headers
                 .get_all(header::COOKIE)
                 .iter()
                 .filter_map(|v| v.to_str().ok())
@@ -143,8 +150,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Locale {
                 })
         };
         let from_header = || {
-            parts
-                .headers
+            headers
                 .get(header::ACCEPT_LANGUAGE)
                 .and_then(|v| v.to_str().ok())
                 .and_then(Lang::from_accept_language)
@@ -153,12 +159,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Locale {
             .or_else(from_cookie)
             .or_else(from_header)
             .unwrap_or(Lang::Zh);
-        Ok(Locale {
+        Locale {
             lang,
             remember: from_query.is_some(),
-            path: parts.uri.path().to_string(),
+            path: uri.path().to_string(),
             query_without_lang: rest.join("&"),
-        })
+        }
     }
 }
 

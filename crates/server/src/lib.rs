@@ -2,13 +2,16 @@
 //! `/metrics`, `/openapi.json`) and the server-rendered console under `/console`.
 //!
 //! Everything a request needs lives in [`AppState`], which is cheap to clone (it is a bag of
-//! `Arc`s). Later capabilities add their own fields (operational store, auth) without
-//! touching the handlers that do not use them.
+//! `Arc`s). Later capabilities add their own fields without touching the handlers that do
+//! not use them.
+//!
+//! Every route is registered with the permission it needs through [`auth::Routes`]; see
+//! [`all_routes`] and the `auth` module.
 //!
 //! ```no_run
-//! # async fn run(engine: std::sync::Arc<dyn zhiying_engine::AnalyticsEngine>) -> Result<(), zhiying_server::ServerError> {
+//! # async fn run(engine: std::sync::Arc<dyn zhiying_engine::AnalyticsEngine>, store: std::sync::Arc<dyn zhiying_store::OperationalStore>) -> Result<(), zhiying_server::ServerError> {
 //! use zhiying_core::DataDir;
-//! let state = zhiying_server::AppState::new(DataDir::new("data"), engine);
+//! let state = zhiying_server::AppState::new(DataDir::new("data"), engine, store);
 //! let addr = "127.0.0.1:8080".parse().unwrap();
 //! zhiying_server::serve(state, addr, async { let _ = tokio::signal::ctrl_c().await; }).await
 //! # }
@@ -17,6 +20,9 @@
 mod api;
 mod assets;
 mod audiences;
+mod audit;
+pub mod auth;
+mod compliance;
 mod console;
 mod customer360;
 mod data;
@@ -33,6 +39,7 @@ use std::sync::Arc;
 use axum::Router;
 use zhiying_core::DataDir;
 use zhiying_engine::AnalyticsEngine;
+use zhiying_store::OperationalStore;
 
 pub use error::ApiError;
 
@@ -43,6 +50,9 @@ pub struct AppState {
     pub engine: Arc<dyn AnalyticsEngine>,
     /// The real-time event log; `None` until [`AppState::with_events`] (the events routes then answer 503).
     pub events: Option<Arc<zhiying_events::EventStore>>,
+    /// Users, sessions, tokens, the audit log and the rest of the operational state.
+    pub store: Arc<dyn OperationalStore>,
+    pub auth: Arc<auth::AuthState>,
     metrics: Arc<metrics::Metrics>,
     templates: Arc<console::Templates>,
     audiences: Arc<audiences::AudienceService>,
@@ -51,12 +61,22 @@ pub struct AppState {
 impl AppState {
     /// Builds the state. Templates and translations are embedded in the binary and checked
     /// by the crate's tests, so building them cannot fail at run time.
-    pub fn new(data_dir: DataDir, engine: Arc<dyn AnalyticsEngine>) -> Self {
+    /// Uses the default [`auth::AuthConfig`] and no audit-anchor key; see [`AppState::with_auth`].
+    pub fn new(
+        data_dir: DataDir,
+        engine: Arc<dyn AnalyticsEngine>,
+        store: Arc<dyn OperationalStore>,
+    ) -> Self {
         AppState {
-            audiences: Arc::new(audiences::AudienceService::new(data_dir.clone(), None)),
+            audiences: Arc::new(audiences::AudienceService::new(
+                data_dir.clone(),
+                Some(store.clone()),
+            )),
             data_dir,
             engine,
             events: None,
+            store,
+            auth: Arc::new(auth::AuthState::new(auth::AuthConfig::default(), None)),
             metrics: Arc::new(metrics::Metrics::new()),
             templates: Arc::new(console::Templates::load()),
         }
@@ -67,17 +87,30 @@ impl AppState {
         self.events = Some(store);
         self
     }
-}
 
-impl AppState {
-    /// Gives the server the operational store, where audiences are saved.
-    pub fn with_store(mut self, store: Arc<dyn zhiying_store::OperationalStore>) -> Self {
-        self.audiences = Arc::new(audiences::AudienceService::new(
-            self.data_dir.clone(),
-            Some(store),
-        ));
+    /// Replaces the session/login settings and the key that signs audit anchors.
+    pub fn with_auth(
+        mut self,
+        config: auth::AuthConfig,
+        anchor_keys: Option<zhiying_store::AnchorKeyring>,
+    ) -> Self {
+        self.auth = Arc::new(auth::AuthState::new(config, anchor_keys));
         self
     }
+}
+
+/// Every route with the permission it needs. Add a capability's routes here with one
+/// `.merge(module::routes())`.
+pub fn all_routes() -> auth::Routes {
+    auth::Routes::new()
+        .merge(api::routes())
+        .merge(events::routes())
+        .merge(audiences::routes())
+        .merge(auth::login::routes())
+        .merge(console::routes())
+        .merge(audit::routes())
+        .merge(compliance::routes())
+        .merge(assets::routes())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,12 +129,14 @@ pub enum ServerError {
 /// The whole application: API, operations endpoints, console and embedded assets.
 pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
-    Router::new()
-        .merge(api::routes())
-        .merge(events::routes())
-        .merge(audiences::routes())
-        .merge(console::routes())
-        .merge(assets::routes())
+    let (routes, registry) = all_routes().into_parts();
+    let guard = auth::Guard {
+        state: state.clone(),
+        registry,
+    };
+    routes
+        // After every route is in: the gate applies to all of them, and only to matched ones.
+        .route_layer(axum::middleware::from_fn_with_state(guard, auth::enforce))
         .fallback(console::fallback)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -162,9 +197,15 @@ pub async fn serve(
         port = local.port(),
         engine = state.engine.name()
     );
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let upkeep = tokio::spawn(auth::upkeep(state.clone()));
+    let served = axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    upkeep.abort();
+    served?;
     tracing::info!("server stopped");
     Ok(())
 }

@@ -9,7 +9,7 @@ use utoipa::OpenApi;
 #[openapi(
     info(
         title = "Zhiying API",
-        description = "Zhiying (智营): intelligent marketing for retail banks. Errors are JSON: {\"error\": {\"code\", \"message\", \"hint\"}}. Money is integer 分 (`*_fen`) with a formatted string beside it; times are RFC 3339 UTC.",
+        description = "Zhiying (智营): intelligent marketing for retail banks. Every route but /healthz needs `Authorization: Bearer <token>` (create one with `zhiying token create`) or a console session; each route needs one permission (docs/security.md). Errors are JSON: {\"error\": {\"code\", \"message\", \"hint\"}}. Money is integer 分 (`*_fen`) with a formatted string beside it; times are RFC 3339 UTC.",
         license(name = "Apache-2.0")
     ),
     paths(
@@ -29,6 +29,10 @@ use utoipa::OpenApi;
         crate::audiences::export,
         crate::audiences::overlap,
         crate::audiences::tags,
+        crate::auth::login::me,
+        crate::audit::entries,
+        crate::audit::verify,
+        crate::compliance::check_copy,
     ),
     components(schemas(crate::error::ErrorBody)),
     tags(
@@ -37,6 +41,9 @@ use utoipa::OpenApi;
         (name = "data", description = "Tables, quarantine and data quality"),
         (name = "events", description = "Real-time events, transactions and profiles"),
         (name = "audiences", description = "Audiences (人群圈选): boolean expressions over tags on roaring bitmaps"),
+        (name = "auth", description = "The caller's identity and permissions"),
+        (name = "audit", description = "The hash-chained audit log"),
+        (name = "compliance", description = "Marketing-copy checker"),
     )
 )]
 pub struct ApiDoc;

@@ -11,6 +11,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use zhiying_core::DataDir;
+use zhiying_core::domain::Role;
 use zhiying_core::schema::{self, TableDef};
 use zhiying_engine::DataFusionEngine;
 
@@ -177,20 +178,84 @@ fn populate(dd: &DataDir, with_links: bool) {
     std::fs::write(dd.quality_report(), serde_json::to_string(&report).unwrap()).unwrap();
 }
 
+/// The router plus the bearer token that plain `get` calls send (a user holding every role).
+#[derive(Clone)]
+struct App {
+    router: axum::Router,
+    token: String,
+}
+
 struct Fixture {
     _tmp: tempfile::TempDir,
-    app: axum::Router,
+    app: App,
+    store: Arc<zhiying_store::SqlStore>,
+    /// A token per role, for one user holding only that role (`<role>-user`).
+    tokens: std::collections::HashMap<Role, String>,
+}
+
+/// A user with `roles` and a token with scope `*`; returns the raw token.
+pub(crate) async fn user_with_token(
+    store: &zhiying_store::SqlStore,
+    name: &str,
+    roles: &[Role],
+) -> String {
+    use zhiying_store::OperationalStore;
+    store
+        .create_user(
+            name,
+            name,
+            "$argon2id$v=19$m=19456,t=2,p=1$unused$unused",
+            roles,
+        )
+        .await
+        .unwrap();
+    let token = auth::password::new_api_token();
+    store
+        .create_token(
+            &zhiying_store::hash_token(&token),
+            name,
+            &["*".to_string()],
+            None,
+        )
+        .await
+        .unwrap();
+    token
+}
+
+async fn fixture_with(with_links: bool, config: auth::AuthConfig) -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let dd = DataDir::new(tmp.path().join("data"));
+    populate(&dd, with_links);
+    let engine = DataFusionEngine::open(&dd).await.unwrap();
+    let store = Arc::new(
+        zhiying_store::SqlStore::open_with(&zhiying_store::StoreOptions::default(), &dd)
+            .await
+            .unwrap(),
+    );
+    let root = user_with_token(&store, "root", &Role::ALL).await;
+    let mut tokens = std::collections::HashMap::new();
+    for role in Role::ALL {
+        tokens.insert(
+            role,
+            user_with_token(&store, &format!("{}-user", role.as_str()), &[role]).await,
+        );
+    }
+    let keys =
+        zhiying_store::AnchorKeyring::parse(&format!("k1:{}", "42".repeat(32)), "test").unwrap();
+    let state = AppState::new(dd, Arc::new(engine), store.clone()).with_auth(config, Some(keys));
+    Fixture {
+        app: App {
+            router: router(state),
+            token: root,
+        },
+        store,
+        tokens,
+        _tmp: tmp,
+    }
 }
 
 async fn fixture(with_links: bool) -> Fixture {
-    let tmp = tempfile::tempdir().unwrap();
-    let dd = DataDir::new(tmp.path());
-    populate(&dd, with_links);
-    let engine = DataFusionEngine::open(&dd).await.unwrap();
-    Fixture {
-        app: router(AppState::new(dd, Arc::new(engine))),
-        _tmp: tmp,
-    }
+    fixture_with(with_links, auth::AuthConfig::default()).await
 }
 
 struct Got {
@@ -211,14 +276,26 @@ impl Got {
     }
 }
 
-async fn get_with(app: &axum::Router, uri: &str, headers: &[(&str, &str)]) -> Got {
-    let mut req = Request::builder().uri(uri);
+/// Sends a request; adds the root bearer token unless the headers bring credentials
+/// (or say `authorization: none` for an anonymous call).
+async fn send(app: &App, method: &str, uri: &str, headers: &[(&str, &str)], body: Body) -> Got {
+    let mut req = Request::builder().method(method).uri(uri);
+    let brings_own = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("authorization")
+            || (k.eq_ignore_ascii_case("cookie") && v.contains("zhiying_session"))
+    });
+    if !brings_own {
+        req = req.header("authorization", format!("Bearer {}", app.token));
+    }
     for (k, v) in headers {
-        req = req.header(*k, *v);
+        if !(k.eq_ignore_ascii_case("authorization") && *v == "none") {
+            req = req.header(*k, *v);
+        }
     }
     let res = app
+        .router
         .clone()
-        .oneshot(req.body(Body::empty()).unwrap())
+        .oneshot(req.body(body).unwrap())
         .await
         .unwrap();
     let status = res.status();
@@ -233,7 +310,11 @@ async fn get_with(app: &axum::Router, uri: &str, headers: &[(&str, &str)]) -> Go
     }
 }
 
-async fn get(app: &axum::Router, uri: &str) -> Got {
+async fn get_with(app: &App, uri: &str, headers: &[(&str, &str)]) -> Got {
+    send(app, "GET", uri, headers, Body::empty()).await
+}
+
+async fn get(app: &App, uri: &str) -> Got {
     get_with(app, uri, &[]).await
 }
 
@@ -466,6 +547,7 @@ async fn errors_are_json_with_code_message_and_hint() {
     );
     let post = f
         .app
+        .router
         .clone()
         .oneshot(Request::post("/healthz").body(Body::empty()).unwrap())
         .await
@@ -705,11 +787,848 @@ fn console_templates_smoke() -> Vec<String> {
     let mut out = Vec::new();
     for lang in [i18n::Lang::Zh, i18n::Lang::En] {
         let ctx = minijinja::context! {
-            t => i18n::table(lang), lang => lang.tag(), nav => Vec::<Value>::new(), active => "",
+            t => i18n::table(lang), lang => lang.tag(), nav => Vec::<Value>::new(), active => "", me => (),
             switch_zh => "/?lang=zh", switch_en => "/?lang=en",
             status => 500, code => "x", message => "m", hint => "h",
         };
         out.push(templates.render("error.html", ctx).unwrap());
     }
     out
+}
+
+// ---------------------------------------------------------------------------------------
+// Authentication and authorisation
+// ---------------------------------------------------------------------------------------
+
+use zhiying_core::access::{Permission, role_permissions};
+use zhiying_store::OperationalStore;
+
+/// A concrete URI for a registered path.
+fn sample_uri(path: &str) -> String {
+    path.replace("{id}", "C00000001")
+        .replace("{*path}", "static/console.css")
+}
+
+fn is_login_redirect(g: &Got) -> bool {
+    g.status == StatusCode::SEE_OTHER
+        && g.header(header::LOCATION)
+            .starts_with("/console/login?next=")
+}
+
+#[tokio::test]
+async fn every_route_rejects_anonymous_callers_and_grants_exactly_the_role_table() {
+    let f = fixture(true).await;
+    let routes = crate::all_routes();
+    let specs = routes.specs().to_vec();
+    assert!(specs.len() >= 17, "registry has {} routes", specs.len());
+    let public: Vec<&str> = specs
+        .iter()
+        .filter(|s| s.access == auth::Access::Public)
+        .map(|s| s.path)
+        .collect();
+    assert_eq!(
+        public,
+        [
+            "/healthz",
+            "/console/login",
+            "/console/login",
+            "/assets/{*path}",
+            "/favicon.ico"
+        ],
+        "only the health check, the login page and static assets are public"
+    );
+    for spec in &specs {
+        let uri = sample_uri(spec.path);
+        let method = spec.method.as_str();
+        let body = || {
+            if method == "POST" {
+                Body::from("{}")
+            } else {
+                Body::empty()
+            }
+        };
+        let anon = send(
+            &f.app,
+            method,
+            &uri,
+            &[
+                ("authorization", "none"),
+                ("content-type", "application/json"),
+            ],
+            body(),
+        )
+        .await;
+        if spec.access == auth::Access::Public {
+            assert!(
+                anon.status != StatusCode::UNAUTHORIZED && !is_login_redirect(&anon),
+                "{method} {uri} is public: {}",
+                anon.status
+            );
+            continue;
+        }
+        let console = uri == "/" || uri.starts_with("/console");
+        if console && method == "GET" {
+            assert!(
+                is_login_redirect(&anon),
+                "{method} {uri}: anonymous must be sent to the login page, got {}",
+                anon.status
+            );
+        } else {
+            assert_error(&anon, 401, "unauthenticated");
+            assert_eq!(
+                anon.header(header::WWW_AUTHENTICATE),
+                "Bearer realm=\"zhiying\""
+            );
+        }
+        for role in Role::ALL {
+            let bearer = format!("Bearer {}", f.tokens[&role]);
+            let got = send(
+                &f.app,
+                method,
+                &uri,
+                &[
+                    ("authorization", &bearer),
+                    ("content-type", "application/json"),
+                ],
+                body(),
+            )
+            .await;
+            let allowed = match spec.access {
+                auth::Access::Perm(p) => role_permissions(role).contains(&p),
+                _ => true,
+            };
+            if allowed {
+                assert!(
+                    got.status != StatusCode::UNAUTHORIZED && got.status != StatusCode::FORBIDDEN,
+                    "{method} {uri} must be open to {}: {} {}",
+                    role.as_str(),
+                    got.status,
+                    got.body
+                );
+            } else {
+                assert_eq!(
+                    got.status,
+                    StatusCode::FORBIDDEN,
+                    "{method} {uri} must be closed to {}: {}",
+                    role.as_str(),
+                    got.body
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_route_outside_the_registry_is_refused() {
+    let f = fixture(false).await;
+    let (routes, registry) = auth::Routes::new()
+        .get("/v1/known", Permission::DataRead, || async { "ok" })
+        .into_parts();
+    let sneaky = routes.route("/v1/sneaky", axum::routing::get(|| async { "secret" }));
+    let state = {
+        // Reuse the fixture's state through a fresh AppState on the same store.
+        let dd = DataDir::new(f._tmp.path().join("data"));
+        let engine = DataFusionEngine::open(&dd).await.unwrap();
+        AppState::new(dd, Arc::new(engine), f.store.clone())
+    };
+    let guard = auth::Guard {
+        state: state.clone(),
+        registry,
+    };
+    let app = App {
+        router: sneaky
+            .route_layer(axum::middleware::from_fn_with_state(guard, auth::enforce))
+            .with_state(state),
+        token: f.app.token.clone(),
+    };
+    assert_eq!(get(&app, "/v1/known").await.body, "ok");
+    let g = get(&app, "/v1/sneaky").await;
+    assert_error(&g, 403, "route_without_permission");
+    assert!(!g.body.contains("secret"));
+}
+
+#[tokio::test]
+async fn tokens_are_scoped_expiring_revocable_and_die_with_their_user() {
+    let f = fixture(false).await;
+    let s = f.store.as_ref();
+    s.create_user("ops", "Ops", "x", &[Role::Admin])
+        .await
+        .unwrap();
+    let mk = |scopes: &[&str], expires: Option<i64>| {
+        let t = auth::password::new_api_token();
+        let scopes: Vec<String> = scopes.iter().map(|x| x.to_string()).collect();
+        (t, scopes, expires)
+    };
+    let (scoped, sc, ex) = mk(&["data.read"], None);
+    s.create_token(&zhiying_store::hash_token(&scoped), "ops", &sc, ex)
+        .await
+        .unwrap();
+    let auth_h = format!("Bearer {scoped}");
+    assert_eq!(
+        get_with(&f.app, "/v1/data/tables", &[("authorization", &auth_h)])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_error(
+        &get_with(
+            &f.app,
+            "/v1/customers/C00000001",
+            &[("authorization", &auth_h)],
+        )
+        .await,
+        403,
+        "forbidden",
+    );
+    let me = get_with(&f.app, "/v1/me", &[("authorization", &auth_h)])
+        .await
+        .json();
+    assert_eq!(me["permissions"], json!(["data.read"]));
+    assert_eq!(me["via"], "token");
+
+    let (expired, sc, _) = mk(&["*"], None);
+    s.create_token(&zhiying_store::hash_token(&expired), "ops", &sc, Some(1))
+        .await
+        .unwrap();
+    assert_error(
+        &get_with(
+            &f.app,
+            "/v1/data/tables",
+            &[("authorization", &format!("Bearer {expired}"))],
+        )
+        .await,
+        401,
+        "invalid_token",
+    );
+
+    assert!(
+        s.revoke_token(&zhiying_store::hash_token(&scoped))
+            .await
+            .unwrap()
+    );
+    assert_error(
+        &get_with(&f.app, "/v1/data/tables", &[("authorization", &auth_h)]).await,
+        401,
+        "invalid_token",
+    );
+
+    let (live, sc, _) = mk(&["*"], None);
+    s.create_token(&zhiying_store::hash_token(&live), "ops", &sc, None)
+        .await
+        .unwrap();
+    let live_h = format!("Bearer {live}");
+    assert_eq!(
+        get_with(&f.app, "/metrics", &[("authorization", &live_h)])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    s.update_user(
+        "ops",
+        &zhiying_store::UserUpdate {
+            disabled: Some(true),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_error(
+        &get_with(&f.app, "/metrics", &[("authorization", &live_h)]).await,
+        401,
+        "invalid_token",
+    );
+
+    assert_error(
+        &get_with(&f.app, "/v1/me", &[("authorization", "Basic YTpi")]).await,
+        401,
+        "invalid_authorization",
+    );
+    assert_error(
+        &get_with(&f.app, "/v1/me", &[("authorization", "Bearer zy_nope")]).await,
+        401,
+        "invalid_token",
+    );
+}
+
+/// The hidden CSRF value in a rendered form.
+fn hidden_csrf(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or("")
+        .to_string()
+}
+
+fn set_cookie_value(g: &Got, name: &str) -> Option<String> {
+    g.headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(|c| c.to_string())
+}
+
+async fn post_form(app: &App, uri: &str, cookie: &str, form: &str) -> Got {
+    send(
+        app,
+        "POST",
+        uri,
+        &[
+            ("authorization", "none"),
+            ("cookie", cookie),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        Body::from(form.to_string()),
+    )
+    .await
+}
+
+async fn login(app: &App, user: &str, pw: &str) -> (Got, String) {
+    let page = get_with(
+        app,
+        "/console/login?next=/console/customers",
+        &[("authorization", "none")],
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let csrf = hidden_csrf(&page.body);
+    let c = set_cookie_value(&page, "zhiying_login_csrf").unwrap_or_default();
+    assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax"), "{c}");
+    let cookie = format!("zhiying_login_csrf={csrf}");
+    let form = format!("username={user}&password={pw}&csrf={csrf}&next=%2Fconsole%2Fcustomers");
+    (
+        post_form(app, "/console/login", &cookie, &form).await,
+        cookie,
+    )
+}
+
+#[tokio::test]
+async fn console_login_session_csrf_and_logout() {
+    let f = fixture(true).await;
+    let hash = auth::password::hash_password("a long demo password").unwrap();
+    f.store
+        .create_user("mia", "Mia 米娅", &hash, &[Role::Marketer])
+        .await
+        .unwrap();
+
+    // Anonymous: redirected to the login page, which says who may sign in.
+    let anon = get_with(
+        &f.app,
+        "/console/data?lang=en",
+        &[("authorization", "none")],
+    )
+    .await;
+    assert_eq!(
+        anon.header(header::LOCATION),
+        "/console/login?next=%2Fconsole%2Fdata%3Flang%3Den"
+    );
+    let page = get_with(
+        &f.app,
+        "/console/login?lang=en",
+        &[("authorization", "none")],
+    )
+    .await;
+    assert!(page.body.contains("Sign in") && page.body.contains("name=\"password\""));
+
+    // Wrong password, then no login CSRF cookie: refused, audited.
+    let (bad, _) = login(&f.app, "mia", "wrong password here").await;
+    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+    assert!(bad.body.contains("用户名或密码错误"), "{}", bad.body);
+    let no_cookie = post_form(
+        &f.app,
+        "/console/login",
+        "",
+        "username=mia&password=a+long+demo+password&csrf=x",
+    )
+    .await;
+    assert_eq!(no_cookie.status, StatusCode::FORBIDDEN);
+
+    // Right password: a session cookie, HttpOnly and SameSite=Lax, and the redirect to next.
+    let (ok, _) = login(&f.app, "mia", "a+long+demo+password").await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    assert_eq!(ok.header(header::LOCATION), "/console/customers");
+    let sc = set_cookie_value(&ok, "zhiying_session").unwrap();
+    assert!(
+        sc.contains("HttpOnly") && sc.contains("SameSite=Lax") && !sc.contains("Secure"),
+        "{sc}"
+    );
+    let sid = sc
+        .trim_start_matches("zhiying_session=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let session_cookie = format!("zhiying_session={sid}");
+    // The raw session id is not what the store keeps.
+    assert!(f.store.session(&sid).await.unwrap().is_none());
+    assert!(
+        f.store
+            .session(&zhiying_store::hash_token(&sid))
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    let data = get_with(&f.app, "/console/data", &[("cookie", &session_cookie)]).await;
+    assert_eq!(data.status, StatusCode::OK);
+    assert!(data.body.contains("Mia 米娅") && data.body.contains("action=\"/console/logout\""));
+    assert!(
+        !data.body.contains("/console/audit"),
+        "a marketer sees no audit link"
+    );
+    let csrf = hidden_csrf(&data.body);
+    assert_eq!(csrf.len(), 64);
+
+    // A marketer is refused the audit page with an HTML 403 page in the console.
+    let denied = get_with(
+        &f.app,
+        "/console/audit",
+        &[("cookie", &session_cookie), ("accept", "text/html")],
+    )
+    .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    assert!(
+        denied.body.contains("<html") && denied.body.contains("audit.read"),
+        "{}",
+        denied.body
+    );
+
+    // Logout needs the CSRF token, and a same-site origin.
+    let no_csrf = post_form(&f.app, "/console/logout", &session_cookie, "").await;
+    assert_error(&no_csrf, 403, "csrf_failed");
+    let wrong_origin = send(
+        &f.app,
+        "POST",
+        "/console/logout",
+        &[
+            ("cookie", &session_cookie),
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://evil.example"),
+            ("x-csrf-token", &csrf),
+        ],
+        Body::empty(),
+    )
+    .await;
+    assert_error(&wrong_origin, 403, "csrf_failed");
+    let out = post_form(
+        &f.app,
+        "/console/logout",
+        &session_cookie,
+        &format!("csrf={csrf}"),
+    )
+    .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert!(set_cookie_value(&out, "zhiying_session").is_some_and(|c| c.contains("Max-Age=0")));
+    assert!(is_login_redirect(
+        &get_with(&f.app, "/console/data", &[("cookie", &session_cookie)]).await
+    ));
+
+    let actions: Vec<String> = f
+        .store
+        .audit_entries(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(actions, ["auth.login_failed", "auth.login", "auth.logout"]);
+}
+
+#[tokio::test]
+async fn logins_are_rate_limited_and_cookies_are_secure_behind_tls() {
+    let f = fixture(false).await;
+    let hash = auth::password::hash_password("a long demo password").unwrap();
+    f.store
+        .create_user("kim", "Kim", &hash, &[Role::Analyst])
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        assert_eq!(
+            login(&f.app, "kim", "nope nope nope").await.0.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let (locked, _) = login(&f.app, "kim", "a+long+demo+password").await;
+    assert_eq!(
+        locked.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the right password is refused while locked"
+    );
+    assert!(
+        locked
+            .header(header::RETRY_AFTER)
+            .parse::<u64>()
+            .is_ok_and(|s| s > 0 && s <= 900)
+    );
+    let rate_limited = f
+        .store
+        .audit_search(
+            &zhiying_store::AuditFilter {
+                action: Some("auth.login_failed".into()),
+                ..Default::default()
+            },
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(rate_limited.len(), 6);
+    assert!(rate_limited[0].detail.contains("rate_limited"));
+
+    f.store
+        .create_user("lee", "Lee", &hash, &[Role::Analyst])
+        .await
+        .unwrap();
+    let page = get_with(&f.app, "/console/login", &[("authorization", "none")]).await;
+    let csrf = hidden_csrf(&page.body);
+    let tls = send(
+        &f.app,
+        "POST",
+        "/console/login",
+        &[
+            ("authorization", "none"),
+            ("cookie", &format!("zhiying_login_csrf={csrf}")),
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("x-forwarded-proto", "https"),
+        ],
+        Body::from(format!(
+            "username=lee&password=a+long+demo+password&csrf={csrf}"
+        )),
+    )
+    .await;
+    assert_eq!(tls.status, StatusCode::SEE_OTHER);
+    assert!(set_cookie_value(&tls, "zhiying_session").is_some_and(|c| c.contains("; Secure")));
+}
+
+#[tokio::test]
+async fn sessions_expire_when_idle_or_old() {
+    let f = fixture_with(
+        false,
+        auth::AuthConfig {
+            idle_timeout: std::time::Duration::from_secs(60),
+            ..Default::default()
+        },
+    )
+    .await;
+    f.store
+        .create_user("old", "Old", "x", &[Role::Analyst])
+        .await
+        .unwrap();
+    let now = chrono::Utc::now().timestamp_micros();
+    for (sid, last_seen, expires) in [
+        ("idle", now - 120_000_000, now + 3_600_000_000),
+        ("aged", now, now - 1),
+        ("fresh", now, now + 3_600_000_000),
+    ] {
+        f.store
+            .create_session(&zhiying_store::Session {
+                id_hash: zhiying_store::hash_token(sid),
+                username: "old".into(),
+                csrf_token: "c".into(),
+                created_at: now,
+                last_seen_at: last_seen,
+                expires_at: expires,
+            })
+            .await
+            .unwrap();
+    }
+    for sid in ["idle", "aged"] {
+        let g = get_with(
+            &f.app,
+            "/console/data",
+            &[("cookie", &format!("zhiying_session={sid}"))],
+        )
+        .await;
+        assert!(is_login_redirect(&g), "{sid}: {}", g.status);
+        assert!(
+            f.store
+                .session(&zhiying_store::hash_token(sid))
+                .await
+                .unwrap()
+                .is_none(),
+            "{sid} deleted"
+        );
+    }
+    assert_eq!(
+        get_with(
+            &f.app,
+            "/console/data",
+            &[("cookie", "zhiying_session=fresh")]
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn unmasking_needs_the_permission_and_a_reason_and_is_audited() {
+    let f = fixture(true).await;
+    let compliance = format!("Bearer {}", f.tokens[&Role::ComplianceOfficer]);
+    let marketer = format!("Bearer {}", f.tokens[&Role::Marketer]);
+
+    let no_reason = get_with(
+        &f.app,
+        "/v1/customers/C00000001?unmask=true",
+        &[("authorization", &compliance)],
+    )
+    .await;
+    assert_error(&no_reason, 400, "unmask_reason_required");
+
+    let clear = get_with(
+        &f.app,
+        "/v1/customers/C00000001?unmask=true&reason=complaint%20%23118",
+        &[("authorization", &compliance)],
+    )
+    .await;
+    assert_eq!(clear.status, StatusCode::OK, "{}", clear.body);
+    let v = clear.json();
+    assert_eq!(v["pii_masked"], false);
+    assert_eq!(v["profile"]["phone"], "13812345678");
+    assert_eq!(v["profile"]["resident_id"], "110101198506011234");
+    assert_eq!(v["profile"]["name"], "张三丰");
+
+    // A marketer asking to unmask gets masked values, and nothing is audited for them.
+    let masked = get_with(
+        &f.app,
+        "/v1/customers/C00000001?unmask=true&reason=curious",
+        &[("authorization", &marketer)],
+    )
+    .await
+    .json();
+    assert_eq!(masked["pii_masked"], true);
+    assert_eq!(masked["profile"]["phone"], "138****5678");
+
+    // The console form: POST with a reason shows clear values, once, and audits them.
+    let page = send(
+        &f.app,
+        "POST",
+        "/console/customers/C00000001/unmask",
+        &[
+            ("authorization", &compliance),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        Body::from("reason=identity+check+at+branch"),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("13812345678") && page.body.contains("identity check at branch"));
+    assert_eq!(page.header(header::CACHE_CONTROL), "no-store");
+    let masked_page = get_with(
+        &f.app,
+        "/console/customers/C00000001",
+        &[("authorization", &compliance)],
+    )
+    .await;
+    assert!(
+        !masked_page.body.contains("13812345678")
+            && masked_page
+                .body
+                .contains("action=\"/console/customers/C00000001/unmask\"")
+    );
+
+    let unmasks = f
+        .store
+        .audit_search(
+            &zhiying_store::AuditFilter {
+                action: Some("pii.unmask".into()),
+                ..Default::default()
+            },
+            10,
+        )
+        .await
+        .unwrap();
+    let seen: Vec<(String, String, serde_json::Value)> = unmasks
+        .iter()
+        .map(|e| {
+            let d: serde_json::Value = serde_json::from_str(&e.detail).unwrap();
+            (
+                e.actor.clone(),
+                e.target.clone(),
+                json!([d["reason"], d["via"]]),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "compliance_officer-user".to_string(),
+                "customer:C00000001".to_string(),
+                json!(["identity check at branch", "console"])
+            ),
+            (
+                "compliance_officer-user".to_string(),
+                "customer:C00000001".to_string(),
+                json!(["complaint #118", "api"])
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn audit_page_and_api_show_entries_and_detect_tampering() {
+    let f = fixture(false).await;
+    for i in 0..3 {
+        f.store
+            .append_audit(
+                "alice",
+                "auth.login",
+                &format!("user:alice{i}"),
+                &json!({"i": i}),
+            )
+            .await
+            .unwrap();
+    }
+    f.store
+        .append_audit("bob", "token.create", "token:abc", &json!({}))
+        .await
+        .unwrap();
+    let compliance = format!("Bearer {}", f.tokens[&Role::ComplianceOfficer]);
+
+    let ok = get_with(
+        &f.app,
+        "/v1/audit/verify",
+        &[("authorization", &compliance)],
+    )
+    .await
+    .json();
+    assert_eq!(
+        (ok["ok"].clone(), ok["entries"].clone()),
+        (json!(true), json!(4))
+    );
+    let only_auth = get_with(
+        &f.app,
+        "/v1/audit/entries?action=auth.&limit=2",
+        &[("authorization", &compliance)],
+    )
+    .await
+    .json();
+    assert_eq!(
+        only_auth.as_array().map(|a| a
+            .iter()
+            .map(|e| e["seq"].as_u64().unwrap_or(0))
+            .collect::<Vec<_>>()),
+        Some(vec![3, 2])
+    );
+
+    let page = get_with(
+        &f.app,
+        "/console/audit?lang=en&actor=bob",
+        &[("authorization", &compliance)],
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("Chain intact")
+            && page.body.contains("token.create")
+            && !page.body.contains("user:alice0")
+    );
+
+    sqlx::query("UPDATE audit_log SET target = 'user:mallory' WHERE seq = 2")
+        .execute(f.store.pool())
+        .await
+        .unwrap();
+    let bad = get_with(
+        &f.app,
+        "/v1/audit/verify",
+        &[("authorization", &compliance)],
+    )
+    .await
+    .json();
+    assert_eq!(
+        (bad["ok"].clone(), bad["first_bad_seq"].clone()),
+        (json!(false), json!(2))
+    );
+    let page = get_with(
+        &f.app,
+        "/console/audit?lang=en",
+        &[("authorization", &compliance)],
+    )
+    .await;
+    assert!(
+        page.body.contains("Tampering detected") && page.body.contains("#2"),
+        "{}",
+        page.body
+    );
+
+    assert_error(
+        &get_with(
+            &f.app,
+            "/v1/audit/verify",
+            &[(
+                "authorization",
+                &format!("Bearer {}", f.tokens[&Role::Marketer]),
+            )],
+        )
+        .await,
+        403,
+        "forbidden",
+    );
+}
+
+#[tokio::test]
+async fn copy_checker_api() {
+    let f = fixture(false).await;
+    let marketer = format!("Bearer {}", f.tokens[&Role::Marketer]);
+    let g = send(
+        &f.app,
+        "POST",
+        "/v1/compliance/check-copy",
+        &[
+            ("authorization", &marketer),
+            ("content-type", "application/json"),
+        ],
+        Body::from(json!({"text": "稳赚不赔，保本保收益！"}).to_string()),
+    )
+    .await;
+    assert_eq!(g.status, StatusCode::OK, "{}", g.body);
+    let v = g.json();
+    assert_eq!(v["blocking"], true);
+    let ids: Vec<&str> = v["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["rule_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "prohibited.no_risk",
+            "prohibited.guarantee",
+            "prohibited.guarantee"
+        ]
+    );
+    assert_eq!(v["violations"][0]["category"], "prohibited_claim");
+    assert_eq!(
+        (
+            v["violations"][2]["char_start"].clone(),
+            v["violations"][2]["char_end"].clone()
+        ),
+        (json!(7), json!(10))
+    );
+    let empty = send(
+        &f.app,
+        "POST",
+        "/v1/compliance/check-copy",
+        &[
+            ("authorization", &marketer),
+            ("content-type", "application/json"),
+        ],
+        Body::from(r#"{"text": "  "}"#),
+    )
+    .await;
+    assert_error(&empty, 400, "invalid_text");
+    let analyst = format!("Bearer {}", f.tokens[&Role::Analyst]);
+    let denied = send(
+        &f.app,
+        "POST",
+        "/v1/compliance/check-copy",
+        &[
+            ("authorization", &analyst),
+            ("content-type", "application/json"),
+        ],
+        Body::from(r#"{"text": "x"}"#),
+    )
+    .await;
+    assert_error(&denied, 403, "forbidden");
 }

@@ -19,6 +19,7 @@
 //! # let _ = entries; Ok(()) }
 //! ```
 
+mod anchor;
 mod audiences;
 mod audit;
 mod error;
@@ -27,12 +28,17 @@ mod types;
 
 use std::sync::Arc;
 
+pub use anchor::{
+    AnchorKey, AnchorKeyring, AuditVerification, KEY_ENV, KEY_FILE_ENV, KeyError, anchor_head,
+    anchor_mac, recompute, verify_audit_log,
+};
 pub use audiences::{AudienceSnapshot, NewAudience, SavedAudience};
 pub use audit::{GENESIS_HASH, audit_hash, canonical_json, hash_token};
 pub use error::{AuditBreak, StoreError};
 pub use sql::{Backend, SqlStore, StoreOptions};
 pub use types::{
-    ALL_CHANNELS, ApiToken, AuditEntry, ConsentEvent, DncEntry, IngestRun, IngestTotals, User,
+    ALL_CHANNELS, ApiToken, AuditAnchor, AuditEntry, AuditFilter, ConsentEvent, DncEntry,
+    IngestRun, IngestTotals, Session, User, UserUpdate,
 };
 
 use zhiying_core::DataDir;
@@ -113,6 +119,24 @@ pub trait OperationalStore: Send + Sync {
     async fn token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError>;
     /// Revokes a token. Returns false if no active token has this hash.
     async fn revoke_token(&self, token_hash: &str) -> Result<bool, StoreError>;
+    /// Changes a user. Fails with [`StoreError::NotFound`] if there is no such user.
+    async fn update_user(&self, username: &str, change: &UserUpdate) -> Result<User, StoreError>;
+    /// Tokens, revoked and expired ones included, oldest first; of one user or of all.
+    async fn tokens(&self, username: Option<&str>) -> Result<Vec<ApiToken>, StoreError>;
+
+    // ---- console sessions ----
+
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// The session with this id hash, expired or not: the caller checks the times.
+    async fn session(&self, id_hash: &str) -> Result<Option<Session>, StoreError>;
+    /// Records activity: moves `last_seen_at`.
+    async fn touch_session(&self, id_hash: &str, last_seen_at: i64) -> Result<(), StoreError>;
+    /// Ends a session (logout). Returns false if it did not exist.
+    async fn delete_session(&self, id_hash: &str) -> Result<bool, StoreError>;
+    /// Ends every session of a user (password change, disabling). Returns how many.
+    async fn delete_user_sessions(&self, username: &str) -> Result<u64, StoreError>;
+    /// Deletes sessions whose `expires_at` is at or before `now`. Returns how many.
+    async fn purge_sessions(&self, now: i64) -> Result<u64, StoreError>;
 
     // ---- audit log ----
 
@@ -131,6 +155,18 @@ pub trait OperationalStore: Send + Sync {
         after_seq: u64,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Entries matching `filter`, newest first, at most `limit`.
+    async fn audit_search(
+        &self,
+        filter: &AuditFilter,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+    /// The last entry's seq and hash, or `None` for an empty log.
+    async fn audit_head(&self) -> Result<Option<(u64, String)>, StoreError>;
+    /// Stores a signed anchor (its `id` is assigned here and returned).
+    async fn append_anchor(&self, anchor: &AuditAnchor) -> Result<AuditAnchor, StoreError>;
+    /// Every anchor, oldest first.
+    async fn audit_anchors(&self) -> Result<Vec<AuditAnchor>, StoreError>;
     /// Recomputes the whole chain. Returns the number of entries, or
     /// [`StoreError::AuditBroken`] naming the first entry that is missing or was changed.
     async fn verify_audit(&self) -> Result<u64, StoreError>;

@@ -21,7 +21,8 @@ use crate::audiences::{self, AudienceSnapshot, NewAudience, SavedAudience};
 use crate::audit::{GENESIS_HASH, audit_hash, canonical_json};
 use crate::error::{AuditBreak, DbContext, StoreError, is_unique_violation};
 use crate::types::{
-    ALL_CHANNELS, ApiToken, AuditEntry, ConsentEvent, DncEntry, IngestRun, IngestTotals, User,
+    ALL_CHANNELS, ApiToken, AuditAnchor, AuditEntry, AuditFilter, ConsentEvent, DncEntry,
+    IngestRun, IngestTotals, Session, User, UserUpdate,
 };
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -786,6 +787,262 @@ impl OperationalStore for SqlStore {
         .await
         .ctx("reading the audit log")?;
         rows.iter().map(audit_from_row).collect()
+    }
+
+    async fn update_user(&self, username: &str, change: &UserUpdate) -> Result<User, StoreError> {
+        if let Some(h) = &change.password_hash {
+            non_empty("password_hash", h)?;
+        }
+        let now = now_micros();
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE users SET display_name = COALESCE($1, display_name), \
+             password_hash = COALESCE($2, password_hash), disabled = COALESCE($3, disabled), \
+             updated_at = $4 WHERE username = $5",
+        )
+        .bind(change.display_name.as_deref())
+        .bind(change.password_hash.as_deref())
+        .bind(change.disabled.map(i64::from))
+        .bind(now)
+        .bind(username)
+        .execute(&mut *tx)
+        .await
+        .ctx("updating a user")?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound {
+                what: "user",
+                key: username.to_string(),
+            });
+        }
+        if let Some(roles) = &change.roles {
+            sqlx::query("DELETE FROM user_roles WHERE username = $1")
+                .bind(username)
+                .execute(&mut *tx)
+                .await
+                .ctx("replacing a user's roles")?;
+            let mut unique: Vec<Role> = Vec::new();
+            for r in roles {
+                if !unique.contains(r) {
+                    unique.push(*r);
+                }
+            }
+            for role in unique {
+                sqlx::query("INSERT INTO user_roles (username, role) VALUES ($1, $2)")
+                    .bind(username)
+                    .bind(role.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .ctx("granting a role")?;
+            }
+        }
+        tx.commit().await.ctx("committing a user change")?;
+        self.user(username)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "user",
+                key: username.to_string(),
+            })
+    }
+
+    async fn tokens(&self, username: Option<&str>) -> Result<Vec<ApiToken>, StoreError> {
+        let sql = "SELECT token_hash, username, scopes, created_at, expires_at, revoked_at FROM api_tokens";
+        let rows = match username {
+            Some(u) => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "{sql} WHERE username = $1 ORDER BY created_at, token_hash"
+                )))
+                .bind(u)
+                .fetch_all(&self.pool)
+                .await
+            }
+            None => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "{sql} ORDER BY created_at, token_hash"
+                )))
+                .fetch_all(&self.pool)
+                .await
+            }
+        }
+        .ctx("listing API tokens")?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        non_empty("session id", &session.id_hash)?;
+        non_empty("csrf_token", &session.csrf_token)?;
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, username, csrf_token, created_at, last_seen_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&session.id_hash)
+        .bind(&session.username)
+        .bind(&session.csrf_token)
+        .bind(session.created_at)
+        .bind(session.last_seen_at)
+        .bind(session.expires_at)
+        .execute(&self.pool)
+        .await
+        .ctx("creating a session")?;
+        Ok(())
+    }
+
+    async fn session(&self, id_hash: &str) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id_hash, username, csrf_token, created_at, last_seen_at, expires_at \
+             FROM sessions WHERE id_hash = $1",
+        )
+        .bind(id_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("looking up a session")?;
+        row.map(|row| {
+            Ok(Session {
+                id_hash: get(&row, "id_hash")?,
+                username: get(&row, "username")?,
+                csrf_token: get(&row, "csrf_token")?,
+                created_at: get(&row, "created_at")?,
+                last_seen_at: get(&row, "last_seen_at")?,
+                expires_at: get(&row, "expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn touch_session(&self, id_hash: &str, last_seen_at: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
+            .bind(last_seen_at)
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await
+            .ctx("recording session activity")?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await
+            .ctx("ending a session")?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_user_sessions(&self, username: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE username = $1")
+            .bind(username)
+            .execute(&self.pool)
+            .await
+            .ctx("ending a user's sessions")?;
+        Ok(done.rows_affected())
+    }
+
+    async fn purge_sessions(&self, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .ctx("purging expired sessions")?;
+        Ok(done.rows_affected())
+    }
+
+    async fn audit_search(
+        &self,
+        filter: &AuditFilter,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        // Every condition is always present and switched off by a NULL parameter, so the
+        // SQL text is one constant for both backends.
+        let action_prefix = filter
+            .action
+            .as_deref()
+            .filter(|a| a.ends_with('.'))
+            .map(|a| format!("{}%", a.replace(['%', '_'], "")));
+        let action_exact = filter.action.as_deref().filter(|a| !a.ends_with('.'));
+        let target_like = filter
+            .target
+            .as_deref()
+            .map(|t| format!("%{}%", t.replace(['%', '_'], "")));
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE \
+             ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR action = $2) AND ($3 IS NULL OR action LIKE $3) \
+             AND ($4 IS NULL OR target LIKE $4) AND ($5 IS NULL OR ts >= $5) AND ($6 IS NULL OR ts < $6) \
+             AND ($7 IS NULL OR seq < $7) ORDER BY seq DESC LIMIT $8"
+        )))
+        .bind(filter.actor.as_deref())
+        .bind(action_exact)
+        .bind(action_prefix.as_deref())
+        .bind(target_like.as_deref())
+        .bind(filter.since)
+        .bind(filter.until)
+        .bind(filter.before_seq.map(|s| count_to_db("before_seq", s)).transpose()?)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .ctx("searching the audit log")?;
+        rows.iter().map(audit_from_row).collect()
+    }
+
+    async fn audit_head(&self) -> Result<Option<(u64, String)>, StoreError> {
+        let row = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("reading the audit chain head")?;
+        row.map(|row| {
+            let seq: i64 = get(&row, "seq")?;
+            Ok((
+                count_from_db("audit_log", "seq", &seq.to_string(), seq)?,
+                get::<String>(&row, "hash")?,
+            ))
+        })
+        .transpose()
+    }
+
+    async fn append_anchor(&self, anchor: &AuditAnchor) -> Result<AuditAnchor, StoreError> {
+        non_empty("key_id", &anchor.key_id)?;
+        non_empty("mac", &anchor.mac)?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO audit_anchors (ts, head_seq, head_hash, key_id, mac) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(anchor.ts)
+        .bind(count_to_db("head_seq", anchor.head_seq)?)
+        .bind(&anchor.head_hash)
+        .bind(&anchor.key_id)
+        .bind(&anchor.mac)
+        .fetch_one(&self.pool)
+        .await
+        .ctx("storing an audit anchor")?;
+        Ok(AuditAnchor {
+            id: count_from_db("audit_anchors", "id", "new", id)?,
+            ..anchor.clone()
+        })
+    }
+
+    async fn audit_anchors(&self) -> Result<Vec<AuditAnchor>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, ts, head_seq, head_hash, key_id, mac FROM audit_anchors ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading audit anchors")?;
+        rows.iter()
+            .map(|row| {
+                let id: i64 = get(row, "id")?;
+                let head_seq: i64 = get(row, "head_seq")?;
+                Ok(AuditAnchor {
+                    id: count_from_db("audit_anchors", "id", &id.to_string(), id)?,
+                    ts: get(row, "ts")?,
+                    head_seq: count_from_db(
+                        "audit_anchors",
+                        "head_seq",
+                        &id.to_string(),
+                        head_seq,
+                    )?,
+                    head_hash: get(row, "head_hash")?,
+                    key_id: get(row, "key_id")?,
+                    mac: get(row, "mac")?,
+                })
+            })
+            .collect()
     }
 
     async fn verify_audit(&self) -> Result<u64, StoreError> {

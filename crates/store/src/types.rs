@@ -107,3 +107,54 @@ pub struct DncEntry {
     pub added_by: String,
     pub added_at: i64,
 }
+
+/// Changes to a user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserUpdate {
+    pub display_name: Option<String>,
+    pub password_hash: Option<String>,
+    pub roles: Option<Vec<Role>>,
+    pub disabled: Option<bool>,
+}
+
+/// A console session. `id_hash` is the SHA-256 of the cookie value (see
+/// [`crate::hash_token`]); the raw session id is never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub id_hash: String,
+    pub username: String,
+    /// Synchroniser token that state-changing console requests must echo.
+    #[serde(skip_serializing, default)]
+    pub csrf_token: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+}
+
+/// A signed checkpoint of the audit chain head.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditAnchor {
+    pub id: u64,
+    pub ts: i64,
+    pub head_seq: u64,
+    pub head_hash: String,
+    pub key_id: String,
+    /// Hex HMAC-SHA256, see [`crate::anchor_mac`].
+    pub mac: String,
+}
+
+/// Which audit entries to list; every field narrows the result.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    /// Exact action, or a prefix ending in `.` (e.g. `auth.`).
+    pub action: Option<String>,
+    /// Substring of the target.
+    pub target: Option<String>,
+    /// Only entries with `ts >= since` (UTC micros).
+    pub since: Option<i64>,
+    /// Only entries with `ts < until` (UTC micros).
+    pub until: Option<i64>,
+    /// Only entries with `seq < before_seq` (paging backwards).
+    pub before_seq: Option<u64>,
+}

@@ -13,8 +13,9 @@ use sqlx::AnyPool;
 use zhiying_core::DataDir;
 use zhiying_core::domain::Role;
 use zhiying_store::{
-    ALL_CHANNELS, AudienceSnapshot, ConsentEvent, GENESIS_HASH, IngestRun, NewAudience,
-    OperationalStore, SqlStore, StoreError, StoreOptions, hash_token,
+    ALL_CHANNELS, AudienceSnapshot, AuditFilter, ConsentEvent, GENESIS_HASH, IngestRun,
+    NewAudience, OperationalStore, Session, SqlStore, StoreError, StoreOptions, UserUpdate,
+    hash_token,
 };
 
 /// Two stores opened separately on the same database (so two pools, like two processes),
@@ -294,6 +295,103 @@ async fn users_and_tokens(s: &Arc<dyn OperationalStore>) {
         .expect("get revoked")
         .expect("still stored");
     assert!(revoked.revoked_at.is_some() && !revoked.is_active_at(0));
+
+    // Tokens are listed per user and overall, revoked ones included.
+    let bobs: Vec<String> = s
+        .tokens(Some("bob"))
+        .await
+        .expect("bob's tokens")
+        .into_iter()
+        .map(|t| t.token_hash)
+        .collect();
+    assert_eq!(bobs, std::slice::from_ref(&forever));
+    assert_eq!(s.tokens(None).await.expect("all tokens").len(), 2);
+
+    // Updating a user: password, roles, disabled; untouched fields stay.
+    let changed = s
+        .update_user(
+            "carol",
+            &UserUpdate {
+                password_hash: Some("argon2$new".into()),
+                roles: Some(vec![Role::ServiceAgent, Role::ServiceAgent]),
+                disabled: Some(true),
+                ..UserUpdate::default()
+            },
+        )
+        .await
+        .expect("update carol");
+    assert_eq!(
+        (
+            changed.password_hash.as_str(),
+            changed.roles.as_slice(),
+            changed.disabled,
+            changed.display_name.as_str()
+        ),
+        ("argon2$new", [Role::ServiceAgent].as_slice(), true, "Carol")
+    );
+    let back = s
+        .update_user(
+            "carol",
+            &UserUpdate {
+                disabled: Some(false),
+                ..UserUpdate::default()
+            },
+        )
+        .await
+        .expect("enable carol");
+    assert_eq!(
+        (back.disabled, back.roles.as_slice()),
+        (false, [Role::ServiceAgent].as_slice())
+    );
+    assert!(matches!(
+        s.update_user("nobody", &UserUpdate::default()).await,
+        Err(StoreError::NotFound { what: "user", .. })
+    ));
+
+    // Sessions: create, read, touch, end; expired ones are purged; a user's all end at once.
+    let sess = |id: &str, user: &str, expires_at: i64| Session {
+        id_hash: hash_token(id),
+        username: user.into(),
+        csrf_token: format!("csrf-{id}"),
+        created_at: 100,
+        last_seen_at: 100,
+        expires_at,
+    };
+    s.create_session(&sess("s1", "alice", 1_000))
+        .await
+        .expect("session 1");
+    s.create_session(&sess("s2", "alice", 5_000))
+        .await
+        .expect("session 2");
+    s.create_session(&sess("s3", "bob", 5_000))
+        .await
+        .expect("session 3");
+    assert_eq!(
+        s.session(&hash_token("s1")).await.expect("get"),
+        Some(sess("s1", "alice", 1_000))
+    );
+    s.touch_session(&hash_token("s2"), 4_000)
+        .await
+        .expect("touch");
+    assert_eq!(
+        s.session(&hash_token("s2"))
+            .await
+            .expect("get")
+            .map(|x| x.last_seen_at),
+        Some(4_000)
+    );
+    assert_eq!(s.purge_sessions(1_000).await.expect("purge"), 1);
+    assert_eq!(s.session(&hash_token("s1")).await.expect("get"), None);
+    assert_eq!(
+        s.delete_user_sessions("alice").await.expect("end alice's"),
+        1
+    );
+    assert!(s.delete_session(&hash_token("s3")).await.expect("logout"));
+    assert!(
+        !s.delete_session(&hash_token("s3"))
+            .await
+            .expect("logout twice")
+    );
 }
 
 async fn consents(s: &Arc<dyn OperationalStore>) {
@@ -536,6 +634,98 @@ async fn audit_chain(h: &Harness) {
             .map(|e| e.seq)
             .collect::<Vec<_>>(),
         [51, 52]
+    );
+
+    // Search: newest first, by actor, action prefix, target and paging.
+    let found = s
+        .audit_search(
+            &AuditFilter {
+                actor: Some("alice".into()),
+                ..AuditFilter::default()
+            },
+            10,
+        )
+        .await
+        .expect("search");
+    assert_eq!(found.iter().map(|e| e.seq).collect::<Vec<_>>(), [2]);
+    let by_prefix = s
+        .audit_search(
+            &AuditFilter {
+                action: Some("campaign.".into()),
+                ..AuditFilter::default()
+            },
+            5,
+        )
+        .await
+        .expect("search");
+    assert_eq!(
+        by_prefix.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [52, 51, 50, 49, 48]
+    );
+    let page2 = s
+        .audit_search(
+            &AuditFilter {
+                action: Some("campaign.approve".into()),
+                before_seq: Some(48),
+                ..AuditFilter::default()
+            },
+            2,
+        )
+        .await
+        .expect("search");
+    assert_eq!(page2.iter().map(|e| e.seq).collect::<Vec<_>>(), [47, 46]);
+    let by_target = s
+        .audit_search(
+            &AuditFilter {
+                target: Some("user:ali".into()),
+                ..AuditFilter::default()
+            },
+            5,
+        )
+        .await
+        .expect("search");
+    assert_eq!(by_target.iter().map(|e| e.seq).collect::<Vec<_>>(), [1]);
+    let none = s
+        .audit_search(
+            &AuditFilter {
+                since: Some(i64::MAX),
+                ..AuditFilter::default()
+            },
+            5,
+        )
+        .await
+        .expect("search");
+    assert!(none.is_empty());
+    assert_eq!(
+        s.audit_head().await.expect("head"),
+        Some((52, entries[51].hash.clone()))
+    );
+
+    // Anchors: signed heads, stored in order with ids.
+    let keys = zhiying_store::AnchorKeyring::parse(&format!("k1:{}", "ab".repeat(32)), "test")
+        .expect("keys");
+    let a1 = zhiying_store::anchor_head(s.as_ref(), &keys)
+        .await
+        .expect("anchor")
+        .expect("written");
+    assert_eq!((a1.head_seq, a1.key_id.as_str()), (52, "k1"));
+    assert!(
+        zhiying_store::anchor_head(s.as_ref(), &keys)
+            .await
+            .expect("anchor again")
+            .is_none(),
+        "head unchanged: no new anchor"
+    );
+    assert_eq!(
+        s.audit_anchors().await.expect("anchors"),
+        std::slice::from_ref(&a1)
+    );
+    let report = zhiying_store::verify_audit_log(s.as_ref(), Some(&keys))
+        .await
+        .expect("verify");
+    assert!(
+        report.ok && report.anchors_verified == 1 && report.entries == 52,
+        "{report:?}"
     );
 
     // Tampering with a row's contents is detected at that row.

@@ -48,7 +48,49 @@ struct DemoSummary {
     real: Vec<IngestSummary>,
     identities: zhiying_ingest::IdentitySummary,
     quality: zhiying_core::quality::QualityReport,
+    /// Console logins, with passwords freshly set by this run.
+    logins: Vec<DemoLogin>,
     seconds: f64,
+}
+
+/// A demo account. The password is reset on every demo run and printed, never stored.
+#[derive(Serialize)]
+struct DemoLogin {
+    username: String,
+    role: &'static str,
+    password: String,
+}
+
+/// admin, a marketer and a compliance officer: enough to see every page and the 403s.
+const DEMO_USERS: &[(&str, &str, zhiying_core::domain::Role)] = &[
+    ("admin", "Demo admin", zhiying_core::domain::Role::Admin),
+    ("marketer", "演示营销", zhiying_core::domain::Role::Marketer),
+    (
+        "compliance",
+        "演示合规",
+        zhiying_core::domain::Role::ComplianceOfficer,
+    ),
+];
+
+/// Creates the demo users if absent, and gives each a new generated password (printed).
+async fn demo_logins(
+    store: &dyn zhiying_store::OperationalStore,
+) -> anyhow::Result<Vec<DemoLogin>> {
+    let mut out = Vec::new();
+    for (username, display, role) in DEMO_USERS {
+        let pw = zhiying_server::auth::password::random_password();
+        if store.user(username).await?.is_some() {
+            super::users::set_password(store, "demo", username, &pw).await?;
+        } else {
+            super::users::add_user(store, "demo", username, Some(*display), &[*role], &pw).await?;
+        }
+        out.push(DemoLogin {
+            username: username.to_string(),
+            role: role.as_str(),
+            password: pw,
+        });
+    }
+    Ok(out)
 }
 
 pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
@@ -120,11 +162,15 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
     let quality = zhiying_ingest::quality_report(&dd)?;
 
     let rt = super::runtime()?;
-    rt.block_on(async {
+    say("⑥ Console accounts");
+    let logins = rt.block_on(async {
         for s in synthetic.iter().chain(&real) {
             super::ingest::record_run(cfg, &dd, s).await?;
         }
-        anyhow::Ok(())
+        let store = zhiying_store::open(cfg.database_url.as_deref(), &dd).await?;
+        let logins = demo_logins(store.as_ref()).await;
+        store.close().await;
+        logins
     })?;
 
     let summary = DemoSummary {
@@ -133,6 +179,7 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
         real,
         identities,
         quality,
+        logins,
         seconds: started.elapsed().as_secs_f64(),
     };
     if a.json {
@@ -145,7 +192,7 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
     }
     let addr = SocketAddr::from(([127, 0, 0, 1], a.port.unwrap_or(cfg.default_port)));
     eprintln!("\nConsole: http://{addr}/console   (Ctrl-C to stop)");
-    rt.block_on(super::serve::serve(cfg, dd, addr))
+    rt.block_on(super::serve::serve(cfg, dd, addr, false))
 }
 
 fn ingest_one(
@@ -184,5 +231,14 @@ fn print_summary(s: &DemoSummary) {
     );
     println!();
     super::quality::print_report(&s.quality);
+    println!(
+        "\nConsole logins (passwords are new on every demo run; change them with `zhiying user passwd`):"
+    );
+    for l in &s.logins {
+        println!(
+            "  {:<12} {:<20} password: {}",
+            l.username, l.role, l.password
+        );
+    }
     println!("\nDone in {:.1}s.", s.seconds);
 }

@@ -1,5 +1,7 @@
-pub mod clv;
 pub mod audience;
+pub mod audit;
+pub mod clv;
+pub mod compliance;
 pub mod demo;
 pub mod generate;
 pub mod identities;
@@ -9,6 +11,7 @@ pub mod pii;
 pub mod quality;
 pub mod scorecard;
 pub mod serve;
+pub mod users;
 
 use std::path::PathBuf;
 

@@ -19,22 +19,38 @@ pub struct Args {
     /// Address to bind.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: std::net::IpAddr,
+    /// Mark session cookies Secure (set this when a TLS proxy fronts the server; requests with
+    /// `X-Forwarded-Proto: https` get Secure cookies anyway).
+    #[arg(long, env = "ZHIYING_SECURE_COOKIES")]
+    pub secure_cookies: bool,
 }
 
 pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
     let dd = a.data_dir.resolve(cfg);
     let addr = SocketAddr::new(a.bind, a.port.unwrap_or(cfg.default_port));
-    super::runtime()?.block_on(serve(cfg, dd, addr))
+    super::runtime()?.block_on(serve(cfg, dd, addr, a.secure_cookies))
 }
 
 pub async fn serve(
     cfg: &Config,
     dd: zhiying_core::DataDir,
     addr: SocketAddr,
+    secure_cookies: bool,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(dd.root())?;
     let store = zhiying_store::open(cfg.database_url.as_deref(), &dd).await?;
+    if store.users().await?.is_empty() {
+        tracing::warn!(
+            "no users yet: create one with `zhiying user add --username admin --role admin` to sign in"
+        );
+    }
+    // The anchor key lives beside the data, outside the database: created on first run.
+    let keys = zhiying_store::AnchorKeyring::load_or_create(&dd)?;
     let engine = Arc::new(zhiying_engine::DataFusionEngine::open(&dd).await?);
+    let auth = zhiying_server::auth::AuthConfig {
+        secure_cookies,
+        ..zhiying_server::auth::AuthConfig::default()
+    };
     // The event log recovers (replays after its checkpoint, cuts a torn tail) before any
     // request is served, and checkpoints when the server stops cleanly.
     let events_dir = dd.root().join("events");
@@ -42,8 +58,8 @@ pub async fn serve(
         zhiying_events::EventStore::open(&events_dir, zhiying_events::EventConfig::default())
             .with_context(|| format!("cannot open the event log in {}", events_dir.display()))?,
     );
-    let state = zhiying_server::AppState::new(dd, engine)
-        .with_store(store)
+    let state = zhiying_server::AppState::new(dd, engine, store)
+        .with_auth(auth, Some(keys))
         .with_events(events.clone());
     let served = zhiying_server::serve(state, addr, shutdown_signal()).await;
     let closed = tokio::task::spawn_blocking(move || events.close()).await?;
