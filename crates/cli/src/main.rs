@@ -36,6 +36,8 @@ enum Command {
     Identities(commands::identities::Args),
     /// Find personal information (resident IDs, phones, cards, names, …) in text files.
     Pii(commands::pii::Args),
+    /// Customer tags (客户画像): build, list, add, retire, history, explain.
+    Tags(commands::tags::Args),
     /// Serve the API and the console.
     Serve(commands::serve::Args),
     /// Generate a bank, ingest it with the real datasets, print a summary and serve the console.
@@ -58,6 +60,7 @@ fn main() -> std::process::ExitCode {
         Command::Quality(a) => commands::quality::run(&cfg, a),
         Command::Identities(a) => commands::identities::run(&cfg, a),
         Command::Pii(a) => commands::pii::run(&cfg, a),
+        Command::Tags(a) => commands::tags::run(&cfg, a),
         Command::Serve(a) => commands::serve::run(&cfg, a),
         Command::Demo(a) => commands::demo::run(&cfg, a),
     };

@@ -138,7 +138,7 @@ const NAV: &[NavItem] = &[
     },
     NavItem {
         key: "profiles",
-        href: None,
+        href: Some("/console/tags"),
     },
     NavItem {
         key: "audiences",
@@ -175,7 +175,7 @@ const NAV: &[NavItem] = &[
 ];
 
 /// Renders a page inside the layout; sets the language cookie when `?lang=` chose it.
-fn page(
+pub(crate) fn page(
     state: &AppState,
     locale: &Locale,
     status: StatusCode,
@@ -217,7 +217,7 @@ fn page(
     res
 }
 
-fn error_page(state: &AppState, locale: &Locale, err: &ApiError) -> Response {
+pub(crate) fn error_page(state: &AppState, locale: &Locale, err: &ApiError) -> Response {
     page(
         state,
         locale,
@@ -539,6 +539,7 @@ async fn customer_page(
         Err(e) => return error_page(&state, &locale, &e),
     };
     let chart = customer_chart(&state, locale.lang, &c);
+    let tag_groups = crate::tags::customer_page_tags(&state, &id, locale.lang).await;
     page(
         &state,
         &locale,
@@ -550,6 +551,7 @@ async fn customer_page(
             chart => Value::from_serialize(&chart),
             has_flows => !chart.months.is_empty(),
             has_holdings => !chart.holdings.is_empty(),
+            tag_groups => tag_groups,
         },
     )
 }

@@ -23,6 +23,7 @@ mod error;
 mod i18n;
 mod metrics;
 mod openapi;
+mod tags;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
     Router::new()
         .merge(api::routes())
+        .merge(tags::routes())
         .merge(console::routes())
         .merge(assets::routes())
         .fallback(console::fallback)

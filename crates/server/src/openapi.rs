@@ -18,12 +18,15 @@ use utoipa::OpenApi;
         crate::api::openapi,
         crate::api::customer,
         crate::api::data_tables,
+        crate::tags::tags_api,
+        crate::tags::customer_tags_api,
     ),
     components(schemas(crate::error::ErrorBody)),
     tags(
         (name = "operations", description = "Health, metrics and this document"),
         (name = "customers", description = "Customer 360"),
         (name = "data", description = "Tables, quarantine and data quality"),
+        (name = "tags", description = "Customer tags (客户画像): catalogue, distributions, values with explanations"),
     )
 )]
 pub struct ApiDoc;

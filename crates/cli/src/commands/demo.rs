@@ -48,6 +48,7 @@ struct DemoSummary {
     real: Vec<IngestSummary>,
     identities: zhiying_ingest::IdentitySummary,
     quality: zhiying_core::quality::QualityReport,
+    tags: zhiying_profiles::BuildSummary,
     seconds: f64,
 }
 
@@ -118,6 +119,8 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
     let identities = zhiying_ingest::resolve_identities(&dd)?;
     say("⑤ Data-quality report");
     let quality = zhiying_ingest::quality_report(&dd)?;
+    say("⑥ Building customer tags (客户画像)");
+    let tags = super::tags::build_tags(&dd, None, quiet)?;
 
     let rt = super::runtime()?;
     rt.block_on(async {
@@ -133,6 +136,7 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
         real,
         identities,
         quality,
+        tags,
         seconds: started.elapsed().as_secs_f64(),
     };
     if a.json {
@@ -181,6 +185,14 @@ fn print_summary(s: &DemoSummary) {
     println!(
         "Identity resolution: {} records → {} parties ({} merged)",
         s.identities.records, s.identities.parties, s.identities.merged_records
+    );
+    println!(
+        "Customer tags: {} tags for {} customers (as of {}) in {:.1}s → {}",
+        s.tags.tags,
+        s.tags.customers,
+        s.tags.as_of,
+        s.tags.seconds,
+        s.tags.parquet.display()
     );
     println!();
     super::quality::print_report(&s.quality);

@@ -5,6 +5,7 @@ pub mod ingest;
 pub mod pii;
 pub mod quality;
 pub mod serve;
+pub mod tags;
 
 use std::path::PathBuf;
 
