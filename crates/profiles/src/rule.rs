@@ -363,6 +363,14 @@ impl<'a> Parser<'a> {
             format!("expected {what}, found {}", self.peek()),
         )
     }
+    fn expect_tok(&mut self, tok: &Tok, what: &str) -> Result<(), RuleError> {
+        if self.peek() == tok {
+            self.bump();
+            Ok(())
+        } else {
+            Err(self.expected(what))
+        }
+    }
     fn expect_kw(&mut self, kw: &str) -> Result<(), RuleError> {
         if self.eat_kw(kw) {
             Ok(())
@@ -432,10 +440,7 @@ impl<'a> Parser<'a> {
             false
         };
         if self.eat_kw("in") {
-            if self.bump() != Tok::LParen {
-                self.pos -= 1;
-                return Err(self.expected("'(' after 'in'"));
-            }
+            self.expect_tok(&Tok::LParen, "'(' after 'in'")?;
             let mut list = vec![self.additive()?];
             loop {
                 match self.peek() {
@@ -501,10 +506,7 @@ impl<'a> Parser<'a> {
             Tok::Str(s) => Ok(Expr::Str(s)),
             Tok::LParen => {
                 let e = self.expr()?;
-                if self.bump() != Tok::RParen {
-                    self.pos -= 1;
-                    return Err(self.expected("')'"));
-                }
+                self.expect_tok(&Tok::RParen, "')'")?;
                 Ok(e)
             }
             Tok::Ident(id) => match id.as_str() {
@@ -519,10 +521,7 @@ impl<'a> Parser<'a> {
                         self.bump();
                         args.push(self.expr()?);
                     }
-                    if self.bump() != Tok::RParen {
-                        self.pos -= 1;
-                        return Err(self.expected("',' or ')' after a function argument"));
-                    }
+                    self.expect_tok(&Tok::RParen, "',' or ')' after a function argument")?;
                     let f = if id == "abs" {
                         Func::Abs
                     } else {
