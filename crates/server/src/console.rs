@@ -159,8 +159,8 @@ const NAV: &[NavItem] = &[
     },
     NavItem {
         key: "profiles",
-        href: None,
-        perm: None,
+        href: Some("/console/tags"),
+        perm: Some(Permission::TagRead),
     },
     NavItem {
         key: "audiences",
@@ -665,6 +665,7 @@ async fn customer_view(
         Err(e) => return error_page(&state, locale, &e, Some(me)),
     };
     let chart = customer_chart(&state, locale.lang, &c);
+    let tag_groups = crate::tags::customer_page_tags(&state, id, locale.lang).await;
     let mut res = page(
         &state,
         locale,
@@ -679,6 +680,7 @@ async fn customer_view(
             chart => Value::from_serialize(&chart),
             has_flows => !chart.months.is_empty(),
             has_holdings => !chart.holdings.is_empty(),
+            tag_groups => tag_groups,
         },
     );
     if !masked {

@@ -31,6 +31,7 @@ mod events;
 mod i18n;
 mod metrics;
 mod openapi;
+mod tags;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -106,6 +107,7 @@ pub fn all_routes() -> auth::Routes {
         .merge(api::routes())
         .merge(events::routes())
         .merge(audiences::routes())
+        .merge(tags::routes())
         .merge(auth::login::routes())
         .merge(console::routes())
         .merge(audit::routes())

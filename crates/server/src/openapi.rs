@@ -33,6 +33,8 @@ use utoipa::OpenApi;
         crate::audit::entries,
         crate::audit::verify,
         crate::compliance::check_copy,
+        crate::tags::tags_api,
+        crate::tags::customer_tags_api,
     ),
     components(schemas(crate::error::ErrorBody)),
     tags(
@@ -44,6 +46,7 @@ use utoipa::OpenApi;
         (name = "auth", description = "The caller's identity and permissions"),
         (name = "audit", description = "The hash-chained audit log"),
         (name = "compliance", description = "Marketing-copy checker"),
+        (name = "tags", description = "Customer tags (客户画像): catalogue, distributions, values with explanations"),
     )
 )]
 pub struct ApiDoc;

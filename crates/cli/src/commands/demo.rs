@@ -50,6 +50,7 @@ struct DemoSummary {
     quality: zhiying_core::quality::QualityReport,
     /// Console logins, with passwords freshly set by this run.
     logins: Vec<DemoLogin>,
+    tags: zhiying_profiles::BuildSummary,
     seconds: f64,
 }
 
@@ -160,9 +161,11 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
     let identities = zhiying_ingest::resolve_identities(&dd)?;
     say("⑤ Data-quality report");
     let quality = zhiying_ingest::quality_report(&dd)?;
+    say("⑥ Building customer tags (客户画像)");
+    let tags = super::tags::build_tags(&dd, None, quiet)?;
 
     let rt = super::runtime()?;
-    say("⑥ Console accounts");
+    say("⑦ Console accounts");
     let logins = rt.block_on(async {
         for s in synthetic.iter().chain(&real) {
             super::ingest::record_run(cfg, &dd, s).await?;
@@ -180,6 +183,7 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
         identities,
         quality,
         logins,
+        tags,
         seconds: started.elapsed().as_secs_f64(),
     };
     if a.json {
@@ -228,6 +232,14 @@ fn print_summary(s: &DemoSummary) {
     println!(
         "Identity resolution: {} records → {} parties ({} merged)",
         s.identities.records, s.identities.parties, s.identities.merged_records
+    );
+    println!(
+        "Customer tags: {} tags for {} customers (as of {}) in {:.1}s → {}",
+        s.tags.tags,
+        s.tags.customers,
+        s.tags.as_of,
+        s.tags.seconds,
+        s.tags.parquet.display()
     );
     println!();
     super::quality::print_report(&s.quality);

@@ -11,6 +11,7 @@ pub mod pii;
 pub mod quality;
 pub mod scorecard;
 pub mod serve;
+pub mod tags;
 pub mod users;
 
 use std::path::PathBuf;

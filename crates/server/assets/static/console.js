@@ -58,6 +58,18 @@
         ]
       };
     },
+    "tag-distribution": function (d) {
+      var cat = { type: "category", data: d.labels, inverse: d.horizontal, axisLabel: { fontSize: 11, hideOverlap: true } };
+      var val = { type: "value", axisLabel: { fontSize: 11, formatter: function (v) { return v >= 1e6 ? v / 1e6 + "M" : v >= 1e3 ? v / 1e3 + "k" : v; } } };
+      return {
+        color: ["#1f5fa8"],
+        tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+        grid: { left: 8, right: 16, top: 8, bottom: 8, containLabel: true },
+        xAxis: d.horizontal ? val : cat,
+        yAxis: d.horizontal ? cat : val,
+        series: [{ type: "bar", data: d.counts, barMaxWidth: 16 }]
+      };
+    },
     "holdings": function (d) {
       return {
         color: PALETTE,
