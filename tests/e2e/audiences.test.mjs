@@ -29,6 +29,9 @@ let server = null;
 let serverLog = "";
 let baseUrl = null;
 let browser = null;
+// A marketer's password (console sign-in) and API token (the count the page must match).
+let password = null;
+let token = null;
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -56,6 +59,9 @@ function run(cmd, args) {
 before(async () => {
   assert.ok(fs.existsSync(BIN), `no zhiying binary at ${BIN}`);
   await run(BIN, ["audience", "fixture", "--data-dir", dataDir, "--customers", "5000"]);
+  password = JSON.parse(await run(BIN, ["user", "add", "--data-dir", dataDir, "--username", "marketer", "--role", "marketer", "--json"])).password;
+  token = JSON.parse(await run(BIN, ["token", "create", "--data-dir", dataDir, "--user", "marketer", "--scope", "*", "--json"])).token;
+  assert.ok(password && token, "user add / token create print the secrets once");
   const port = await freePort();
   server = spawn(BIN, ["serve", "--data-dir", dataDir, "--port", String(port)], { stdio: ["ignore", "pipe", "pipe"] });
   server.stdout.on("data", (d) => (serverLog += d));
@@ -84,7 +90,7 @@ after(async () => {
 });
 
 async function apiCount(expr) {
-  const r = await fetch(`${baseUrl}/v1/audiences/count`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ expr }) });
+  const r = await fetch(`${baseUrl}/v1/audiences/count`, { method: "POST", headers: { "Content-Type": "application/json", "Authorization": `Bearer ${token}` }, body: JSON.stringify({ expr }) });
   return { status: r.status, body: await r.json() };
 }
 
@@ -95,6 +101,11 @@ for (const lang of ["zh", "en"]) {
     const problems = [];
     page.on("pageerror", (e) => problems.push(e.message));
     page.on("console", (m) => { if (m.type() === "error" && !/status of 4\d\d/.test(m.text())) problems.push(m.text()); });
+    await page.goto(`${baseUrl}/console/login?lang=${lang}&next=${encodeURIComponent("/console/audiences")}`);
+    await page.fill("#username", "marketer");
+    await page.fill("#password", password);
+    await Promise.all([page.waitForURL((u) => u.pathname === "/console/audiences", { waitUntil: "load" }), page.click("form.login-form button[type=submit]")]);
+    assert.equal(new URL(page.url()).pathname, "/console/audiences");
     await page.goto(`${baseUrl}/console/audiences?lang=${lang}`);
     assert.equal(await page.locator("h1").innerText(), lang === "zh" ? "人群圈选" : "Audiences");
     // The tag picker lists the catalogue in the page's language.

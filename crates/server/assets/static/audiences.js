@@ -16,10 +16,14 @@
   var seq = 0;
   var timer = null;
 
+  // The session's CSRF token (layout meta tag): state-changing calls must echo it.
+  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  var csrf = csrfMeta ? csrfMeta.getAttribute("content") : "";
+
   function post(url, body) {
     return fetch(url, {
       method: "POST",
-      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "x-csrf-token": csrf },
       body: JSON.stringify(body)
     }).then(function (r) {
       return r.json().then(function (j) { return { ok: r.ok, status: r.status, body: j }; });
