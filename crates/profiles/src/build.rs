@@ -472,7 +472,7 @@ fn write_parquet(
     let err = write_err(&tmp);
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .set_max_row_group_size(65_536)
+        .set_max_row_group_row_count(Some(65_536))
         .build();
     let f = std::fs::File::create(&tmp).map_err(|e| err(e.to_string()))?;
     let mut w = ArrowWriter::try_new(f, schema, Some(props)).map_err(|e| err(e.to_string()))?;
