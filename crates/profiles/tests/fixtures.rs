@@ -676,13 +676,13 @@ rule = "asset_tier in ('vip', 'private') and txn_count_90d >= 10"
     );
 
     catalog::retire(&dd, "vip_active", "lead").unwrap();
-    let s = build::build(&dd, &engine, &opts, &|_| {}).await.unwrap();
+    let summary = build::build(&dd, &engine, &opts, &|_| {}).await.unwrap();
     let (schema, _) = read_tags(&dd);
     assert!(
         schema.field_with_name("vip_active").is_err(),
         "retired tags leave the output"
     );
-    assert_eq!(s.tags + 1, schema.fields().len());
+    assert_eq!(summary.tags + 1, schema.fields().len());
 
     let h = catalog::history(&dd, "vip_active").unwrap();
     let summary: Vec<(&str, u32, &str)> = h

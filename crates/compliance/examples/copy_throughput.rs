@@ -1,6 +1,6 @@
 //! Throughput of the copy checker on mixed Chinese and English marketing copy.
 //!
-//!     cargo run --release -p zhiying-compliance --example throughput -- [MB]
+//!     cargo run --release -p zhiying-compliance --example copy_throughput -- [MB]
 //!
 //! Builds about MB megabytes (default 20) by repeating a few real-looking messages, checks
 //! them one message at a time (as campaign approval does) and prints MB/s.
