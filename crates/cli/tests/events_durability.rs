@@ -145,6 +145,9 @@ fn http(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, Value)>
     Some((status, serde_json::from_str(body).ok()?))
 }
 
+/// A posted batch: its body, its customers, and whether the server acknowledged it.
+type SentBatch = (String, Vec<usize>, bool);
+
 fn batch(writer: usize, n: usize) -> (String, Vec<usize>) {
     let ts = chrono::Utc::now().to_rfc3339();
     let mut items = Vec::new();
@@ -178,7 +181,7 @@ fn acknowledged_events_survive_kill_9_and_retries_are_not_applied_twice() {
     let port = server.port;
 
     // Per batch: the body and its customers; whether it was acknowledged.
-    let sent: Arc<Mutex<Vec<(String, Vec<usize>, bool)>>> = Arc::default();
+    let sent: Arc<Mutex<Vec<SentBatch>>> = Arc::default();
     let acked = Arc::new(AtomicUsize::new(0));
     let mut writers = Vec::new();
     for w in 0..4 {

@@ -137,7 +137,7 @@ fn load(
     let r = zhiying_audience::load_index(dd)
         .with_context(|| format!("loading audiences from {}", dd.root().display()));
     sp.finish_and_clear();
-    Ok(r?)
+    r
 }
 
 /// Prints an expression error (positioned, with a caret) and exits with code 2.
