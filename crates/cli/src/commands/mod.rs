@@ -20,7 +20,8 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug, Clone)]
 pub struct DataDirArg {
     /// Data directory (default: ./zhiying-data, or ZHIYING_DATA_DIR, or `data_dir` in zhiying.toml).
-    #[arg(long, value_name = "DIR")]
+    /// Global so that it may follow a subcommand too (`zhiying user add … --data-dir DIR`).
+    #[arg(long, value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
 }
 

@@ -189,7 +189,19 @@ pub fn run(_cfg: &Config, a: Args) -> anyhow::Result<()> {
 
 fn fit(a: FitArgs) -> anyhow::Result<()> {
     let frame = read(&a.csv)?;
-    let (mut x, target) = frame.split_binary_target(&a.target, a.positive.as_deref())?;
+    // A scorecard's positive class is the bad outcome: without --positive, a two-valued
+    // target that the frame cannot read as yes/1/true is taken as "bad" when it has that value.
+    let (mut x, target) = match (
+        a.positive.as_deref(),
+        frame
+            .clone()
+            .split_binary_target(&a.target, a.positive.as_deref()),
+    ) {
+        (None, Err(zhiying_models::frame::FrameError::AmbiguousPositive { .. })) => {
+            frame.split_binary_target(&a.target, Some("bad"))?
+        }
+        (_, r) => r?,
+    };
     x.drop_columns(a.exclude.as_slice())
         .with_context(|| format!("--exclude: columns of {}", a.csv.display()))?;
     let opts = ScorecardOptions {
