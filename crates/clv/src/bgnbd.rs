@@ -259,25 +259,18 @@ impl BgNbdParams {
             .map(|d| d.w.iter().sum::<f64>() / rows.len() as f64);
         let sol = solve("BG/NBD", &full, explore.as_ref().zip(share), &starts, opts)?;
         let params = from_log(&sol.min.theta);
-        Ok(FitReport {
+        Ok(FitReport::from_solution(
+            sol,
             params,
-            log_likelihood: -sol.min.value,
-            standard_errors: sol.log_se.map(|s| BgNbdParams {
-                r: params.r * s[0],
-                alpha: params.alpha * s[1],
-                a: params.a * s[2],
-                b: params.b * s[3],
-            }),
-            customers: rows.len(),
-            distinct_rows: data.len(),
-            starts: sol.starts,
-            polished: sol.polished,
-            starts_agreeing: sol.agreeing,
-            iterations: sol.iterations,
-            evaluations: sol.evaluations,
-            converged: sol.min.converged,
-            relative_gradient: sol.min.relative_gradient,
-        })
+            |p, s| BgNbdParams {
+                r: p.r * s[0],
+                alpha: p.alpha * s[1],
+                a: p.a * s[2],
+                b: p.b * s[3],
+            },
+            rows.len(),
+            data.len(),
+        ))
     }
 
     /// Total log-likelihood of `rows` at these parameters.

@@ -67,6 +67,34 @@ pub struct FitReport<P> {
     pub relative_gradient: f64,
 }
 
+impl<P> FitReport<P> {
+    /// The report of a [`solve`] result: `params` from its log-parameters, and standard
+    /// errors by the delta method through `scale_se` (which multiplies each parameter by
+    /// its log-parameter's standard error).
+    pub(crate) fn from_solution(
+        sol: Solution,
+        params: P,
+        scale_se: impl FnOnce(&P, &[f64]) -> P,
+        customers: usize,
+        distinct_rows: usize,
+    ) -> Self {
+        FitReport {
+            standard_errors: sol.log_se.as_deref().map(|s| scale_se(&params, s)),
+            params,
+            log_likelihood: -sol.min.value,
+            customers,
+            distinct_rows,
+            starts: sol.starts,
+            polished: sol.polished,
+            starts_agreeing: sol.agreeing,
+            iterations: sol.iterations,
+            evaluations: sol.evaluations,
+            converged: sol.min.converged,
+            relative_gradient: sol.min.relative_gradient,
+        }
+    }
+}
+
 /// The result of [`solve`] in log-parameter space.
 pub(crate) struct Solution {
     pub min: Minimum,

@@ -196,24 +196,17 @@ impl GammaGammaParams {
             sxy / (sxx * syy).sqrt()
         };
         Ok(GammaGammaFit {
-            report: FitReport {
+            report: FitReport::from_solution(
+                sol,
                 params,
-                log_likelihood: -sol.min.value,
-                standard_errors: sol.log_se.map(|s| GammaGammaParams {
-                    p: params.p * s[0],
-                    q: params.q * s[1],
-                    gamma: params.gamma * s[2],
-                }),
-                customers: data.x.len(),
-                distinct_rows: data.x.len(),
-                starts: sol.starts,
-                polished: sol.polished,
-                starts_agreeing: sol.agreeing,
-                iterations: sol.iterations,
-                evaluations: sol.evaluations,
-                converged: sol.min.converged,
-                relative_gradient: sol.min.relative_gradient,
-            },
+                |p, s| GammaGammaParams {
+                    p: p.p * s[0],
+                    q: p.q * s[1],
+                    gamma: p.gamma * s[2],
+                },
+                data.x.len(),
+                data.x.len(),
+            ),
             excluded_no_repeat: excluded,
             frequency_spend_correlation: corr,
         })

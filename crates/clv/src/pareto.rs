@@ -201,25 +201,18 @@ impl ParetoNbdParams {
             opts,
         )?;
         let params = from_log(&sol.min.theta);
-        Ok(FitReport {
+        Ok(FitReport::from_solution(
+            sol,
             params,
-            log_likelihood: -sol.min.value,
-            standard_errors: sol.log_se.map(|s| ParetoNbdParams {
-                r: params.r * s[0],
-                alpha: params.alpha * s[1],
-                s: params.s * s[2],
-                beta: params.beta * s[3],
-            }),
-            customers: rows.len(),
-            distinct_rows: data.len(),
-            starts: sol.starts,
-            polished: sol.polished,
-            starts_agreeing: sol.agreeing,
-            iterations: sol.iterations,
-            evaluations: sol.evaluations,
-            converged: sol.min.converged,
-            relative_gradient: sol.min.relative_gradient,
-        })
+            |p, s| ParetoNbdParams {
+                r: p.r * s[0],
+                alpha: p.alpha * s[1],
+                s: p.s * s[2],
+                beta: p.beta * s[3],
+            },
+            rows.len(),
+            data.len(),
+        ))
     }
 
     /// Total log-likelihood of `rows`.
