@@ -184,7 +184,12 @@ async function openPage(lang, user = "admin") {
     if (msg.type() === "error") problems.push(`console error: ${msg.text()}`);
   });
   page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  page.on("requestfailed", (req) => problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`));
+  // ERR_ABORTED is the browser cancelling a request because the page navigated on (e.g. the
+  // favicon when a form is submitted at once): not a failure of the server.
+  page.on("requestfailed", (req) => {
+    const why = req.failure()?.errorText ?? "";
+    if (why !== "net::ERR_ABORTED") problems.push(`request failed: ${req.url()} ${why}`);
+  });
   page.on("request", (req) => {
     const url = req.url();
     if (!url.startsWith(origin) && !url.startsWith("data:")) problems.push(`request outside the server: ${url}`);
