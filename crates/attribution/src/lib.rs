@@ -1,0 +1,1 @@
+//! Channel attribution over contact paths: rule-based, Markov removal effect and Shapley; funnels and path analysis.
