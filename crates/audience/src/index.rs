@@ -94,6 +94,15 @@ impl TagIndex {
             TagIndex::Flag { trues, falses } => trues | falses,
         }
     }
+    /// Whether customer `c` has a value, without building a bitmap.
+    pub(crate) fn has_value(&self, c: u32) -> bool {
+        match self {
+            TagIndex::Categorical { non_null, .. } | TagIndex::Numeric { non_null, .. } => {
+                non_null.contains(c)
+            }
+            TagIndex::Flag { trues, falses } => trues.contains(c) || falses.contains(c),
+        }
+    }
 }
 
 /// Per event type: each customer's event times, ascending, in one flat array.
@@ -126,6 +135,9 @@ pub struct AudienceIndex {
     /// "In the last N days" counts back from here (UTC µs).
     pub(crate) as_of: i64,
     pub(crate) as_of_text: Option<String>,
+    /// Whether `customer_ids` is sorted (it is when loaded from tags.parquet), so
+    /// [`AudienceIndex::position`] can binary-search.
+    pub(crate) ids_sorted: bool,
 }
 
 /// A summary of what an index holds.
@@ -151,6 +163,28 @@ impl AudienceIndex {
     /// The customer id of a dense id.
     pub fn customer_id(&self, id: u32) -> Option<&str> {
         self.customer_ids.get(id as usize).map(String::as_str)
+    }
+    /// A numeric tag's value per dense customer id (NaN = no value), e.g. as clustering
+    /// features; `None` when the tag is unknown or not numeric.
+    pub fn numeric_values(&self, key: &str) -> Option<&[f64]> {
+        match &self.tags[*self.tag_by_key.get(key)?] {
+            TagIndex::Numeric { values, .. } => Some(values),
+            _ => None,
+        }
+    }
+    /// The dense id of a customer id (binary search on a loaded index).
+    pub fn position(&self, customer_id: &str) -> Option<u32> {
+        if self.ids_sorted {
+            self.customer_ids
+                .binary_search_by(|c| c.as_str().cmp(customer_id))
+                .ok()
+                .map(|i| i as u32)
+        } else {
+            self.customer_ids
+                .iter()
+                .position(|c| c == customer_id)
+                .map(|i| i as u32)
+        }
     }
     /// The tag catalogue as loaded (metadata for every usable tag, categorical codes
     /// completed with any code found in the data).
@@ -441,7 +475,9 @@ impl IndexBuilder {
         let as_of_text = self
             .as_of_text
             .or_else(|| chrono::DateTime::from_timestamp_micros(as_of).map(|t| t.to_rfc3339()));
+        let ids_sorted = self.customer_ids.is_sorted();
         Ok(AudienceIndex {
+            ids_sorted,
             customer_ids: self.customer_ids,
             meta,
             tags,

@@ -46,8 +46,10 @@ pub mod fixture;
 mod index;
 mod lexer;
 mod load;
+pub mod live;
 pub mod meta;
 pub mod ops;
+pub mod segments;
 mod parser;
 mod query;
 
@@ -55,5 +57,6 @@ pub use error::{AudienceError, ExprError, ExprErrorKind, Span};
 pub use index::{AudienceIndex, IndexBuilder, IndexStats, NULL_CODE, TagValues};
 pub use load::{LoadReport, load_index, read_meta, tags_meta_path, tags_parquet};
 pub use parser::{Ast, CmpOp, parse};
+pub use live::{LiveFacts, NoLiveFacts};
 pub use query::Query;
 pub use roaring::RoaringBitmap;

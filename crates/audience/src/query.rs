@@ -190,7 +190,7 @@ impl AudienceIndex {
     }
 
     /// One customer against a scan predicate (see [`is_scan`]); same semantics as `evaluate`.
-    fn test(&self, q: &Query, c: usize) -> bool {
+    pub(crate) fn test(&self, q: &Query, c: usize) -> bool {
         let num = |tag: usize| match &self.tags[tag] {
             TagIndex::Numeric { values, .. } => values[c],
             _ => f64::NAN,

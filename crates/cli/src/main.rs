@@ -44,6 +44,8 @@ enum Command {
     Clv(commands::clv::Args),
     /// Audiences (人群圈选): count, sample, save, snapshot, export and overlap tag expressions.
     Audience(commands::audience::Args),
+    /// Customer segments (客户分群): k-means on tags, described in business terms, saved as audiences.
+    Segment(commands::segment::Args),
     /// Customer tags (客户画像): build, list, add, retire, history, explain.
     Tags(commands::tags::Args),
     /// Serve the API and the console.
@@ -80,6 +82,7 @@ fn main() -> std::process::ExitCode {
         Command::Scorecard(a) => commands::scorecard::run(&cfg, a),
         Command::Clv(a) => commands::clv::run(&cfg, a),
         Command::Audience(a) => commands::audience::run(&cfg, a),
+        Command::Segment(a) => commands::segment::run(&cfg, a),
         Command::Tags(a) => commands::tags::run(&cfg, a),
         Command::Serve(a) => commands::serve::run(&cfg, a),
         Command::User(a) => commands::users::run_user(&cfg, a),

@@ -67,6 +67,34 @@ pub fn batches_to_json(batches: &[RecordBatch]) -> Result<Vec<Row>, EngineError>
     serde_json::from_slice(&buf).map_err(|e| EngineError::Json(e.to_string()))
 }
 
+/// Schema of the derived `scores` table (`DATA_DIR/derived/scores.parquet`): every
+/// model's latest score per customer in long form.
+pub fn scores_schema() -> arrow::datatypes::SchemaRef {
+    use arrow::datatypes::{DataType, Field, Schema};
+    Arc::new(Schema::new(vec![
+        Field::new("customer_id", DataType::Utf8, false),
+        Field::new("model", DataType::Utf8, false),
+        Field::new("score", DataType::Float64, false),
+        Field::new("band", DataType::Utf8, true),
+        Field::new("reasons", DataType::Utf8, true),
+        Field::new("as_of", DataType::Utf8, false),
+        Field::new("model_version", DataType::Utf8, false),
+    ]))
+}
+
+/// Schema of the derived `segments` table (`DATA_DIR/derived/segments.parquet`): the
+/// latest clustering's cluster per customer (`zhiying segment run`).
+pub fn segments_schema() -> arrow::datatypes::SchemaRef {
+    use arrow::datatypes::{DataType, Field, Schema};
+    Arc::new(Schema::new(vec![
+        Field::new("customer_id", DataType::Utf8, false),
+        Field::new("segmentation", DataType::Utf8, false),
+        Field::new("cluster", DataType::Int64, false),
+        Field::new("description_zh", DataType::Utf8, false),
+        Field::new("description_en", DataType::Utf8, false),
+    ]))
+}
+
 /// The embedded engine: DataFusion over the data directory's Parquet facts.
 pub struct DataFusionEngine {
     data_dir: DataDir,
@@ -101,6 +129,11 @@ impl DataFusionEngine {
                     source,
                 })?;
         }
+        // Derived tables other capabilities write (model scores, customer segments): empty
+        // until their first run, so tag SQL over them always plans.
+        for (name, schema) in [("scores", scores_schema()), ("segments", segments_schema())] {
+            register_derived(&ctx, data_dir, name, schema).await?;
+        }
         Ok(ctx)
     }
 
@@ -124,6 +157,29 @@ impl DataFusionEngine {
         }
         Ok(out)
     }
+}
+
+async fn register_derived(
+    ctx: &SessionContext,
+    data_dir: &DataDir,
+    name: &str,
+    schema: arrow::datatypes::SchemaRef,
+) -> Result<(), EngineError> {
+    let file = data_dir.derived(name);
+    let path = file.to_string_lossy().to_string();
+    let err = |source| EngineError::Register {
+        table: name.into(),
+        path: path.clone(),
+        source,
+    };
+    if file.exists() {
+        let opts = ParquetReadOptions::default().schema(&schema);
+        ctx.register_parquet(name, &path, opts).await.map_err(err)?;
+    } else {
+        let empty = MemTable::try_new(schema, vec![vec![]]).map_err(err)?;
+        ctx.register_table(name, Arc::new(empty)).map_err(err)?;
+    }
+    Ok(())
 }
 
 async fn register_table(

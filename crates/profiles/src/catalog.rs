@@ -37,6 +37,7 @@ pub const BUILTIN_FILES: &[(&str, &str)] = &[
     ),
     ("builtin/risk.toml", include_str!("builtin/risk.toml")),
     ("builtin/inflow.toml", include_str!("builtin/inflow.toml")),
+    ("builtin/scores.toml", include_str!("builtin/scores.toml")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -207,6 +207,7 @@ pub const CATEGORIES: &[(&str, &str, &str)] = &[
     ("holdings", "产品持有", "Product holdings"),
     ("risk", "风险偏好", "Risk appetite"),
     ("inflow", "资金流入", "Inflows"),
+    ("model", "模型评分", "Model scores"),
     ("custom", "自定义", "Custom"),
 ];
 

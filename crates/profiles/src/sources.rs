@@ -68,6 +68,20 @@ pub const SOURCES: &[Source] = &[
         window: "ts < {as_of_end}",
         description: "Responses before the end of the as-of day.",
     },
+    Source {
+        name: "scores",
+        customer_column: "customer_id",
+        from: "scores",
+        window: "CAST(as_of AS DATE) <= {as_of}",
+        description: "Model scores (zhiying model bank): one row per customer and model, with score, band and reasons.",
+    },
+    Source {
+        name: "segments",
+        customer_column: "customer_id",
+        from: "segments",
+        window: "1 = 1",
+        description: "The latest customer segmentation (zhiying segment run): cluster and its description.",
+    },
 ];
 
 pub fn source(name: &str) -> Option<&'static Source> {

@@ -169,8 +169,8 @@ const NAV: &[NavItem] = &[
     },
     NavItem {
         key: "models",
-        href: None,
-        perm: None,
+        href: Some("/console/models"),
+        perm: Some(Permission::ModelRead),
     },
     NavItem {
         key: "decisions",

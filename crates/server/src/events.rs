@@ -296,6 +296,61 @@ mod tests {
         );
     }
 
+    /// A saved audience is watched in real time: the event that puts a customer in it
+    /// produces an `entered` change, published once durable; batch members don't "enter".
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn saved_audiences_emit_entered_changes_for_live_events() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dd = DataDir::new(tmp.path());
+        let spec = zhiying_audience::fixture::FixtureSpec {
+            customers: 500,
+            ..Default::default()
+        };
+        zhiying_audience::fixture::write_fixture(&dd, &spec).unwrap();
+        let (ix, _) = zhiying_audience::load_index(&dd).unwrap();
+        let expr = r#"did("complaint", 1d) and age >= 18"#;
+        let batch_members = ix.members(expr).unwrap();
+        let adults = ix.members("age >= 18").unwrap();
+        let outsider = adults
+            .iter()
+            .find(|c| !batch_members.contains(*c))
+            .and_then(|c| ix.customer_id(c))
+            .unwrap()
+            .to_string();
+
+        let (app, store) = app(tmp.path()).await;
+        let mut changes = store.subscribe();
+        let (s, v) = call(
+            &app,
+            "POST",
+            "/v1/audiences",
+            &json!({"name": "complained today", "expr": expr}).to_string(),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+        let audience_id = v["id"].as_str().unwrap().to_string();
+
+        // A login does not qualify; a complaint does.
+        let ts = now_rfc3339();
+        let login = json!({"kind": "event", "event_id": "L1", "customer_id": outsider, "ts": ts,
+            "channel": "mobile_app", "event_type": "login"});
+        let (s, _) = call(&app, "POST", "/v1/events", &login.to_string()).await;
+        assert_eq!(s, 202);
+        let complaint = json!({"kind": "event", "event_id": "K1", "customer_id": outsider, "ts": ts,
+            "channel": "call_center", "event_type": "complaint"});
+        let (s, _) = call(&app, "POST", "/v1/events", &complaint.to_string()).await;
+        assert_eq!(s, 202);
+        let change = tokio::time::timeout(std::time::Duration::from_secs(1), changes.recv())
+            .await
+            .expect("an audience change within 1 s")
+            .unwrap();
+        assert_eq!(change.audience_id, audience_id);
+        assert_eq!(change.customer_id, outsider);
+        assert_eq!(change.change, zhiying_events::input::Change::Entered);
+        assert_eq!(change.cause.as_deref(), Some("K1"));
+        assert!(changes.try_recv().is_err(), "exactly one change");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_bad_batch_is_rejected_whole_with_per_item_errors() {
         let tmp = tempfile::tempdir().unwrap();

@@ -20,6 +20,8 @@
 mod api;
 mod assets;
 mod audiences;
+pub(crate) mod models;
+pub use audiences::sync_watchers;
 mod audit;
 pub mod auth;
 mod compliance;
@@ -108,6 +110,7 @@ pub fn all_routes() -> auth::Routes {
         .merge(events::routes())
         .merge(audiences::routes())
         .merge(tags::routes())
+        .merge(models::routes())
         .merge(auth::login::routes())
         .merge(console::routes())
         .merge(audit::routes())

@@ -35,6 +35,8 @@ use utoipa::OpenApi;
         crate::compliance::check_copy,
         crate::tags::tags_api,
         crate::tags::customer_tags_api,
+        crate::models::list_api,
+        crate::models::customer_scores_api,
     ),
     components(schemas(crate::error::ErrorBody)),
     tags(
@@ -46,6 +48,7 @@ use utoipa::OpenApi;
         (name = "auth", description = "The caller's identity and permissions"),
         (name = "audit", description = "The hash-chained audit log"),
         (name = "compliance", description = "Marketing-copy checker"),
+        (name = "models", description = "The bank's models: evaluation reports and customer scores with reasons"),
         (name = "tags", description = "Customer tags (客户画像): catalogue, distributions, values with explanations"),
     )
 )]

@@ -50,7 +50,9 @@ struct DemoSummary {
     quality: zhiying_core::quality::QualityReport,
     /// Console logins, with passwords freshly set by this run.
     logins: Vec<DemoLogin>,
+    models: zhiying_bankmodels::BankModelsSummary,
     tags: zhiying_profiles::BuildSummary,
+    segments: super::segment::RunOut,
     seconds: f64,
 }
 
@@ -61,6 +63,15 @@ struct DemoLogin {
     role: &'static str,
     password: String,
 }
+
+/// Tags the demo segmentation clusters on: value, life stage, activity, digital habit.
+const DEMO_SEGMENT_FEATURES: &[&str] = &[
+    "age",
+    "aum_yuan",
+    "txn_count_90d",
+    "digital_event_share",
+    "product_count",
+];
 
 /// admin, a marketer and a compliance officer: enough to see every page and the 403s.
 const DEMO_USERS: &[(&str, &str, zhiying_core::domain::Role)] = &[
@@ -161,11 +172,41 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
     let identities = zhiying_ingest::resolve_identities(&dd)?;
     say("⑤ Data-quality report");
     let quality = zhiying_ingest::quality_report(&dd)?;
-    say("⑥ Building customer tags (客户画像)");
+    say("⑥ Training the bank's models: churn, product propensity, transaction anomaly");
+    let bank_args = super::model::BankArgs {
+        data_dir: a.data_dir.clone(),
+        only: Vec::new(),
+        as_of: None,
+        no_reasons: false,
+        seed: a.seed,
+        json: false,
+    };
+    let models = super::model::train_bank_models(&dd, &bank_args, quiet)?;
+    if !quiet {
+        super::model::print_bank_summary(&models);
+    }
+    say("⑦ Building customer tags (客户画像), model scores included");
     let tags = super::tags::build_tags(&dd, None, quiet)?;
+    say("⑧ Customer segments (客户分群): k-means on tags, each cluster saved as an audience");
+    let seg_args = super::segment::RunArgs {
+        data_dir: a.data_dir.clone(),
+        features: DEMO_SEGMENT_FEATURES.iter().map(|s| s.to_string()).collect(),
+        name: "演示分群".into(),
+        k: None,
+        k_min: 3,
+        k_max: 6,
+        seed: a.seed,
+        no_save: false,
+        by: "demo".into(),
+        json: false,
+    };
+    let segments = super::segment::segment_and_save(cfg, &dd, &seg_args, quiet)?;
+    if !quiet {
+        super::segment::print_run(&segments);
+    }
 
     let rt = super::runtime()?;
-    say("⑦ Console accounts");
+    say("⑨ Console accounts");
     let logins = rt.block_on(async {
         for s in synthetic.iter().chain(&real) {
             super::ingest::record_run(cfg, &dd, s).await?;
@@ -183,7 +224,9 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
         identities,
         quality,
         logins,
+        models,
         tags,
+        segments,
         seconds: started.elapsed().as_secs_f64(),
     };
     if a.json {

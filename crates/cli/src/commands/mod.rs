@@ -10,6 +10,7 @@ pub mod model;
 pub mod pii;
 pub mod quality;
 pub mod scorecard;
+pub mod segment;
 pub mod serve;
 pub mod tags;
 pub mod users;

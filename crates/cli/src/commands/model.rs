@@ -49,6 +49,38 @@ zhiying model train --csv applicants.csv --target default --positive 1 --cost-fn
 zhiying model score --model models/bank --csv new-calls.csv.gz --reasons 3 --out scores.csv --json"
     )]
     Score(ScoreArgs),
+    /// Train the bank's own models on the canonical data (churn, product propensity,
+    /// transaction anomaly), evaluate them on held-out customers and write every score.
+    #[command(
+        after_help = "Features come from one SQL statement per snapshot on the analytics engine. Churn is trained at a \
+snapshot 90 days before the end of the data and labelled from the 90 days after it (see docs/bank-models.md), so no \
+label information leaks into the features. Scores go to DIR/derived/scores.parquet; run `zhiying tags build` afterwards \
+so churn_score, propensity_* and fraud_score become tags that audiences can use.\n\n\
+Examples:\n  zhiying model bank --data-dir ./zhiying-data\n  \
+zhiying model bank --only churn --json\n  zhiying model bank --as-of 2026-09-30 --no-reasons"
+    )]
+    Bank(BankArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BankArgs {
+    #[command(flatten)]
+    pub data_dir: super::DataDirArg,
+    /// Train only these models (churn, propensity, anomaly); default all.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Last day of data to use (YYYY-MM-DD); default the day of the latest transaction.
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Skip the per-customer reason codes (TreeSHAP) of the churn model.
+    #[arg(long)]
+    pub no_reasons: bool,
+    /// Random seed for the train/validation/test split and the forest.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The algorithms `model cv` can run.
@@ -198,12 +230,95 @@ pub struct ScoreArgs {
     pub json: bool,
 }
 
-pub fn run(_cfg: &Config, a: Args) -> anyhow::Result<()> {
+pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
     match a.command {
         ModelCommand::Cv(a) => cv(a),
         ModelCommand::Train(a) => train(a),
         ModelCommand::Score(a) => score(a),
+        ModelCommand::Bank(a) => bank(cfg, a),
     }
+}
+
+fn bank(cfg: &Config, a: BankArgs) -> anyhow::Result<()> {
+    let dd = a.data_dir.resolve(cfg);
+    let summary = train_bank_models(&dd, &a, a.json)?;
+    if a.json {
+        return output::print_json(&summary);
+    }
+    print_bank_summary(&summary);
+    Ok(())
+}
+
+/// Options from the flags; shared with `zhiying demo`.
+pub fn bank_options(a: &BankArgs) -> anyhow::Result<zhiying_bankmodels::BankModelsOptions> {
+    let all = a.only.is_empty();
+    for m in &a.only {
+        anyhow::ensure!(
+            matches!(m.as_str(), "churn" | "propensity" | "anomaly"),
+            "--only {m}: unknown model; choose from churn, propensity, anomaly"
+        );
+    }
+    let wants = |m: &str| all || a.only.iter().any(|x| x == m);
+    Ok(zhiying_bankmodels::BankModelsOptions {
+        as_of: a
+            .as_of
+            .as_deref()
+            .map(|s| {
+                chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                    .with_context(|| format!("--as-of {s}: expected a date like 2026-09-30"))
+            })
+            .transpose()?,
+        churn: wants("churn"),
+        propensity: wants("propensity"),
+        anomaly: wants("anomaly"),
+        reasons: !a.no_reasons,
+        seed: a.seed,
+        num_threads: 0,
+    })
+}
+
+pub fn train_bank_models(
+    dd: &zhiying_core::DataDir,
+    a: &BankArgs,
+    quiet: bool,
+) -> anyhow::Result<zhiying_bankmodels::BankModelsSummary> {
+    let opts = bank_options(a)?;
+    let pb = output::spinner("training churn, propensity and anomaly models", quiet);
+    let rt = super::runtime()?;
+    let summary = rt.block_on(async {
+        let engine = zhiying_engine::DataFusionEngine::open(dd).await?;
+        anyhow::Ok(zhiying_bankmodels::train_and_score(&engine, dd, &opts).await?)
+    })?;
+    pb.finish_and_clear();
+    Ok(summary)
+}
+
+pub fn print_bank_summary(s: &zhiying_bankmodels::BankModelsSummary) {
+    println!(
+        "{:<28} {:>9} {:>9} {:>8} {:>7} {:>9}  top features",
+        "model", "train", "positive", "AUC", "KS", "scored"
+    );
+    for m in &s.models {
+        let f = |v: Option<f64>| v.map_or("—".to_string(), |x| format!("{x:.3}"));
+        let top: Vec<&str> = m.top_features.iter().take(3).map(|(n, _)| n.as_str()).collect();
+        println!(
+            "{:<28} {:>9} {:>9} {:>8} {:>7} {:>9}  {}",
+            m.name,
+            m.train_rows,
+            m.positives,
+            f(m.test_auc),
+            f(m.test_ks),
+            m.scored,
+            top.join(", ")
+        );
+    }
+    println!(
+        "Data up to {}; {} scores → {} in {:.1}s. Run `zhiying tags build` to turn them into tags.",
+        s.data_end,
+        s.score_rows,
+        s.scores_path.display(),
+        s.seconds
+    );
 }
 
 /// The classifier for an algorithm. Another crate's algorithm plugs in here with one arm

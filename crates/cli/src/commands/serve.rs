@@ -61,7 +61,29 @@ pub async fn serve(
     let state = zhiying_server::AppState::new(dd, engine, store)
         .with_auth(auth, Some(keys))
         .with_events(events.clone());
+    // Saved audiences become real-time watchers; a periodic sweep catches the changes that
+    // time alone causes (windows rolling past an event, dormancy).
+    zhiying_server::sync_watchers(&state).await;
+    let sweeper = {
+        let events = events.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                match events.sweep().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(changes = n, "audience sweep"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "audience sweep stopped");
+                        break;
+                    }
+                }
+            }
+        })
+    };
     let served = zhiying_server::serve(state, addr, shutdown_signal()).await;
+    sweeper.abort();
     let closed = tokio::task::spawn_blocking(move || events.close()).await?;
     served?;
     closed.context("closing the event log (it will be replayed on the next start)")?;

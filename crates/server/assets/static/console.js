@@ -70,6 +70,45 @@
         series: [{ type: "bar", data: d.counts, barMaxWidth: 16 }]
       };
     },
+    "model-roc": function (d) {
+      return {
+        color: ["#1f5fa8", "#999"],
+        title: { text: "ROC", left: "center", textStyle: { fontSize: 12 } },
+        tooltip: { trigger: "axis" },
+        grid: { left: 8, right: 16, top: 28, bottom: 8, containLabel: true },
+        xAxis: { type: "value", min: 0, max: 1, name: "FPR" },
+        yAxis: { type: "value", min: 0, max: 1, name: "TPR" },
+        series: [
+          { type: "line", showSymbol: false, data: d.roc },
+          { type: "line", showSymbol: false, lineStyle: { type: "dashed" }, data: [[0, 0], [1, 1]] }
+        ]
+      };
+    },
+    "model-lift": function (d) {
+      return {
+        color: ["#2e8b57"],
+        title: { text: "Lift", left: "center", textStyle: { fontSize: 12 } },
+        tooltip: { trigger: "axis" },
+        grid: { left: 8, right: 16, top: 28, bottom: 8, containLabel: true },
+        xAxis: { type: "category", data: d.gains.map(function (g) { return g[0]; }) },
+        yAxis: { type: "value" },
+        series: [{ type: "bar", data: d.gains.map(function (g) { return g[1]; }), barMaxWidth: 18 }]
+      };
+    },
+    "model-calibration": function (d) {
+      return {
+        color: ["#c0504d", "#999"],
+        title: { text: "Calibration", left: "center", textStyle: { fontSize: 12 } },
+        tooltip: { trigger: "axis" },
+        grid: { left: 8, right: 16, top: 28, bottom: 8, containLabel: true },
+        xAxis: { type: "value", min: 0, max: 1 },
+        yAxis: { type: "value", min: 0, max: 1 },
+        series: [
+          { type: "line", data: d.calibration },
+          { type: "line", showSymbol: false, lineStyle: { type: "dashed" }, data: [[0, 0], [1, 1]] }
+        ]
+      };
+    },
     "holdings": function (d) {
       return {
         color: PALETTE,

@@ -1,0 +1,370 @@
+//! Bank models on the canonical data, trained and scored in-house:
+//!
+//! - **churn** ([`churn`]): will an active customer go quiet in the next 90 days? Features
+//!   at a snapshot 90 days before the end of the data, label from the performance window
+//!   after it, so nothing the label depends on leaks into the features (design in
+//!   `docs/bank-models.md`).
+//! - **product propensity** ([`propensity`]): for every product category, a look-alike
+//!   model of who holds it, scored for customers who don't yet.
+//! - **transaction anomaly** ([`anomaly`]): an isolation forest over each debit's distance
+//!   from the customer's own habits (amount, channel, hour, velocity).
+//!
+//! Features are one SQL statement on the [`AnalyticsEngine`](zhiying_engine::AnalyticsEngine)
+//! ([`features`]); trees are LightGBM through `zhiying-models`; every model gets an
+//! [`EvaluationReport`](zhiying_models::EvaluationReport) on a held-out test split and is
+//! saved under `DATA_DIR/models/bank/`. All scores land in `derived/scores.parquet`
+//! ([`scores`]), which the tag build reads, so audiences can use `churn_score > 0.3`.
+//!
+//! ```no_run
+//! # async fn run(engine: &dyn zhiying_engine::AnalyticsEngine, dd: &zhiying_core::DataDir) -> Result<(), zhiying_bankmodels::BankModelError> {
+//! let summary = zhiying_bankmodels::train_and_score(engine, dd, &Default::default()).await?;
+//! for m in &summary.models {
+//!     println!("{} AUC {:?}", m.name, m.test_auc);
+//! }
+//! # Ok(()) }
+//! ```
+
+pub mod anomaly;
+pub mod churn;
+pub mod features;
+pub mod isoforest;
+pub mod propensity;
+pub mod scores;
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use zhiying_core::DataDir;
+use zhiying_engine::AnalyticsEngine;
+use zhiying_models::{EvaluationReport, Frame, GbdtConfig, GbdtModel};
+
+pub use scores::{ModelScores, ScoreRow, scores_path, scores_schema, write_scores};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BankModelError {
+    #[error(transparent)]
+    Engine(#[from] zhiying_engine::EngineError),
+    #[error(transparent)]
+    Model(#[from] zhiying_models::ModelError),
+    #[error(transparent)]
+    Frame(#[from] zhiying_models::FrameError),
+    #[error(transparent)]
+    Eval(#[from] zhiying_models::eval::EvalError),
+    #[error("Arrow: {0}")]
+    Arrow(#[from] zhiying_engine::arrow::error::ArrowError),
+    #[error("Parquet: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{model}: {problem}")]
+    Data { model: String, problem: String },
+}
+
+impl BankModelError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        BankModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+    pub(crate) fn data(model: &str, problem: impl Into<String>) -> Self {
+        BankModelError::Data {
+            model: model.to_string(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Which models to train, and how.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BankModelsOptions {
+    /// Last day of data to use; default: the day of the latest transaction.
+    pub as_of: Option<NaiveDate>,
+    pub churn: bool,
+    pub propensity: bool,
+    pub anomaly: bool,
+    /// Reason codes (TreeSHAP) for every scored customer of the churn model.
+    pub reasons: bool,
+    pub seed: u64,
+    /// LightGBM threads; 0 = all cores.
+    pub num_threads: usize,
+}
+
+impl Default for BankModelsOptions {
+    fn default() -> Self {
+        BankModelsOptions {
+            as_of: None,
+            churn: true,
+            propensity: true,
+            anomaly: true,
+            reasons: true,
+            seed: 42,
+            num_threads: 0,
+        }
+    }
+}
+
+/// What one model learned and how well, for the CLI, the console and the registry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelSummary {
+    pub name: String,
+    pub kind: String,
+    pub version: String,
+    /// How the label is defined, in words.
+    pub label: String,
+    /// Features are computed as of this day (training).
+    pub train_snapshot: NaiveDate,
+    /// Scores are computed as of this day.
+    pub score_snapshot: NaiveDate,
+    pub train_rows: usize,
+    pub test_rows: usize,
+    pub positives: usize,
+    pub test_auc: Option<f64>,
+    pub test_ks: Option<f64>,
+    pub top_features: Vec<(String, f64)>,
+    pub scored: usize,
+    pub artifact: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<EvaluationReport>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BankModelsSummary {
+    pub data_end: NaiveDate,
+    pub models: Vec<ModelSummary>,
+    pub scores_path: PathBuf,
+    pub score_rows: usize,
+    pub seconds: f64,
+}
+
+/// The last day with transactions.
+pub async fn data_end(engine: &dyn AnalyticsEngine) -> Result<NaiveDate, BankModelError> {
+    let rows = engine
+        .query_json("SELECT CAST(CAST(MAX(ts) AS DATE) AS VARCHAR) AS d FROM transactions")
+        .await?;
+    rows.first()
+        .and_then(|r| r.get("d"))
+        .and_then(|v| v.as_str())
+        .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        .ok_or_else(|| BankModelError::data("bank models", "there are no transactions: ingest data first (zhiying ingest or zhiying demo)"))
+}
+
+/// Trains the selected models, evaluates them on held-out customers, saves them and writes
+/// every score to `derived/scores.parquet`.
+pub async fn train_and_score(
+    engine: &dyn AnalyticsEngine,
+    dd: &DataDir,
+    opts: &BankModelsOptions,
+) -> Result<BankModelsSummary, BankModelError> {
+    let started = std::time::Instant::now();
+    let end = match opts.as_of {
+        Some(d) => d,
+        None => data_end(engine).await?,
+    };
+    let mut models = Vec::new();
+    let mut sets = Vec::new();
+    let current = features::customer_features(engine, end).await?;
+    if opts.churn {
+        let (summary, set) = churn::train_and_score(engine, dd, &current, opts).await?;
+        models.push(summary);
+        sets.push(set);
+    }
+    if opts.propensity {
+        for (summary, set) in propensity::train_and_score(dd, &current, opts)? {
+            models.push(summary);
+            sets.push(set);
+        }
+    }
+    if opts.anomaly {
+        let (summary, set) = anomaly::train_and_score(engine, dd, end, opts).await?;
+        models.push(summary);
+        sets.push(set);
+    }
+    let score_rows = sets.iter().map(|s| s.rows.len()).sum();
+    let scores_path = write_scores(dd, &sets)?;
+    Ok(BankModelsSummary {
+        data_end: end,
+        models,
+        scores_path,
+        score_rows,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Which part of the data a customer falls in: a stable hash, so retraining on new data
+/// keeps each customer on the same side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Split {
+    Train,
+    Valid,
+    Test,
+}
+
+pub(crate) fn split_of(customer_id: &str, seed: u64) -> Split {
+    match twox_hash::XxHash3_64::oneshot_with_seed(seed, customer_id.as_bytes()) % 10 {
+        0..=5 => Split::Train,
+        6 | 7 => Split::Valid,
+        _ => Split::Test,
+    }
+}
+
+/// A trained binary GBDT with its test-set report.
+pub(crate) struct Trained {
+    pub model: GbdtModel,
+    pub report: EvaluationReport,
+    pub train_rows: usize,
+    pub test_rows: usize,
+    pub positives: usize,
+}
+
+/// Train on the train split with early stopping on the validation split; report on test.
+pub(crate) fn fit_binary(
+    name: &str,
+    x: &Frame,
+    y: &[f64],
+    ids: &[String],
+    opts: &BankModelsOptions,
+    cfg: GbdtConfig,
+) -> Result<Trained, BankModelError> {
+    let mut parts: [Vec<usize>; 3] = Default::default();
+    for (i, id) in ids.iter().enumerate() {
+        let k = match split_of(id, opts.seed) {
+            Split::Train => 0,
+            Split::Valid => 1,
+            Split::Test => 2,
+        };
+        parts[k].push(i);
+    }
+    let pick = |rows: &[usize]| -> (Vec<f64>, usize) {
+        let v: Vec<f64> = rows.iter().map(|&i| y[i]).collect();
+        let p = v.iter().filter(|&&t| t > 0.5).count();
+        (v, p)
+    };
+    let (ytr, ptr) = pick(&parts[0]);
+    let (yva, _) = pick(&parts[1]);
+    let (yte, pte) = pick(&parts[2]);
+    if ptr < 20 || ptr + 20 > ytr.len() || pte == 0 || pte == yte.len() {
+        return Err(BankModelError::data(
+            name,
+            format!(
+                "too few examples of both classes ({ptr} positives of {} training rows, {pte} of {} test rows); generate or ingest more customers",
+                ytr.len(),
+                yte.len()
+            ),
+        ));
+    }
+    let xtr = x.select_rows(&parts[0])?;
+    let xva = x.select_rows(&parts[1])?;
+    let xte = x.select_rows(&parts[2])?;
+    let model = GbdtModel::train_with_validation(&xtr, &ytr, &xva, &yva, &cfg)?;
+    let p = model.predict(&xte)?;
+    let report = EvaluationReport::binary(&yte, &p)?
+        .with_feature_importance(model.feature_importance()?);
+    Ok(Trained {
+        model,
+        report,
+        train_rows: ytr.len(),
+        test_rows: yte.len(),
+        positives: ptr + pte,
+    })
+}
+
+pub(crate) fn gbdt_config(opts: &BankModelsOptions) -> GbdtConfig {
+    GbdtConfig {
+        num_trees: 400,
+        learning_rate: 0.05,
+        num_leaves: 31,
+        min_data_in_leaf: 40,
+        feature_fraction: 0.9,
+        early_stopping_rounds: Some(30),
+        seed: opts.seed,
+        num_threads: opts.num_threads,
+        ..GbdtConfig::default()
+    }
+}
+
+/// A saved bank model: enough to audit it (label design, snapshots, report) and to score.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SavedBankModel {
+    pub summary: ModelSummary,
+    pub gbdt: Option<zhiying_models::gbdt::SavedGbdt>,
+    pub isolation_forest: Option<isoforest::IsolationForest>,
+}
+
+impl SavedBankModel {
+    /// Reads `DATA_DIR/models/bank/NAME.json`.
+    pub fn load(dd: &DataDir, name: &str) -> Result<SavedBankModel, BankModelError> {
+        let path = model_path(dd, name);
+        let body = std::fs::read(&path).map_err(|e| BankModelError::io(&path, e))?;
+        serde_json::from_slice(&body)
+            .map_err(|e| BankModelError::data(name, format!("{}: {e}", path.display())))
+    }
+
+    /// Probabilities for a feature frame (boosted-tree models only).
+    pub fn predict(&self, frame: &Frame) -> Result<Vec<f64>, BankModelError> {
+        let saved = self.gbdt.as_ref().ok_or_else(|| {
+            BankModelError::data(&self.summary.name, "not a boosted-tree model")
+        })?;
+        Ok(GbdtModel::from_saved(saved)?.predict(frame)?)
+    }
+}
+
+fn model_path(dd: &DataDir, name: &str) -> PathBuf {
+    dd.root().join("models").join("bank").join(format!("{name}.json"))
+}
+
+pub(crate) fn save_model(
+    dd: &DataDir,
+    summary: &mut ModelSummary,
+    gbdt: Option<&GbdtModel>,
+    forest: Option<&isoforest::IsolationForest>,
+) -> Result<(), BankModelError> {
+    let path = model_path(dd, &summary.name);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| BankModelError::io(dir, e))?;
+    }
+    summary.artifact = path.clone();
+    let saved = SavedBankModel {
+        summary: summary.clone(),
+        gbdt: gbdt.map(|m| m.to_saved()).transpose()?,
+        isolation_forest: forest.cloned(),
+    };
+    let tmp = path.with_extension("json.tmp");
+    let body = serde_json::to_vec(&saved).map_err(|e| BankModelError::data(&summary.name, e.to_string()))?;
+    std::fs::write(&tmp, body).map_err(|e| BankModelError::io(&tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| BankModelError::io(&path, e))?;
+    Ok(())
+}
+
+/// Reads a saved bank model's summary (for the console and `zhiying model bank --list`).
+pub fn load_summary(dd: &DataDir, name: &str) -> Result<Option<ModelSummary>, BankModelError> {
+    if !model_path(dd, name).exists() {
+        return Ok(None);
+    }
+    Ok(Some(SavedBankModel::load(dd, name)?.summary))
+}
+
+/// A version label: the scoring snapshot plus a short hash of the training report.
+pub(crate) fn version_of(end: NaiveDate, report: &impl Serialize) -> String {
+    let body = serde_json::to_vec(report).unwrap_or_default();
+    format!(
+        "{}-{:08x}",
+        end.format("%Y%m%d"),
+        twox_hash::XxHash3_64::oneshot(&body) as u32
+    )
+}
+
+pub(crate) fn top_features(report: &EvaluationReport, n: usize) -> Vec<(String, f64)> {
+    let mut v: Vec<(String, f64)> = report
+        .feature_importance
+        .iter()
+        .map(|f| (f.feature.clone(), f.gain_share))
+        .collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1));
+    v.truncate(n);
+    v
+}
