@@ -383,6 +383,14 @@ pub fn ratio_test(t: &RatioMoments, c: &RatioMoments, alpha: f64) -> Result<Comp
     Ok(with_relative(cmp, rt, vt, rc, vc, alpha))
 }
 
+/// Chi-square survival function P(X > x) with `df` degrees of freedom.
+pub fn chi2_sf(x: f64, df: f64) -> Result<f64, ExperimentError> {
+    if x <= 0.0 {
+        return Ok(1.0);
+    }
+    checked_gamma_ur(df / 2.0, x / 2.0).map_err(|e| ExperimentError::Data(format!("chi-square p-value: {e}")))
+}
+
 /// Sample-ratio-mismatch check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Srm {
@@ -421,8 +429,7 @@ pub fn srm(observed: &[f64], weights: &[f64]) -> Result<Srm, ExperimentError> {
         })
         .sum();
     let df = (observed.len() - 1) as f64;
-    let p_value = checked_gamma_ur(df / 2.0, chi2 / 2.0)
-        .map_err(|e| ExperimentError::Data(format!("chi-square p-value: {e}")))?;
+    let p_value = chi2_sf(chi2, df)?;
     Ok(Srm {
         chi2,
         df,
@@ -464,118 +471,84 @@ pub fn bayes_normal(diff: f64, se: f64) -> Bayes {
     }
 }
 
-/// Beta-binomial model with a Beta(1, 1) prior per arm. P(T > C) = ∫ f_T(y) F_C(y) dy and
-/// E[max(C − T, 0)] = ∫ f_T(y) E[(C − y)⁺] dy with E[(C − y)⁺] = μ_C(1 − I_y(a_C+1, b_C)) −
-/// y(1 − I_y(a_C, b_C)); both integrals by adaptive Simpson (deterministic, no Monte Carlo).
+/// Beta-binomial model with a Beta(1, 1) prior per arm, by deterministic quadrature (no
+/// Monte Carlo). With T, C the posteriors:
+/// P(T > C) = ∫ f_T(y) F_C(y) dy and E[max(C − T, 0)] = ∫ f_T(y) E[(C − y)⁺] dy, where
+/// E[(C − y)⁺] = μ_C(1 − I_y(a_C+1, b_C)) − y(1 − I_y(a_C, b_C)); when C is the narrower
+/// posterior the mirrored forms ∫ f_C(y)(1 − F_T(y)) dy and ∫ f_C(y) E[(y − T)⁺] dy are used,
+/// so the integrand is always smooth on the panel scale. 10-point Gauss–Legendre on panels
+/// of half the narrower posterior's sd, over ±40 sd.
 pub fn bayes_binary(x_t: f64, n_t: f64, x_c: f64, n_c: f64) -> Result<Bayes, ExperimentError> {
     let (at, bt) = (x_t + 1.0, n_t - x_t + 1.0);
     let (ac, bc) = (x_c + 1.0, n_c - x_c + 1.0);
-    if !(at > 0.0 && bt > 0.0 && ac > 0.0 && bc > 0.0) {
+    if !(at > 0.0 && bt > 0.0 && ac > 0.0 && bc > 0.0) || n_t > 1e12 || n_c > 1e12 {
         return Err(ExperimentError::Data(format!(
             "binary metric needs 0 <= conversions <= n (treatment {x_t}/{n_t}, control {x_c}/{n_c})"
         )));
     }
-    let ln_norm_t = ln_gamma(at + bt) - ln_gamma(at) - ln_gamma(bt);
-    let mu_c = ac / (ac + bc);
-    let f_t = |y: f64| -> f64 {
-        if y <= 0.0 || y >= 1.0 {
-            return 0.0;
-        }
-        (ln_norm_t + (at - 1.0) * y.ln() + (bt - 1.0) * (1.0 - y).ln()).exp()
-    };
-    let mut err = None;
-    let mut g = |y: f64| -> (f64, f64) {
-        let fy = f_t(y);
-        if fy == 0.0 {
-            return (0.0, 0.0);
-        }
-        let r = (|| -> Result<(f64, f64), ExperimentError> {
-            let cdf = inc_beta(ac, bc, y)?;
-            let cdf1 = inc_beta(ac + 1.0, bc, y)?;
-            let loss = (mu_c * (1.0 - cdf1) - y * (1.0 - cdf)).max(0.0);
-            Ok((fy * cdf, fy * loss))
-        })();
-        match r {
-            Ok(v) => v,
-            Err(e) => {
-                err.get_or_insert(e);
-                (0.0, 0.0)
-            }
-        }
-    };
-    // Integrate over the bulk of T's posterior; outside ±40 sd its density is < e^-800.
-    let (mt, sdt) = beta_mean_sd(at, bt);
-    let lo = (mt - 40.0 * sdt).max(0.0);
-    let hi = (mt + 40.0 * sdt).min(1.0);
-    let panels = 256;
+    let (mu_t, sd_t) = beta_mean_sd(at, bt);
+    let (mu_c, sd_c) = beta_mean_sd(ac, bc);
+    // Integrate against the narrower posterior's density.
+    let over_t = sd_t <= sd_c;
+    let (a, b, mu, sd) = if over_t { (at, bt, mu_t, sd_t) } else { (ac, bc, mu_c, sd_c) };
+    let ln_norm = ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b);
+    let lo = (mu - 40.0 * sd).max(0.0);
+    let hi = (mu + 40.0 * sd).min(1.0);
+    let panels = (((hi - lo) / (0.5 * sd)).ceil() as usize).clamp(16, 400);
     let h = (hi - lo) / panels as f64;
     let (mut p, mut loss_t) = (0.0, 0.0);
     for i in 0..panels {
-        let a = lo + i as f64 * h;
-        let b = a + h;
-        let (pi, li) = simpson_adaptive(&mut g, a, b, 1e-15, 30);
-        p += pi;
-        loss_t += li;
+        let mid = lo + (i as f64 + 0.5) * h;
+        for (x, w) in GL10 {
+            let y = mid + 0.5 * h * x;
+            if y <= 0.0 || y >= 1.0 {
+                continue;
+            }
+            let fy = (ln_norm + (a - 1.0) * y.ln() + (b - 1.0) * (1.0 - y).ln()).exp();
+            if fy == 0.0 {
+                continue;
+            }
+            let wy = 0.5 * h * w * fy;
+            if over_t {
+                // Against f_T: F_C(y) and E[(C - y)+].
+                let cdf = inc_beta(ac, bc, y)?;
+                let cdf1 = inc_beta(ac + 1.0, bc, y)?;
+                p += wy * cdf;
+                loss_t += wy * (mu_c * (1.0 - cdf1) - y * (1.0 - cdf)).max(0.0);
+            } else {
+                // Against f_C: 1 - F_T(y) and E[(y - T)+].
+                let cdf = inc_beta(at, bt, y)?;
+                let cdf1 = inc_beta(at + 1.0, bt, y)?;
+                p += wy * (1.0 - cdf);
+                loss_t += wy * (y * cdf - mu_t * cdf1).max(0.0);
+            }
+        }
     }
-    if let Some(e) = err {
-        return Err(e);
-    }
-    let mu_t = at / (at + bt);
     Ok(Bayes {
         prob_beat_control: p.clamp(0.0, 1.0),
         expected_loss_treatment: loss_t,
-        expected_loss_control: mu_t - mu_c + loss_t,
+        expected_loss_control: (mu_t - mu_c + loss_t).max(0.0),
         method: "beta-binomial quadrature".into(),
     })
 }
 
+/// 10-point Gauss–Legendre nodes and weights on [-1, 1].
+const GL10: [(f64, f64); 10] = [
+    (-0.973_906_528_517_171_7, 0.066_671_344_308_688_14),
+    (-0.865_063_366_688_984_5, 0.149_451_349_150_580_6),
+    (-0.679_409_568_299_024_4, 0.219_086_362_515_982_04),
+    (-0.433_395_394_129_247_2, 0.269_266_719_309_996_35),
+    (-0.148_874_338_981_631_2, 0.295_524_224_714_752_87),
+    (0.148_874_338_981_631_2, 0.295_524_224_714_752_87),
+    (0.433_395_394_129_247_2, 0.269_266_719_309_996_35),
+    (0.679_409_568_299_024_4, 0.219_086_362_515_982_04),
+    (0.865_063_366_688_984_5, 0.149_451_349_150_580_6),
+    (0.973_906_528_517_171_7, 0.066_671_344_308_688_14),
+];
+
 fn beta_mean_sd(a: f64, b: f64) -> (f64, f64) {
     let s = a + b;
     (a / s, (a * b / (s * s * (s + 1.0))).sqrt())
-}
-
-/// Adaptive Simpson on a pair-valued integrand (both integrals share evaluations).
-fn simpson_adaptive<F: FnMut(f64) -> (f64, f64)>(f: &mut F, a: f64, b: f64, tol: f64, depth: u32) -> (f64, f64) {
-    let fa = f(a);
-    let fb = f(b);
-    let m = 0.5 * (a + b);
-    let fm = f(m);
-    let whole = simpson(a, b, fa, fm, fb);
-    simpson_rec(f, a, b, fa, fm, fb, whole, tol, depth)
-}
-
-fn simpson(a: f64, b: f64, fa: (f64, f64), fm: (f64, f64), fb: (f64, f64)) -> (f64, f64) {
-    let w = (b - a) / 6.0;
-    (w * (fa.0 + 4.0 * fm.0 + fb.0), w * (fa.1 + 4.0 * fm.1 + fb.1))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn simpson_rec<F: FnMut(f64) -> (f64, f64)>(
-    f: &mut F,
-    a: f64,
-    b: f64,
-    fa: (f64, f64),
-    fm: (f64, f64),
-    fb: (f64, f64),
-    whole: (f64, f64),
-    tol: f64,
-    depth: u32,
-) -> (f64, f64) {
-    let m = 0.5 * (a + b);
-    let lm = 0.5 * (a + m);
-    let rm = 0.5 * (m + b);
-    let flm = f(lm);
-    let frm = f(rm);
-    let left = simpson(a, m, fa, flm, fm);
-    let right = simpson(m, b, fm, frm, fb);
-    let d0 = left.0 + right.0 - whole.0;
-    let d1 = left.1 + right.1 - whole.1;
-    if depth == 0 || (d0.abs() <= 15.0 * tol && d1.abs() <= 15.0 * tol) {
-        return (left.0 + right.0 + d0 / 15.0, left.1 + right.1 + d1 / 15.0);
-    }
-    let l = simpson_rec(f, a, m, fa, flm, fm, left, tol / 2.0, depth - 1);
-    let r = simpson_rec(f, m, b, fm, frm, fb, right, tol / 2.0, depth - 1);
-    (l.0 + r.0, l.1 + r.1)
 }
 
 /// An always-valid confidence sequence for a difference, safe under continuous peeking.
