@@ -977,6 +977,18 @@ fn signed(v: f64) -> String {
     if v > 0.0 { format!("+{s}") } else { s }
 }
 
+/// Totals over an arm: whole units for counts and conversions, cents otherwise.
+fn signed_total(v: f64, kind: MetricKind) -> String {
+    let sign = if v > 0.0 { "+" } else if v < 0.0 { "-" } else { "" };
+    match kind {
+        MetricKind::Binary | MetricKind::Count => format!("{sign}{}", group(v.abs().round() as u64)),
+        _ => {
+            let cents = (v.abs() * 100.0).round() as u64;
+            format!("{sign}{}.{:02}", group(cents / 100), cents % 100)
+        }
+    }
+}
+
 fn fmt_p(p: f64) -> String {
     if p.is_nan() {
         "-".into()
@@ -1181,11 +1193,11 @@ pub fn verdict(report: &AnalysisReport, metric: &str, arm: &str, min_relative_li
         (
             format!(
                 "'{arm}' caused {} {metric}{how} over {} customers versus '{}' ({conf}% CI {} to {}): {} per {units} ({}), adjusted p = {}.",
-                signed(total),
+                signed_total(total, m.kind),
                 group(a.n),
                 c.arm,
-                signed(test.ci.lower * n_t),
-                signed(test.ci.upper * n_t),
+                signed_total(test.ci.lower * n_t, m.kind),
+                signed_total(test.ci.upper * n_t, m.kind),
                 signed(test.diff),
                 pct(test.rel),
                 fmt_p(p_adj)
@@ -1193,10 +1205,10 @@ pub fn verdict(report: &AnalysisReport, metric: &str, arm: &str, min_relative_li
             format!(
                 "「{arm}」相比「{}」使 {metric} 增加 {}{}（{conf}% 置信区间 {} 至 {}），覆盖 {} 位客户；人均 {}（{}），校正后 p = {}。",
                 c.arm,
-                signed(total),
+                signed_total(total, m.kind),
                 if how.is_empty() { "" } else { "（CUPED 校正）" },
-                signed(test.ci.lower * n_t),
-                signed(test.ci.upper * n_t),
+                signed_total(test.ci.lower * n_t, m.kind),
+                signed_total(test.ci.upper * n_t, m.kind),
                 group(a.n),
                 signed(test.diff),
                 pct(test.rel),
