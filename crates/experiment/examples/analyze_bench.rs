@@ -29,14 +29,23 @@ impl Rng {
     }
 }
 
-fn gen(path: &str, rows: u64) -> std::io::Result<()> {
+fn generate(path: &str, rows: u64) -> std::io::Result<()> {
     let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-    writeln!(w, "customer_id,arm,pre_spend,converted,orders,revenue,sessions,balance_change")?;
+    writeln!(
+        w,
+        "customer_id,arm,pre_spend,converted,orders,revenue,sessions,balance_change"
+    )?;
     let mut r = Rng(42);
     let arms = ["control", "offer_a", "offer_b"];
     for i in 0..rows {
         let u = r.unif();
-        let a = if u < 0.5 { 0 } else if u < 0.75 { 1 } else { 2 };
+        let a = if u < 0.5 {
+            0
+        } else if u < 0.75 {
+            1
+        } else {
+            2
+        };
         let lift = [0.0, 0.03, 0.01][a];
         let pre = (r.normal() * 40.0 + 120.0).max(0.0);
         let converted = u8::from(r.unif() < 0.10 + lift);
@@ -57,17 +66,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("gen") if args.len() >= 4 => {
-            gen(&args[2], args[3].parse()?)?;
+            generate(&args[2], args[3].parse()?)?;
         }
         Some("run") if args.len() >= 3 => {
             let cuped = !args.iter().any(|a| a == "--no-cuped");
             let opts = AnalyzeOptions {
                 arm_col: "arm".into(),
                 control: "control".into(),
-                metrics: ["converted", "orders", "revenue", "sessions", "balance_change"]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
+                metrics: [
+                    "converted",
+                    "orders",
+                    "revenue",
+                    "sessions",
+                    "balance_change",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
                 covariate: cuped.then(|| "pre_spend".to_string()),
                 planned_weights: Some(vec![
                     ("control".into(), 2.0),

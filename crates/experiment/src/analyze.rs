@@ -18,11 +18,11 @@ use std::sync::{Arc, Mutex};
 use flate2::read::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
 
+use crate::ExperimentError;
 use crate::power::{mde_means, mde_proportions};
 use crate::stats::{
     self, Bayes, Comparison, Correction, JointMoments, Moments, RatioMoments, Sequential, Srm,
 };
-use crate::ExperimentError;
 
 /// A ratio metric: Σ numerator / Σ denominator per arm, compared with the delta method.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +81,19 @@ impl Default for AnalyzeOptions {
             skip_invalid: false,
             delimiter: b',',
             threads: 0,
+        }
+    }
+}
+
+impl AnalyzeOptions {
+    /// Options for the common case: arm column, control value and metric columns, with the
+    /// defaults for everything else (what `zhiying experiment analyze` builds from its flags).
+    pub fn new(arm_col: &str, control: &str, metrics: &[&str]) -> Self {
+        AnalyzeOptions {
+            arm_col: arm_col.to_string(),
+            control: control.to_string(),
+            metrics: metrics.iter().map(|m| m.to_string()).collect(),
+            ..Default::default()
         }
     }
 }
@@ -348,7 +361,10 @@ fn process_block(plan: &Plan, data: &[u8], first_line: u64, out: &mut WorkerOut)
             if plan.skip_invalid {
                 out.skipped += 1;
                 if out.first_skip.as_ref().is_none_or(|(fl, _)| l < *fl) {
-                    out.first_skip = Some((l, format!("line {l}: column '{}' has {value:?}", plan.names[s])));
+                    out.first_skip = Some((
+                        l,
+                        format!("line {l}: column '{}' has {value:?}", plan.names[s]),
+                    ));
                 }
                 continue;
             }
@@ -417,8 +433,8 @@ fn process_block(plan: &Plan, data: &[u8], first_line: u64, out: &mut WorkerOut)
         let acc = &accs[a];
         let n = acc.n;
         let mut st = ArmStats::new(k, np);
-        for s in 0..k {
-            st.moments[s] = Moments {
+        for (s, m) in st.moments.iter_mut().enumerate() {
+            *m = Moments {
                 n,
                 mean: sh[s] + acc.sum[s] / n,
                 m2: (acc.ss[s] - acc.sum[s] * acc.sum[s] / n).max(0.0),
@@ -445,7 +461,12 @@ fn process_block(plan: &Plan, data: &[u8], first_line: u64, out: &mut WorkerOut)
 const BLOCK: usize = 4 << 20;
 
 /// Reads until `buf` holds `want` more bytes or EOF; returns false at EOF.
-fn fill(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize, path: &Path) -> Result<bool, ExperimentError> {
+fn fill(
+    r: &mut dyn Read,
+    buf: &mut Vec<u8>,
+    want: usize,
+    path: &Path,
+) -> Result<bool, ExperimentError> {
     let start = buf.len();
     buf.resize(start + want, 0);
     let mut got = 0;
@@ -484,7 +505,10 @@ fn last_boundary(buf: &[u8]) -> Option<usize> {
 }
 
 /// Analyse a CSV file (gzip when it ends in `.gz` or starts with the gzip magic bytes).
-pub fn analyze_csv(path: impl AsRef<Path>, opts: &AnalyzeOptions) -> Result<AnalysisReport, ExperimentError> {
+pub fn analyze_csv(
+    path: impl AsRef<Path>,
+    opts: &AnalyzeOptions,
+) -> Result<AnalysisReport, ExperimentError> {
     let path = path.as_ref();
     let io = |source| ExperimentError::Io {
         path: path.to_path_buf(),
@@ -524,7 +548,10 @@ pub fn analyze_reader(
         more = fill(&mut *reader, &mut buf, 1 << 16, &path)?;
     };
     if header_end == 0 {
-        return Err(ExperimentError::Data(format!("{}: the file is empty; expected a header row", path.display())));
+        return Err(ExperimentError::Data(format!(
+            "{}: the file is empty; expected a header row",
+            path.display()
+        )));
     }
     let mut hstart = 0;
     if buf.starts_with(&[0xEF, 0xBB, 0xBF]) {
@@ -535,11 +562,12 @@ pub fn analyze_reader(
         .delimiter(opts.delimiter)
         .from_reader(&buf[hstart..header_end]);
     let mut hrec = csv::StringRecord::new();
-    hr.read_record(&mut hrec).map_err(|e| ExperimentError::Csv {
-        path: path.clone(),
-        line: 1,
-        reason: format!("header: {e}"),
-    })?;
+    hr.read_record(&mut hrec)
+        .map_err(|e| ExperimentError::Csv {
+            path: path.clone(),
+            line: 1,
+            reason: format!("header: {e}"),
+        })?;
     let header: Vec<String> = hrec.iter().map(|s| s.trim().to_string()).collect();
     let plan = Arc::new(make_plan(&header, opts, &path)?);
     let data_rest = buf.split_off(header_end);
@@ -578,7 +606,11 @@ pub fn analyze_reader(
             if more {
                 more = fill(&mut *reader, &mut buf, BLOCK, &path)?;
             }
-            let cut = if more { last_boundary(&buf) } else { Some(buf.len()) };
+            let cut = if more {
+                last_boundary(&buf)
+            } else {
+                Some(buf.len())
+            };
             let Some(cut) = cut else { continue };
             let rest = buf.split_off(cut);
             let block = std::mem::replace(&mut buf, rest);
@@ -653,24 +685,43 @@ fn first_boundary(buf: &[u8]) -> Option<usize> {
 
 fn validate(opts: &AnalyzeOptions) -> Result<(), ExperimentError> {
     if opts.arm_col.is_empty() {
-        return Err(ExperimentError::invalid("arm_col", "name the column that holds the arm (--arm-col)"));
+        return Err(ExperimentError::invalid(
+            "arm_col",
+            "name the column that holds the arm (--arm-col)",
+        ));
     }
     if opts.control.is_empty() {
-        return Err(ExperimentError::invalid("control", "name the control arm value (--control)"));
+        return Err(ExperimentError::invalid(
+            "control",
+            "name the control arm value (--control)",
+        ));
     }
     if opts.metrics.is_empty() && opts.ratios.is_empty() {
-        return Err(ExperimentError::invalid("metrics", "give at least one metric column (--metric)"));
+        return Err(ExperimentError::invalid(
+            "metrics",
+            "give at least one metric column (--metric)",
+        ));
     }
     if !(opts.alpha > 0.0 && opts.alpha < 1.0) {
-        return Err(ExperimentError::invalid("alpha", format!("{} must be in (0, 1)", opts.alpha)));
+        return Err(ExperimentError::invalid(
+            "alpha",
+            format!("{} must be in (0, 1)", opts.alpha),
+        ));
     }
-    if !(opts.sequential_tuning > 0.0) {
-        return Err(ExperimentError::invalid("sequential_tuning", "must be > 0 (e.g. 5000)"));
+    if opts.sequential_tuning.is_nan() || opts.sequential_tuning <= 0.0 {
+        return Err(ExperimentError::invalid(
+            "sequential_tuning",
+            "must be > 0 (e.g. 5000)",
+        ));
     }
     Ok(())
 }
 
-fn make_plan(header: &[String], opts: &AnalyzeOptions, path: &Path) -> Result<Plan, ExperimentError> {
+fn make_plan(
+    header: &[String],
+    opts: &AnalyzeOptions,
+    path: &Path,
+) -> Result<Plan, ExperimentError> {
     let find = |col: &str, option: &str| -> Result<usize, ExperimentError> {
         header.iter().position(|h| h == col).ok_or_else(|| {
             let mut available = header.join(", ");
@@ -771,9 +822,16 @@ fn build_report(
     let mut srm_names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
     if let Some(plan_w) = &opts.planned_weights {
         for (i, n) in names.iter().enumerate() {
-            weights[i] = plan_w.iter().find(|(a, _)| a == n).map(|x| x.1).ok_or_else(|| {
-                ExperimentError::invalid("planned_weights", format!("arm '{n}' is in the data but has no planned weight"))
-            })?;
+            weights[i] = plan_w
+                .iter()
+                .find(|(a, _)| a == n)
+                .map(|x| x.1)
+                .ok_or_else(|| {
+                    ExperimentError::invalid(
+                        "planned_weights",
+                        format!("arm '{n}' is in the data but has no planned weight"),
+                    )
+                })?;
         }
         for (a, w) in plan_w {
             if !names.contains(&a.as_str()) {
@@ -811,7 +869,8 @@ fn build_report(
             MetricKind::Continuous
         };
         let cuped = if opts.covariate.is_some() {
-            let p = pair_of_metric(s).ok_or_else(|| ExperimentError::Data("internal: no covariate pair".into()))?;
+            let p = pair_of_metric(s)
+                .ok_or_else(|| ExperimentError::Data("internal: no covariate pair".into()))?;
             let joints: Vec<JointMoments> = arms.iter().map(|(_, st)| st.joint[p]).collect();
             Some(stats::cuped(&joints)?)
         } else {
@@ -834,7 +893,13 @@ fn build_report(
                 } else {
                     stats::bayes_normal(test.diff, test.se)
                 };
-                let sequential = stats::confidence_sequence(test.diff, test.se * test.se, t.n + c.n, alpha, opts.sequential_tuning)?;
+                let sequential = stats::confidence_sequence(
+                    test.diff,
+                    test.se * test.se,
+                    t.n + c.n,
+                    alpha,
+                    opts.sequential_tuning,
+                )?;
                 let cuped_res = match &cuped {
                     Some(cu) => {
                         let comparison = stats::welch(&cu.adjusted[ai], &cu.adjusted[0], alpha)?;
@@ -872,13 +937,21 @@ fn build_report(
         });
     }
     for (ri, r) in opts.ratios.iter().enumerate() {
-        let p = if opts.covariate.is_some() { opts.metrics.len() + ri } else { ri };
+        let p = if opts.covariate.is_some() {
+            opts.metrics.len() + ri
+        } else {
+            ri
+        };
         let rm = |st: &ArmStats| {
             let j = st.joint[p];
             RatioMoments {
                 num: j.y,
                 den: j.x,
-                cov: if j.y.n > 1.0 { j.cxy / (j.y.n - 1.0) } else { 0.0 },
+                cov: if j.y.n > 1.0 {
+                    j.cxy / (j.y.n - 1.0)
+                } else {
+                    0.0
+                },
             }
         };
         let c = rm(&arms[0].1);
@@ -891,7 +964,13 @@ fn build_report(
                 let test = stats::ratio_test(&t, &c, alpha)?;
                 Some(VsControl {
                     bayes: stats::bayes_normal(test.diff, test.se),
-                    sequential: stats::confidence_sequence(test.diff, test.se * test.se, t.num.n + c.num.n, alpha, opts.sequential_tuning)?,
+                    sequential: stats::confidence_sequence(
+                        test.diff,
+                        test.se * test.se,
+                        t.num.n + c.num.n,
+                        alpha,
+                        opts.sequential_tuning,
+                    )?,
                     test,
                     p_adjusted: f64::NAN,
                     cuped: None,
@@ -917,15 +996,21 @@ fn build_report(
     // Corrections across every metric × arm comparison (and separately for CUPED).
     let raw: Vec<f64> = metrics
         .iter()
-        .flat_map(|m| m.arms.iter().filter_map(|a| a.vs_control.as_ref().map(|v| v.test.p_value)))
+        .flat_map(|m| {
+            m.arms
+                .iter()
+                .filter_map(|a| a.vs_control.as_ref().map(|v| v.test.p_value))
+        })
         .collect();
     let adj = opts.correction.adjust(&raw);
     let raw_c: Vec<f64> = metrics
         .iter()
         .flat_map(|m| {
-            m.arms
-                .iter()
-                .filter_map(|a| a.vs_control.as_ref().and_then(|v| v.cuped.as_ref().map(|c| c.comparison.p_value)))
+            m.arms.iter().filter_map(|a| {
+                a.vs_control
+                    .as_ref()
+                    .and_then(|v| v.cuped.as_ref().map(|c| c.comparison.p_value))
+            })
         })
         .collect();
     let adj_c = opts.correction.adjust(&raw_c);
@@ -963,7 +1048,7 @@ fn fmt_num(v: f64) -> String {
     let a = v.abs();
     if v == 0.0 {
         "0".into()
-    } else if a >= 1e6 || a < 1e-4 {
+    } else if !(1e-4..1e6).contains(&a) {
         format!("{v:.3e}")
     } else if a >= 100.0 {
         format!("{v:.2}")
@@ -979,9 +1064,17 @@ fn signed(v: f64) -> String {
 
 /// Totals over an arm: whole units for counts and conversions, cents otherwise.
 fn signed_total(v: f64, kind: MetricKind) -> String {
-    let sign = if v > 0.0 { "+" } else if v < 0.0 { "-" } else { "" };
+    let sign = if v > 0.0 {
+        "+"
+    } else if v < 0.0 {
+        "-"
+    } else {
+        ""
+    };
     match kind {
-        MetricKind::Binary | MetricKind::Count => format!("{sign}{}", group(v.abs().round() as u64)),
+        MetricKind::Binary | MetricKind::Count => {
+            format!("{sign}{}", group(v.abs().round() as u64))
+        }
         _ => {
             let cents = (v.abs() * 100.0).round() as u64;
             format!("{sign}{}.{:02}", group(cents / 100), cents % 100)
@@ -992,6 +1085,8 @@ fn signed_total(v: f64, kind: MetricKind) -> String {
 fn fmt_p(p: f64) -> String {
     if p.is_nan() {
         "-".into()
+    } else if p == 0.0 {
+        "<1e-300".into()
     } else if p < 1e-4 {
         format!("{p:.1e}")
     } else {
@@ -1007,7 +1102,7 @@ fn group(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -1035,7 +1130,15 @@ impl fmt::Display for AnalysisReport {
         let arms: Vec<String> = self
             .arms
             .iter()
-            .map(|a| format!("{} {} ({:.2}% / planned {:.2}%)", a.name, group(a.n), a.share * 100.0, a.planned_share * 100.0))
+            .map(|a| {
+                format!(
+                    "{} {} ({:.2}% / planned {:.2}%)",
+                    a.name,
+                    group(a.n),
+                    a.share * 100.0,
+                    a.planned_share * 100.0
+                )
+            })
             .collect();
         writeln!(f, "Arms: {}", arms.join(" | "))?;
         writeln!(
@@ -1064,7 +1167,11 @@ impl fmt::Display for AnalysisReport {
         let mut rows: Vec<[String; 10]> = vec![head];
         for m in &self.metrics {
             for (i, a) in m.arms.iter().enumerate() {
-                let metric = if i == 0 { format!("{} ({:?})", m.name, m.kind).to_lowercase() } else { String::new() };
+                let metric = if i == 0 {
+                    format!("{} ({:?})", m.name, m.kind).to_lowercase()
+                } else {
+                    String::new()
+                };
                 let mut r: [String; 10] = Default::default();
                 r[0] = metric;
                 r[1] = a.arm.clone();
@@ -1072,12 +1179,26 @@ impl fmt::Display for AnalysisReport {
                 r[3] = fmt_num(a.mean);
                 if let Some(v) = &a.vs_control {
                     let t = &v.test;
-                    r[4] = format!("{} [{}, {}]", signed(t.diff), signed(t.ci.lower), signed(t.ci.upper));
-                    r[5] = format!("{} [{}, {}]", pct(t.rel), pct(t.rel_ci.lower), pct(t.rel_ci.upper));
+                    r[4] = format!(
+                        "{} [{}, {}]",
+                        signed(t.diff),
+                        signed(t.ci.lower),
+                        signed(t.ci.upper)
+                    );
+                    r[5] = format!(
+                        "{} [{}, {}]",
+                        pct(t.rel),
+                        pct(t.rel_ci.lower),
+                        pct(t.rel_ci.upper)
+                    );
                     r[6] = fmt_p(t.p_value);
                     r[7] = fmt_p(v.p_adjusted);
                     r[8] = format!("{:.1}%", v.bayes.prob_beat_control * 100.0);
-                    r[9] = format!("[{}, {}]", signed(v.sequential.ci.lower), signed(v.sequential.ci.upper));
+                    r[9] = format!(
+                        "[{}, {}]",
+                        signed(v.sequential.ci.lower),
+                        signed(v.sequential.ci.upper)
+                    );
                 } else {
                     r[4] = "(control)".into();
                 }
@@ -1087,8 +1208,18 @@ impl fmt::Display for AnalysisReport {
                     let mut r: [String; 10] = Default::default();
                     r[1] = "  CUPED".into();
                     r[3] = fmt_num(c.adjusted_mean);
-                    r[4] = format!("{} [{}, {}]", signed(t.diff), signed(t.ci.lower), signed(t.ci.upper));
-                    r[5] = format!("{} [{}, {}]", pct(t.rel), pct(t.rel_ci.lower), pct(t.rel_ci.upper));
+                    r[4] = format!(
+                        "{} [{}, {}]",
+                        signed(t.diff),
+                        signed(t.ci.lower),
+                        signed(t.ci.upper)
+                    );
+                    r[5] = format!(
+                        "{} [{}, {}]",
+                        pct(t.rel),
+                        pct(t.rel_ci.lower),
+                        pct(t.rel_ci.upper)
+                    );
                     r[6] = fmt_p(t.p_value);
                     r[7] = fmt_p(c.p_adjusted);
                     rows.push(r);
@@ -1155,19 +1286,28 @@ pub struct Verdict {
 /// Plain-language verdict for `arm` vs control on `metric`. `min_relative_lift` is the
 /// smallest lift worth detecting (e.g. 0.05); a non-significant test whose 80%-power MDE
 /// exceeds it is flagged `underpowered`.
-pub fn verdict(report: &AnalysisReport, metric: &str, arm: &str, min_relative_lift: f64) -> Result<Verdict, ExperimentError> {
+pub fn verdict(
+    report: &AnalysisReport,
+    metric: &str,
+    arm: &str,
+    min_relative_lift: f64,
+) -> Result<Verdict, ExperimentError> {
     let m = report
         .metrics
         .iter()
         .find(|m| m.name == metric)
-        .ok_or_else(|| ExperimentError::invalid("metric", format!("'{metric}' is not in the report")))?;
-    let a = m
-        .arms
-        .iter()
-        .find(|a| a.arm == arm)
-        .ok_or_else(|| ExperimentError::invalid("arm", format!("'{arm}' is not in the report")))?;
+        .ok_or_else(|| {
+            ExperimentError::invalid("metric", format!("'{metric}' is not in the report"))
+        })?;
+    let a =
+        m.arms.iter().find(|a| a.arm == arm).ok_or_else(|| {
+            ExperimentError::invalid("arm", format!("'{arm}' is not in the report"))
+        })?;
     let v = a.vs_control.as_ref().ok_or_else(|| {
-        ExperimentError::invalid("arm", format!("'{arm}' is the control; pick a treatment arm"))
+        ExperimentError::invalid(
+            "arm",
+            format!("'{arm}' is the control; pick a treatment arm"),
+        )
     })?;
     let c = &m.arms[0];
     let (test, p_adj, how) = match &v.cuped {
@@ -1183,11 +1323,19 @@ pub fn verdict(report: &AnalysisReport, metric: &str, arm: &str, min_relative_li
         _ if c.sd > 0.0 => mde_means(c.sd, c.n as f64, report.alpha, 0.8, ratio)?,
         _ => f64::INFINITY,
     };
-    let mde_relative = if c.mean != 0.0 { (mde_abs / c.mean).abs() } else { f64::INFINITY };
+    let mde_relative = if c.mean != 0.0 {
+        (mde_abs / c.mean).abs()
+    } else {
+        f64::INFINITY
+    };
     let underpowered = !significant && mde_relative > min_relative_lift;
     let conf = ((1.0 - report.alpha) * 100.0).round();
     let n_t = a.n as f64;
-    let units = if m.kind == MetricKind::Ratio { "unit".to_string() } else { "customer".to_string() };
+    let units = if m.kind == MetricKind::Ratio {
+        "unit".to_string()
+    } else {
+        "customer".to_string()
+    };
     let (en, zh) = if significant {
         let total = test.diff * n_t;
         (
@@ -1206,7 +1354,11 @@ pub fn verdict(report: &AnalysisReport, metric: &str, arm: &str, min_relative_li
                 "「{arm}」相比「{}」使 {metric} 增加 {}{}（{conf}% 置信区间 {} 至 {}），覆盖 {} 位客户；人均 {}（{}），校正后 p = {}。",
                 c.arm,
                 signed_total(total, m.kind),
-                if how.is_empty() { "" } else { "（CUPED 校正）" },
+                if how.is_empty() {
+                    ""
+                } else {
+                    "（CUPED 校正）"
+                },
                 signed_total(test.ci.lower * n_t, m.kind),
                 signed_total(test.ci.upper * n_t, m.kind),
                 group(a.n),
@@ -1237,7 +1389,10 @@ pub fn verdict(report: &AnalysisReport, metric: &str, arm: &str, min_relative_li
                 " The test is underpowered: with 80% power it could only detect a lift of {:.1}% or more.",
                 mde_relative * 100.0
             ));
-            zh.push_str(&format!("样本量不足：以 80% 的把握只能检测到 {:.1}% 以上的提升。", mde_relative * 100.0));
+            zh.push_str(&format!(
+                "样本量不足：以 80% 的把握只能检测到 {:.1}% 以上的提升。",
+                mde_relative * 100.0
+            ));
         }
         (en, zh)
     };
@@ -1266,6 +1421,11 @@ impl AnalysisReport {
 
     /// The result for one metric and arm, if present.
     pub fn get(&self, metric: &str, arm: &str) -> Option<&ArmMetric> {
-        self.metrics.iter().find(|m| m.name == metric)?.arms.iter().find(|a| a.arm == arm)
+        self.metrics
+            .iter()
+            .find(|m| m.name == metric)?
+            .arms
+            .iter()
+            .find(|a| a.arm == arm)
     }
 }

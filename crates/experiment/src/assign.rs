@@ -126,7 +126,10 @@ impl ExperimentConfig {
         if self.salt.is_empty() {
             return Err(ExperimentError::invalid(
                 "salt",
-                format!("experiment '{}' has an empty salt; use e.g. its id", self.id),
+                format!(
+                    "experiment '{}' has an empty salt; use e.g. its id",
+                    self.id
+                ),
             ));
         }
         if self.arms.is_empty() {
@@ -178,7 +181,10 @@ impl Layer {
     /// A new, empty layer.
     pub fn new(id: &str, salt: &str, buckets: u32) -> Result<Self, ExperimentError> {
         if buckets == 0 {
-            return Err(ExperimentError::invalid("buckets", "a layer needs at least one bucket"));
+            return Err(ExperimentError::invalid(
+                "buckets",
+                "a layer needs at least one bucket",
+            ));
         }
         Ok(Layer {
             id: id.to_string(),
@@ -292,7 +298,10 @@ impl Assigner {
         if let Some(g) = &global_holdout {
             check_share("global_holdout.share", g.share)?;
             if g.salt.is_empty() {
-                return Err(ExperimentError::invalid("global_holdout.salt", "empty salt"));
+                return Err(ExperimentError::invalid(
+                    "global_holdout.salt",
+                    "empty salt",
+                ));
             }
         }
         Ok(Assigner {
@@ -304,7 +313,10 @@ impl Assigner {
     /// Registers a layer (experiments then claim ranges in it via their `layer` field).
     pub fn add_layer(&mut self, layer: Layer) -> Result<(), ExperimentError> {
         if self.layers.contains_key(&layer.id) {
-            return Err(ExperimentError::invalid("layer.id", format!("layer '{}' already exists", layer.id)));
+            return Err(ExperimentError::invalid(
+                "layer.id",
+                format!("layer '{}' already exists", layer.id),
+            ));
         }
         self.layers.insert(layer.id.clone(), layer);
         Ok(())
@@ -314,13 +326,19 @@ impl Assigner {
     pub fn add_experiment(&mut self, exp: ExperimentConfig) -> Result<(), ExperimentError> {
         exp.validate()?;
         if self.experiments.contains_key(&exp.id) {
-            return Err(ExperimentError::invalid("id", format!("experiment '{}' already exists", exp.id)));
+            return Err(ExperimentError::invalid(
+                "id",
+                format!("experiment '{}' already exists", exp.id),
+            ));
         }
         if let Some((layer_id, range)) = &exp.layer {
             let layer = self.layers.get_mut(layer_id).ok_or_else(|| {
                 ExperimentError::invalid(
                     "layer",
-                    format!("experiment '{}' names unknown layer '{layer_id}'; add the layer first", exp.id),
+                    format!(
+                        "experiment '{}' names unknown layer '{layer_id}'; add the layer first",
+                        exp.id
+                    ),
                 )
             })?;
             layer.claim(&exp.id, *range)?;
@@ -330,21 +348,28 @@ impl Assigner {
     }
 
     /// Assigns `customer_id` in `experiment_id`.
-    pub fn assign(&self, experiment_id: &str, customer_id: &str) -> Result<Assignment, ExperimentError> {
+    pub fn assign(
+        &self,
+        experiment_id: &str,
+        customer_id: &str,
+    ) -> Result<Assignment, ExperimentError> {
         let exp = self
             .experiments
             .get(experiment_id)
             .ok_or_else(|| ExperimentError::UnknownExperiment(experiment_id.to_string()))?;
         let mut bucket = None;
-        let variant = if self.global_holdout.as_ref().is_some_and(|g| g.contains(customer_id)) {
+        let variant = if self
+            .global_holdout
+            .as_ref()
+            .is_some_and(|g| g.contains(customer_id))
+        {
             Variant::GlobalHoldout
         } else {
             let eligible = match &exp.layer {
                 Some((layer_id, range)) => {
-                    let layer = self
-                        .layers
-                        .get(layer_id)
-                        .ok_or_else(|| ExperimentError::invalid("layer", format!("unknown layer '{layer_id}'")))?;
+                    let layer = self.layers.get(layer_id).ok_or_else(|| {
+                        ExperimentError::invalid("layer", format!("unknown layer '{layer_id}'"))
+                    })?;
                     let b = layer.bucket(customer_id);
                     bucket = Some(b);
                     (range.start..range.end).contains(&b)
@@ -377,7 +402,10 @@ impl Assigner {
                     let reason = if derived.config_fingerprint != stored.config_fingerprint {
                         "experiment configuration changed since the assignment was made".to_string()
                     } else {
-                        format!("stored {:?} but the hash gives {:?}", stored.variant, derived.variant)
+                        format!(
+                            "stored {:?} but the hash gives {:?}",
+                            stored.variant, derived.variant
+                        )
                     };
                     mismatches.push(ReplayMismatch {
                         index,
@@ -447,16 +475,24 @@ mod tests {
     #[test]
     fn weights_are_respected_and_deterministic() {
         let mut a = Assigner::new(None).unwrap();
-        a.add_experiment(ExperimentConfig::new("e1", "salt-e1", &[("control", 1), ("offer", 3)]))
-            .unwrap();
+        a.add_experiment(ExperimentConfig::new(
+            "e1",
+            "salt-e1",
+            &[("control", 1), ("offer", 3)],
+        ))
+        .unwrap();
         let c = counts(&a, "e1", 40_000);
         let ctrl = c["control"] as f64 / 40_000.0;
         assert!((ctrl - 0.25).abs() < 0.01, "control share {ctrl}");
         assert_eq!(a.assign("e1", "x").unwrap(), a.assign("e1", "x").unwrap());
         // A different salt re-randomises.
         let mut b = Assigner::new(None).unwrap();
-        b.add_experiment(ExperimentConfig::new("e1", "other", &[("control", 1), ("offer", 3)]))
-            .unwrap();
+        b.add_experiment(ExperimentConfig::new(
+            "e1",
+            "other",
+            &[("control", 1), ("offer", 3)],
+        ))
+        .unwrap();
         let differ = (0..1000)
             .filter(|i| {
                 let id = format!("c{i}");
@@ -488,23 +524,36 @@ mod tests {
         let globally = (0..20_000).filter(|i| g.contains(&format!("c{i}"))).count();
         assert!((globally as f64 / 20_000.0 - 0.1).abs() < 0.01);
         let share = held as f64 / (20_000 - globally) as f64;
-        assert!((share - 0.2).abs() < 0.015, "campaign holdout share {share}");
+        assert!(
+            (share - 0.2).abs() < 0.015,
+            "campaign holdout share {share}"
+        );
     }
 
     #[test]
     fn layers_are_exclusive_and_overlaps_rejected() {
         let mut a = Assigner::new(None).unwrap();
-        a.add_layer(Layer::new("home", "layer-home", 100).unwrap()).unwrap();
+        a.add_layer(Layer::new("home", "layer-home", 100).unwrap())
+            .unwrap();
         let mut e1 = ExperimentConfig::new("e1", "s1", &[("c", 1), ("t", 1)]);
         e1.layer = Some(("home".into(), BucketRange { start: 0, end: 50 }));
         let mut e2 = ExperimentConfig::new("e2", "s2", &[("c", 1), ("t", 1)]);
-        e2.layer = Some(("home".into(), BucketRange { start: 50, end: 100 }));
+        e2.layer = Some((
+            "home".into(),
+            BucketRange {
+                start: 50,
+                end: 100,
+            },
+        ));
         let mut e3 = ExperimentConfig::new("e3", "s3", &[("c", 1)]);
         e3.layer = Some(("home".into(), BucketRange { start: 40, end: 60 }));
         a.add_experiment(e1).unwrap();
         a.add_experiment(e2).unwrap();
         let err = a.add_experiment(e3).unwrap_err().to_string();
-        assert!(err.contains("overlap") && err.contains("e3") && err.contains("e1"), "{err}");
+        assert!(
+            err.contains("overlap") && err.contains("e3") && err.contains("e1"),
+            "{err}"
+        );
         for i in 0..5000 {
             let id = format!("c{i}");
             let in1 = matches!(a.assign("e1", &id).unwrap().variant, Variant::Arm(_));
@@ -516,8 +565,11 @@ mod tests {
     #[test]
     fn replay_detects_tampering_and_config_changes() {
         let mut a = Assigner::new(None).unwrap();
-        a.add_experiment(ExperimentConfig::new("e", "s", &[("c", 1), ("t", 1)])).unwrap();
-        let mut recs: Vec<Assignment> = (0..100).map(|i| a.assign("e", &format!("c{i}")).unwrap()).collect();
+        a.add_experiment(ExperimentConfig::new("e", "s", &[("c", 1), ("t", 1)]))
+            .unwrap();
+        let mut recs: Vec<Assignment> = (0..100)
+            .map(|i| a.assign("e", &format!("c{i}")).unwrap())
+            .collect();
         let json = serde_json::to_string(&recs).unwrap();
         let back: Vec<Assignment> = serde_json::from_str(&json).unwrap();
         let ok = a.replay(&back);

@@ -30,9 +30,12 @@ pub mod power;
 pub mod stats;
 
 pub use analyze::{
-    AnalysisReport, AnalyzeOptions, ArmMetric, ArmSize, CupedResult, MetricKind, MetricReport, RatioSpec, Verdict,
-    VsControl, analyze_csv, analyze_reader, verdict,
+    AnalysisReport, AnalyzeOptions, ArmMetric, ArmSize, CupedResult, MetricKind, MetricReport,
+    RatioSpec, Verdict, VsControl, analyze_csv, analyze_reader, verdict,
 };
-pub use assign::{Arm, Assigner, Assignment, BucketRange, ExperimentConfig, GlobalHoldout, Layer, ReplayReport, Variant};
+pub use assign::{
+    Arm, Assigner, Assignment, BucketRange, ExperimentConfig, GlobalHoldout, Layer, ReplayReport,
+    Variant,
+};
 pub use error::ExperimentError;
 pub use stats::Correction;

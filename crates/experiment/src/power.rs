@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::stats::{norm_cdf, norm_sf, z_crit};
 use crate::ExperimentError;
+use crate::stats::{norm_cdf, norm_sf, z_crit};
 
 /// Power of a two-sided two-sample z-test with standardised effect `d`, `n1` control
 /// observations and `ratio`·`n1` treatment observations.
@@ -20,13 +20,22 @@ pub fn power(d: f64, n1: f64, alpha: f64, ratio: f64) -> f64 {
 
 fn check(alpha: f64, pow: f64, ratio: f64) -> Result<(), ExperimentError> {
     if !(alpha > 0.0 && alpha < 1.0) {
-        return Err(ExperimentError::invalid("alpha", format!("{alpha} must be in (0, 1)")));
+        return Err(ExperimentError::invalid(
+            "alpha",
+            format!("{alpha} must be in (0, 1)"),
+        ));
     }
     if !(pow > alpha && pow < 1.0) {
-        return Err(ExperimentError::invalid("power", format!("{pow} must be in (alpha, 1), e.g. 0.8")));
+        return Err(ExperimentError::invalid(
+            "power",
+            format!("{pow} must be in (alpha, 1), e.g. 0.8"),
+        ));
     }
     if !(ratio > 0.0 && ratio.is_finite()) {
-        return Err(ExperimentError::invalid("ratio", format!("{ratio} must be > 0 (treatment size / control size)")));
+        return Err(ExperimentError::invalid(
+            "ratio",
+            format!("{ratio} must be > 0 (treatment size / control size)"),
+        ));
     }
     Ok(())
 }
@@ -36,14 +45,20 @@ fn check(alpha: f64, pow: f64, ratio: f64) -> Result<(), ExperimentError> {
 pub fn solve_n(d: f64, alpha: f64, pow: f64, ratio: f64) -> Result<f64, ExperimentError> {
     check(alpha, pow, ratio)?;
     if !(d.abs() > 0.0 && d.is_finite()) {
-        return Err(ExperimentError::invalid("mde", "the minimum detectable effect must be non-zero"));
+        return Err(ExperimentError::invalid(
+            "mde",
+            "the minimum detectable effect must be non-zero",
+        ));
     }
     let (mut lo, mut hi) = (1e-9, 2.0);
     while power(d, hi, alpha, ratio) < pow {
         lo = hi;
         hi *= 2.0;
         if hi > 1e15 {
-            return Err(ExperimentError::invalid("mde", "effect too small: more than 1e15 observations needed"));
+            return Err(ExperimentError::invalid(
+                "mde",
+                "effect too small: more than 1e15 observations needed",
+            ));
         }
     }
     for _ in 0..300 {
@@ -63,7 +78,7 @@ pub fn solve_n(d: f64, alpha: f64, pow: f64, ratio: f64) -> Result<f64, Experime
 /// Standardised effect detectable with power `pow` at control size `n1`.
 pub fn solve_effect(n1: f64, alpha: f64, pow: f64, ratio: f64) -> Result<f64, ExperimentError> {
     check(alpha, pow, ratio)?;
-    if !(n1 > 0.0) {
+    if n1.is_nan() || n1 <= 0.0 {
         return Err(ExperimentError::invalid("n", "sample size must be > 0"));
     }
     let (mut lo, mut hi) = (0.0, 1.0);
@@ -71,7 +86,10 @@ pub fn solve_effect(n1: f64, alpha: f64, pow: f64, ratio: f64) -> Result<f64, Ex
         lo = hi;
         hi *= 2.0;
         if hi > 1e6 {
-            return Err(ExperimentError::invalid("n", "sample size too small for any effect"));
+            return Err(ExperimentError::invalid(
+                "n",
+                "sample size too small for any effect",
+            ));
         }
     }
     for _ in 0..300 {
@@ -118,28 +136,52 @@ fn plan(d: f64, alpha: f64, pow: f64, ratio: f64) -> Result<SamplePlan, Experime
 
 fn check_p(name: &str, p: f64) -> Result<(), ExperimentError> {
     if !(p > 0.0 && p < 1.0) {
-        return Err(ExperimentError::invalid(name, format!("{p} must be a rate in (0, 1)")));
+        return Err(ExperimentError::invalid(
+            name,
+            format!("{p} must be a rate in (0, 1)"),
+        ));
     }
     Ok(())
 }
 
 /// Sample size to detect `baseline` → `baseline + mde_abs` (absolute change in a rate).
-pub fn sample_size_proportions(baseline: f64, mde_abs: f64, alpha: f64, pow: f64, ratio: f64) -> Result<SamplePlan, ExperimentError> {
+pub fn sample_size_proportions(
+    baseline: f64,
+    mde_abs: f64,
+    alpha: f64,
+    pow: f64,
+    ratio: f64,
+) -> Result<SamplePlan, ExperimentError> {
     check_p("baseline", baseline)?;
     check_p("baseline + mde", baseline + mde_abs)?;
     plan(cohens_h(baseline + mde_abs, baseline), alpha, pow, ratio)
 }
 
 /// Sample size to detect an absolute change `mde` in a mean with standard deviation `sd`.
-pub fn sample_size_means(mde: f64, sd: f64, alpha: f64, pow: f64, ratio: f64) -> Result<SamplePlan, ExperimentError> {
-    if !(sd > 0.0) {
-        return Err(ExperimentError::invalid("sd", "standard deviation must be > 0"));
+pub fn sample_size_means(
+    mde: f64,
+    sd: f64,
+    alpha: f64,
+    pow: f64,
+    ratio: f64,
+) -> Result<SamplePlan, ExperimentError> {
+    if sd.is_nan() || sd <= 0.0 {
+        return Err(ExperimentError::invalid(
+            "sd",
+            "standard deviation must be > 0",
+        ));
     }
     plan(mde / sd, alpha, pow, ratio)
 }
 
 /// Smallest absolute increase over `baseline` detectable with `n_control` control units.
-pub fn mde_proportions(baseline: f64, n_control: f64, alpha: f64, pow: f64, ratio: f64) -> Result<f64, ExperimentError> {
+pub fn mde_proportions(
+    baseline: f64,
+    n_control: f64,
+    alpha: f64,
+    pow: f64,
+    ratio: f64,
+) -> Result<f64, ExperimentError> {
     check_p("baseline", baseline)?;
     let h = solve_effect(n_control, alpha, pow, ratio)?;
     let angle = baseline.sqrt().asin() + h / 2.0;
@@ -150,9 +192,18 @@ pub fn mde_proportions(baseline: f64, n_control: f64, alpha: f64, pow: f64, rati
 }
 
 /// Smallest absolute change in a mean detectable with `n_control` control units.
-pub fn mde_means(sd: f64, n_control: f64, alpha: f64, pow: f64, ratio: f64) -> Result<f64, ExperimentError> {
-    if !(sd > 0.0) {
-        return Err(ExperimentError::invalid("sd", "standard deviation must be > 0"));
+pub fn mde_means(
+    sd: f64,
+    n_control: f64,
+    alpha: f64,
+    pow: f64,
+    ratio: f64,
+) -> Result<f64, ExperimentError> {
+    if sd.is_nan() || sd <= 0.0 {
+        return Err(ExperimentError::invalid(
+            "sd",
+            "standard deviation must be > 0",
+        ));
     }
     Ok(solve_effect(n_control, alpha, pow, ratio)? * sd)
 }

@@ -34,11 +34,19 @@ impl Moments {
     }
     /// Sample variance (ddof = 1); 0 for fewer than two observations.
     pub fn var(&self) -> f64 {
-        if self.n > 1.0 { self.m2 / (self.n - 1.0) } else { 0.0 }
+        if self.n > 1.0 {
+            self.m2 / (self.n - 1.0)
+        } else {
+            0.0
+        }
     }
     /// Variance of the mean.
     pub fn var_mean(&self) -> f64 {
-        if self.n > 0.0 { self.var() / self.n } else { f64::NAN }
+        if self.n > 0.0 {
+            self.var() / self.n
+        } else {
+            f64::NAN
+        }
     }
     /// Chan et al. parallel merge.
     pub fn merge(&self, o: &Moments) -> Moments {
@@ -87,7 +95,7 @@ fn norm_pdf(x: f64) -> f64 {
 /// iteration budget that grows with sqrt(a + b) (statrs stops at 140 iterations, which
 /// fails for the Beta posteriors of large experiments).
 pub fn inc_beta(a: f64, b: f64, x: f64) -> Result<f64, ExperimentError> {
-    if !(a > 0.0 && b > 0.0) || !(0.0..=1.0).contains(&x) {
+    if !(a > 0.0 && b > 0.0 && (0.0..=1.0).contains(&x)) {
         return Err(ExperimentError::Data(format!(
             "incomplete beta needs a, b > 0 and 0 <= x <= 1 (got a={a}, b={b}, x={x})"
         )));
@@ -177,7 +185,9 @@ pub fn t_crit(alpha: f64, df: f64) -> Result<f64, ExperimentError> {
         lo = hi;
         hi *= 2.0;
         if hi > 1e12 {
-            return Err(ExperimentError::Data(format!("t quantile diverged for df={df}")));
+            return Err(ExperimentError::Data(format!(
+                "t quantile diverged for df={df}"
+            )));
         }
     }
     for _ in 0..200 {
@@ -234,7 +244,14 @@ pub fn relative_lift(m_t: f64, vm_t: f64, m_c: f64, vm_c: f64) -> (f64, f64) {
     (rel, var.sqrt())
 }
 
-fn with_relative(mut c: Comparison, m_t: f64, vm_t: f64, m_c: f64, vm_c: f64, alpha: f64) -> Comparison {
+fn with_relative(
+    mut c: Comparison,
+    m_t: f64,
+    vm_t: f64,
+    m_c: f64,
+    vm_c: f64,
+    alpha: f64,
+) -> Comparison {
     let (rel, rel_se) = relative_lift(m_t, vm_t, m_c, vm_c);
     let z = z_crit(alpha);
     c.rel = rel;
@@ -248,7 +265,10 @@ fn with_relative(mut c: Comparison, m_t: f64, vm_t: f64, m_c: f64, vm_c: f64, al
 
 fn check_alpha(alpha: f64) -> Result<(), ExperimentError> {
     if !(alpha > 0.0 && alpha < 1.0) {
-        return Err(ExperimentError::invalid("alpha", format!("{alpha} must be in (0, 1), e.g. 0.05")));
+        return Err(ExperimentError::invalid(
+            "alpha",
+            format!("{alpha} must be in (0, 1), e.g. 0.05"),
+        ));
     }
     Ok(())
 }
@@ -269,7 +289,11 @@ pub fn welch(t: &Moments, c: &Moments, alpha: f64) -> Result<Comparison, Experim
     let df = (vt + vc).powi(2) / (vt * vt / (t.n - 1.0) + vc * vc / (c.n - 1.0));
     let (statistic, p_value, half) = if se > 0.0 {
         let stat = diff / se;
-        (stat, (2.0 * t_sf(stat.abs(), df)?).min(1.0), t_crit(alpha, df)? * se)
+        (
+            stat,
+            (2.0 * t_sf(stat.abs(), df)?).min(1.0),
+            t_crit(alpha, df)? * se,
+        )
     } else {
         (f64::NAN, f64::NAN, 0.0)
     };
@@ -285,7 +309,10 @@ pub fn welch(t: &Moments, c: &Moments, alpha: f64) -> Result<Comparison, Experim
         },
         rel: 0.0,
         rel_se: 0.0,
-        rel_ci: Interval { lower: 0.0, upper: 0.0 },
+        rel_ci: Interval {
+            lower: 0.0,
+            upper: 0.0,
+        },
     };
     Ok(with_relative(cmp, t.mean, vt, c.mean, vc, alpha))
 }
@@ -293,10 +320,18 @@ pub fn welch(t: &Moments, c: &Moments, alpha: f64) -> Result<Comparison, Experim
 /// Two-proportion z-test (pooled variance for the p-value, as statsmodels
 /// `proportions_ztest`) with a Wald interval for the difference (unpooled, as
 /// `confint_proportions_2indep(method='wald')`).
-pub fn two_proportions(x_t: f64, n_t: f64, x_c: f64, n_c: f64, alpha: f64) -> Result<Comparison, ExperimentError> {
+pub fn two_proportions(
+    x_t: f64,
+    n_t: f64,
+    x_c: f64,
+    n_c: f64,
+    alpha: f64,
+) -> Result<Comparison, ExperimentError> {
     check_alpha(alpha)?;
     if n_t <= 0.0 || n_c <= 0.0 {
-        return Err(ExperimentError::Data("two-proportion test needs observations in both arms".into()));
+        return Err(ExperimentError::Data(
+            "two-proportion test needs observations in both arms".into(),
+        ));
     }
     let (pt, pc) = (x_t / n_t, x_c / n_c);
     let pool = (x_t + x_c) / (n_t + n_c);
@@ -323,7 +358,10 @@ pub fn two_proportions(x_t: f64, n_t: f64, x_c: f64, n_c: f64, alpha: f64) -> Re
         },
         rel: 0.0,
         rel_se: 0.0,
-        rel_ci: Interval { lower: 0.0, upper: 0.0 },
+        rel_ci: Interval {
+            lower: 0.0,
+            upper: 0.0,
+        },
     };
     Ok(with_relative(cmp, pt, vt, pc, vc, alpha))
 }
@@ -349,16 +387,23 @@ impl RatioMoments {
     /// (1/n)·(σ²ₙ/μ²_d − 2μₙσₙd/μ³_d + μ²ₙσ²_d/μ⁴_d).
     pub fn ratio_var(&self) -> f64 {
         let (mn, md) = (self.num.mean, self.den.mean);
-        (self.num.var() / (md * md) - 2.0 * mn * self.cov / md.powi(3) + mn * mn * self.den.var() / md.powi(4))
+        (self.num.var() / (md * md) - 2.0 * mn * self.cov / md.powi(3)
+            + mn * mn * self.den.var() / md.powi(4))
             / self.num.n
     }
 }
 
 /// z-test of two ratio metrics with delta-method variances.
-pub fn ratio_test(t: &RatioMoments, c: &RatioMoments, alpha: f64) -> Result<Comparison, ExperimentError> {
+pub fn ratio_test(
+    t: &RatioMoments,
+    c: &RatioMoments,
+    alpha: f64,
+) -> Result<Comparison, ExperimentError> {
     check_alpha(alpha)?;
     if t.den.mean == 0.0 || c.den.mean == 0.0 {
-        return Err(ExperimentError::Data("ratio metric has a zero mean denominator in an arm".into()));
+        return Err(ExperimentError::Data(
+            "ratio metric has a zero mean denominator in an arm".into(),
+        ));
     }
     let (rt, rc) = (t.ratio(), c.ratio());
     let (vt, vc) = (t.ratio_var(), c.ratio_var());
@@ -378,7 +423,10 @@ pub fn ratio_test(t: &RatioMoments, c: &RatioMoments, alpha: f64) -> Result<Comp
         },
         rel: 0.0,
         rel_se: 0.0,
-        rel_ci: Interval { lower: 0.0, upper: 0.0 },
+        rel_ci: Interval {
+            lower: 0.0,
+            upper: 0.0,
+        },
     };
     Ok(with_relative(cmp, rt, vt, rc, vc, alpha))
 }
@@ -388,7 +436,8 @@ pub fn chi2_sf(x: f64, df: f64) -> Result<f64, ExperimentError> {
     if x <= 0.0 {
         return Ok(1.0);
     }
-    checked_gamma_ur(df / 2.0, x / 2.0).map_err(|e| ExperimentError::Data(format!("chi-square p-value: {e}")))
+    checked_gamma_ur(df / 2.0, x / 2.0)
+        .map_err(|e| ExperimentError::Data(format!("chi-square p-value: {e}")))
 }
 
 /// Sample-ratio-mismatch check.
@@ -412,11 +461,18 @@ pub fn srm(observed: &[f64], weights: &[f64]) -> Result<Srm, ExperimentError> {
     if observed.len() != weights.len() || observed.len() < 2 {
         return Err(ExperimentError::invalid(
             "weights",
-            format!("{} planned weights for {} arms; give one weight per arm", weights.len(), observed.len()),
+            format!(
+                "{} planned weights for {} arms; give one weight per arm",
+                weights.len(),
+                observed.len()
+            ),
         ));
     }
     if weights.iter().any(|w| !(w.is_finite() && *w > 0.0)) {
-        return Err(ExperimentError::invalid("weights", "every planned weight must be > 0"));
+        return Err(ExperimentError::invalid(
+            "weights",
+            "every planned weight must be > 0",
+        ));
     }
     let total: f64 = observed.iter().sum();
     let wsum: f64 = weights.iter().sum();
@@ -461,7 +517,11 @@ pub fn bayes_normal(diff: f64, se: f64) -> Bayes {
             diff * norm_cdf(z) + se * norm_pdf(z),
         )
     } else {
-        (if diff > 0.0 { 1.0 } else { 0.0 }, (-diff).max(0.0), diff.max(0.0))
+        (
+            if diff > 0.0 { 1.0 } else { 0.0 },
+            (-diff).max(0.0),
+            diff.max(0.0),
+        )
     };
     Bayes {
         prob_beat_control: p,
@@ -490,7 +550,11 @@ pub fn bayes_binary(x_t: f64, n_t: f64, x_c: f64, n_c: f64) -> Result<Bayes, Exp
     let (mu_c, sd_c) = beta_mean_sd(ac, bc);
     // Integrate against the narrower posterior's density.
     let over_t = sd_t <= sd_c;
-    let (a, b, mu, sd) = if over_t { (at, bt, mu_t, sd_t) } else { (ac, bc, mu_c, sd_c) };
+    let (a, b, mu, sd) = if over_t {
+        (at, bt, mu_t, sd_t)
+    } else {
+        (ac, bc, mu_c, sd_c)
+    };
     let ln_norm = ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b);
     let lo = (mu - 40.0 * sd).max(0.0);
     let hi = (mu + 40.0 * sd).min(1.0);
@@ -574,8 +638,11 @@ pub fn confidence_sequence(
     tuning: f64,
 ) -> Result<Sequential, ExperimentError> {
     check_alpha(alpha)?;
-    if !(tuning > 0.0) {
-        return Err(ExperimentError::invalid("sequential_tuning", "must be > 0 (e.g. 5000)"));
+    if tuning.is_nan() || tuning <= 0.0 {
+        return Err(ExperimentError::invalid(
+            "sequential_tuning",
+            "must be > 0 (e.g. 5000)",
+        ));
     }
     let la = -2.0 * alpha.ln();
     let rho2 = (la + (la + 1.0).ln()) / tuning;
@@ -711,7 +778,8 @@ pub fn cuped(arms: &[JointMoments]) -> Result<Cuped, ExperimentError> {
     let all = arms.iter().fold(JointMoments::default(), |a, b| a.merge(b));
     if all.x.m2 <= 0.0 {
         return Err(ExperimentError::Data(
-            "CUPED covariate is constant across all rows; pick a pre-period covariate that varies".into(),
+            "CUPED covariate is constant across all rows; pick a pre-period covariate that varies"
+                .into(),
         ));
     }
     let theta = all.cxy / all.x.m2;
