@@ -215,7 +215,11 @@ fn verdicts_in_english_and_chinese() {
         metrics: vec!["conversion".into(), "spend".into()],
         ..Default::default()
     };
-    let r = analyze_csv("/work/shared/datasets/hillstrom.csv.gz", &o).unwrap();
+    let r = analyze_csv(
+        zhiying_datasets::locate_file("hillstrom.csv.gz").expect("hillstrom.csv.gz in datasets/"),
+        &o,
+    )
+    .unwrap();
     let v = verdict(&r, "conversion", "Mens E-Mail", 0.05).unwrap();
     assert!(v.significant && !v.underpowered);
     // 0.6805 pp × 21,307 customers ≈ +145 conversions.

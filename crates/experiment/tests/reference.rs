@@ -309,7 +309,12 @@ const BETAINC: [f64; 4] = [
 ];
 const CHI2_SF: [f64; 2] = [0.02599112877875535, 4.894437128029217e-06];
 
-const HILLSTROM: &str = "/work/shared/datasets/hillstrom.csv.gz";
+/// The shipped Hillstrom file (`datasets/`, `$ZHIYING_DATASETS_DIR` or `../shared/datasets`).
+fn hillstrom() -> std::path::PathBuf {
+    zhiying_datasets::locate_file("hillstrom.csv.gz").expect(
+        "hillstrom.csv.gz not found in $ZHIYING_DATASETS_DIR, datasets/ or ../shared/datasets",
+    )
+}
 
 #[track_caller]
 fn close(got: f64, want: f64, what: &str) {
@@ -404,7 +409,7 @@ fn hillstrom_opts(correction: Correction) -> AnalyzeOptions {
 
 #[test]
 fn hillstrom_matches_the_published_numbers_and_statsmodels() {
-    let r = analyze_csv(HILLSTROM, &hillstrom_opts(Correction::Holm)).expect("analyse hillstrom");
+    let r = analyze_csv(hillstrom(), &hillstrom_opts(Correction::Holm)).expect("analyse hillstrom");
     assert_eq!(r.rows, 64_000);
     let arms = ["No E-Mail", "Mens E-Mail", "Womens E-Mail"];
     // Published: 21,306 / 21,307 / 21,387; visit 10.62 / 18.28 / 15.14 %; conversion
@@ -466,7 +471,7 @@ fn hillstrom_matches_the_published_numbers_and_statsmodels() {
     for (g, w) in adjusted(&r).iter().zip(HILL_P_HOLM) {
         close(*g, w, "holm");
     }
-    let bh = analyze_csv(HILLSTROM, &hillstrom_opts(Correction::BenjaminiHochberg)).unwrap();
+    let bh = analyze_csv(hillstrom(), &hillstrom_opts(Correction::BenjaminiHochberg)).unwrap();
     for (g, w) in adjusted(&bh).iter().zip(HILL_P_BH) {
         close(*g, w, "bh");
     }
