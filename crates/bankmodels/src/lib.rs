@@ -205,7 +205,7 @@ pub(crate) enum Split {
 }
 
 pub(crate) fn split_of(customer_id: &str, seed: u64) -> Split {
-    match twox_hash::XxHash3_64::oneshot_with_seed(seed, customer_id.as_bytes()) % 10 {
+    match (twox_hash::XxHash3_128::oneshot_with_seed(seed, customer_id.as_bytes()) % 10) as u8 {
         0..=5 => Split::Train,
         6 | 7 => Split::Valid,
         _ => Split::Test,
@@ -354,7 +354,7 @@ pub(crate) fn version_of(end: NaiveDate, report: &impl Serialize) -> String {
     format!(
         "{}-{:08x}",
         end.format("%Y%m%d"),
-        twox_hash::XxHash3_64::oneshot(&body) as u32
+        twox_hash::XxHash3_128::oneshot(&body) as u32
     )
 }
 

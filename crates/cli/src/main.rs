@@ -44,6 +44,8 @@ enum Command {
     Clv(commands::clv::Args),
     /// Audiences (人群圈选): count, sample, save, snapshot, export and overlap tag expressions.
     Audience(commands::audience::Args),
+    /// Experiments: analyse any CSV (lifts, CIs, SRM, Bayesian, sequential, CUPED) and size tests.
+    Experiment(commands::experiment::Args),
     /// Customer segments (客户分群): k-means on tags, described in business terms, saved as audiences.
     Segment(commands::segment::Args),
     /// Customer tags (客户画像): build, list, add, retire, history, explain.
@@ -82,6 +84,7 @@ fn main() -> std::process::ExitCode {
         Command::Scorecard(a) => commands::scorecard::run(&cfg, a),
         Command::Clv(a) => commands::clv::run(&cfg, a),
         Command::Audience(a) => commands::audience::run(&cfg, a),
+        Command::Experiment(a) => commands::experiment::run(&cfg, a),
         Command::Segment(a) => commands::segment::run(&cfg, a),
         Command::Tags(a) => commands::tags::run(&cfg, a),
         Command::Serve(a) => commands::serve::run(&cfg, a),

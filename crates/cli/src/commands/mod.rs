@@ -3,6 +3,7 @@ pub mod audit;
 pub mod clv;
 pub mod compliance;
 pub mod demo;
+pub mod experiment;
 pub mod generate;
 pub mod identities;
 pub mod ingest;
