@@ -102,7 +102,10 @@ pub fn funnel(events: &[Event], spec: &FunnelSpec) -> Result<FunnelReport> {
     if !(spec.window_days.is_finite() && spec.window_days > 0.0) {
         return Err(AttributionError::Option {
             option: "window_days",
-            message: format!("must be a positive number of days, got {}", spec.window_days),
+            message: format!(
+                "must be a positive number of days, got {}",
+                spec.window_days
+            ),
         });
     }
     let window = (spec.window_days * 86_400.0 * 1e6) as i64;
@@ -278,7 +281,11 @@ mod tests {
 
     #[test]
     fn repeated_step_needs_two_events() {
-        let events = vec![ev("a", 0, "visit"), ev("b", 0, "visit"), ev("b", 1, "visit")];
+        let events = vec![
+            ev("a", 0, "visit"),
+            ev("b", 0, "visit"),
+            ev("b", 1, "visit"),
+        ];
         let r = funnel(&events, &spec(&["visit", "visit"], 1.0)).unwrap();
         assert_eq!(r.steps[1].customers, 1);
         assert!(funnel(&events, &spec(&[], 1.0)).is_err());

@@ -241,10 +241,11 @@ impl<'p> CsvFile<'p> {
     ) -> Result<i64> {
         let raw = self.field(rec, line, idx, name)?;
         // Unix seconds are common in exports from ad and app platforms.
-        if raw.bytes().all(|b| b.is_ascii_digit()) && raw.len() >= 9 && raw.len() <= 11 {
-            if let Ok(secs) = raw.parse::<i64>() {
-                return Ok(secs * 1_000_000);
-            }
+        if raw.bytes().all(|b| b.is_ascii_digit())
+            && (9..=11).contains(&raw.len())
+            && let Ok(secs) = raw.parse::<i64>()
+        {
+            return Ok(secs * 1_000_000);
         }
         parse_timestamp(raw, offset).map_err(|e| self.field_err(line, name, e.to_string()))
     }
@@ -295,10 +296,10 @@ pub fn read_conversions_csv(path: &Path, cols: &ConversionColumns) -> Result<Vec
     let mut out = Vec::new();
     let mut rec = csv::StringRecord::new();
     while let Some(line) = f.next(&mut rec)? {
-        if let Some((i, want)) = filter {
-            if rec.get(i) != Some(want) {
-                continue;
-            }
+        if let Some((i, want)) = filter
+            && rec.get(i) != Some(want)
+        {
+            continue;
         }
         let value = match (cv, cols.value.as_deref()) {
             // A conversion without revenue (an account opened) is worth 0, not an error.
@@ -410,7 +411,8 @@ mod tests {
 
     #[test]
     fn reads_touchpoints_and_names_bad_fields() {
-        let f = file("customer_id,timestamp,channel\nc1,2024-03-01 09:00:00,sms\nc1,1709280000,app\n");
+        let f =
+            file("customer_id,timestamp,channel\nc1,2024-03-01 09:00:00,sms\nc1,1709280000,app\n");
         let t = read_touchpoints_csv(f.path(), &TouchpointColumns::default()).unwrap();
         assert_eq!(t.len(), 2);
         assert_eq!(t[1].timestamp, 1_709_280_000_000_000);
@@ -426,7 +428,10 @@ mod tests {
         let e = read_touchpoints_csv(f.path(), &TouchpointColumns::default())
             .unwrap_err()
             .to_string();
-        assert!(e.contains("no column `customer_id`; the header has: cust, ts, ch"), "{e}");
+        assert!(
+            e.contains("no column `customer_id`; the header has: cust, ts, ch"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -441,7 +446,10 @@ mod tests {
         let e = read_conversions_csv(f.path(), &ConversionColumns::bank_responses())
             .unwrap_err()
             .to_string();
-        assert!(e.contains(":2: column `revenue_fen`: `lots` is not a finite number"), "{e}");
+        assert!(
+            e.contains(":2: column `revenue_fen`: `lots` is not a finite number"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -452,8 +460,13 @@ mod tests {
         let p = read_paths_csv(f.path(), &PathColumns::default()).unwrap();
         assert_eq!(p.len(), 2);
         assert_eq!(p.format_path(p.get(0).steps, ">"), "app>sms>call");
-        assert_eq!((p.total_conversions(), p.total_non_conversions()), (3.0, 11.0));
-        let f = file("path,total_conversions,total_conversion_value,total_null\n\"app >> sms\",1,1,0\n");
+        assert_eq!(
+            (p.total_conversions(), p.total_non_conversions()),
+            (3.0, 11.0)
+        );
+        let f = file(
+            "path,total_conversions,total_conversion_value,total_null\n\"app >> sms\",1,1,0\n",
+        );
         let e = read_paths_csv(f.path(), &PathColumns::default())
             .unwrap_err()
             .to_string();

@@ -53,8 +53,8 @@ pub use markov::{MAX_ORDER as MAX_MARKOV_ORDER, MarkovResult, RemovalEffect, mar
 pub use paths::{Conversion, PathOptions, PathRef, Paths, StepKey, Touchpoint, build_paths};
 pub use report::{AttributionConfig, AttributionReport, ChannelCredits, Credit, Model, attribute};
 pub use shapley::{
-    ChannelSet, DEFAULT_MAX_EXACT as SHAPLEY_MAX_EXACT, ShapleyMethod, ShapleyResult,
-    channel_sets, shapley,
+    ChannelSet, DEFAULT_MAX_EXACT as SHAPLEY_MAX_EXACT, ShapleyMethod, ShapleyResult, channel_sets,
+    shapley,
 };
 pub use stats::{LengthBucket, PathStats, PathStatsOptions, TimeToConversion, TopPath, path_stats};
 pub use synergy::{MAX_SYNERGY_CHANNELS, SynergyReport, synergy};

@@ -130,10 +130,22 @@ fn build_chain(paths: &Paths, order: usize, collapse_repeats: bool) -> Chain {
     let succ = rows.iter().map(|r| r.1).collect();
     let prob = rows.iter().map(|r| r.2 / out_w[r.0 as usize]).collect();
     let p_conv = (0..n)
-        .map(|s| if out_w[s] > 0.0 { conv_w[s] / out_w[s] } else { 0.0 })
+        .map(|s| {
+            if out_w[s] > 0.0 {
+                conv_w[s] / out_w[s]
+            } else {
+                0.0
+            }
+        })
         .collect();
     let reward = (0..n)
-        .map(|s| if out_w[s] > 0.0 { value_in[s] / out_w[s] } else { 0.0 })
+        .map(|s| {
+            if out_w[s] > 0.0 {
+                value_in[s] / out_w[s]
+            } else {
+                0.0
+            }
+        })
         .collect();
     Chain {
         row_start,
@@ -151,7 +163,10 @@ fn absorb(chain: &Chain, b: &[f64], removed: &[bool], x: &mut Vec<f64>) -> f64 {
     let n = b.len();
     x.clear();
     x.resize(n, 0.0);
-    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(f64::MIN_POSITIVE);
+    let scale = b
+        .iter()
+        .fold(0.0f64, |m, v| m.max(v.abs()))
+        .max(f64::MIN_POSITIVE);
     // Sweep states from last-created to first: later states tend to sit nearer absorption.
     for _sweep in 0..1_000_000 {
         let mut delta = 0.0f64;
@@ -295,6 +310,9 @@ mod tests {
         p.push(&["a"], 0.0, 1.0, 0.0).unwrap();
         assert!(markov(&p, 0, false).is_err());
         assert!(markov(&p, 5, false).is_err());
-        assert!(matches!(markov(&p, 1, false), Err(AttributionError::Empty(_))));
+        assert!(matches!(
+            markov(&p, 1, false),
+            Err(AttributionError::Empty(_))
+        ));
     }
 }

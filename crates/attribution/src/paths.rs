@@ -361,7 +361,10 @@ pub fn build_paths(
         events.push((c, cv.timestamp, 1, i as u32));
     }
     events.sort_unstable();
-    let direct = options.direct_channel.as_deref().map(|d| paths.channel_id(d));
+    let direct = options
+        .direct_channel
+        .as_deref()
+        .map(|d| paths.channel_id(d));
 
     let mut pending: Vec<(i64, u32)> = Vec::new();
     let mut steps: Vec<(u32, f64)> = Vec::new();

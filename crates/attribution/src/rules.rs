@@ -12,9 +12,15 @@ pub(crate) enum Rule {
     Linear,
     /// Weight 2^(-age / half_life); without touch times the age is the number of touches
     /// before the last one, in units of `half_life` touches.
-    TimeDecay { half_life_days: f64 },
+    TimeDecay {
+        half_life_days: f64,
+    },
     /// (first, middle, last) shares; two-touch paths split first + last evenly.
-    PositionBased { first: f64, middle: f64, last: f64 },
+    PositionBased {
+        first: f64,
+        middle: f64,
+        last: f64,
+    },
 }
 
 /// Fills `w` with the weights of `path`'s touches (summing to 1).
@@ -103,7 +109,10 @@ mod tests {
 
     #[test]
     fn rule_weights() {
-        assert_eq!(one(Rule::LastTouch, &["a", "b", "c"], None), [0.0, 0.0, 1.0]);
+        assert_eq!(
+            one(Rule::LastTouch, &["a", "b", "c"], None),
+            [0.0, 0.0, 1.0]
+        );
         assert_eq!(one(Rule::FirstTouch, &["a", "b", "a"], None), [1.0, 0.0]);
         let l = one(Rule::Linear, &["a", "b", "a"], None);
         assert!((l[0] - 2.0 / 3.0).abs() < 1e-15 && (l[1] - 1.0 / 3.0).abs() < 1e-15);

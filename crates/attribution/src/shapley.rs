@@ -98,7 +98,10 @@ pub fn shapley(paths: &Paths, max_exact: usize) -> Result<ShapleyResult> {
         .into_iter()
         .filter(|s| s.conversions > 0.0)
         .collect();
-    let mut players: Vec<u32> = sets.iter().flat_map(|s| s.channels.iter().copied()).collect();
+    let mut players: Vec<u32> = sets
+        .iter()
+        .flat_map(|s| s.channels.iter().copied())
+        .collect();
     players.sort_unstable();
     players.dedup();
     let n = players.len();

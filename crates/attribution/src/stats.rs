@@ -94,9 +94,12 @@ fn quantile(sorted: &[(f64, f64)], total: f64, q: f64) -> f64 {
     sorted.last().map_or(0.0, |x| x.0)
 }
 
+/// (conversions, non-conversions, value) of one distinct path.
+type Tally = (f64, f64, f64);
+
 /// Summarises `paths`.
 pub fn path_stats(paths: &Paths, opts: &PathStatsOptions) -> PathStats {
-    let mut by_path: HashMap<&[u32], (f64, f64, f64)> = HashMap::new();
+    let mut by_path: HashMap<&[u32], Tally> = HashMap::new();
     let max_len = opts.max_length.max(1);
     let mut lengths = vec![(0.0, 0.0); max_len + 1];
     let mut ttc: Vec<(f64, f64)> = Vec::new();
@@ -119,7 +122,7 @@ pub fn path_stats(paths: &Paths, opts: &PathStatsOptions) -> PathStats {
     let conversions = paths.total_conversions();
     let rate = |c: f64, t: f64| if t > 0.0 { c / t } else { 0.0 };
     let distinct_paths = by_path.len();
-    let mut top: Vec<(&[u32], (f64, f64, f64))> = by_path.into_iter().collect();
+    let mut top: Vec<(&[u32], Tally)> = by_path.into_iter().collect();
     top.sort_unstable_by(|a, b| {
         (b.1.0)
             .total_cmp(&a.1.0)
@@ -240,7 +243,10 @@ mod tests {
         let s = path_stats(&p, &PathStatsOptions::default());
         assert_eq!(s.distinct_paths, 3);
         assert_eq!(s.top_paths[0].path, "a > b");
-        assert_eq!((s.top_paths[0].conversions, s.top_paths[0].value), (2.0, 30.0));
+        assert_eq!(
+            (s.top_paths[0].conversions, s.top_paths[0].value),
+            (2.0, 30.0)
+        );
         assert_eq!(s.length_distribution.len(), 2);
         assert_eq!(s.length_distribution[0].paths, 2.0);
         assert_eq!(s.length_distribution[0].conversion_rate, 0.5);

@@ -116,7 +116,12 @@ pub fn synergy(paths: &Paths) -> Result<SynergyReport> {
 }
 
 fn matrix(f: &mut fmt::Formatter<'_>, names: &[String], m: &[Vec<f64>], pct: bool) -> fmt::Result {
-    let w = names.iter().map(|n| n.chars().count()).max().unwrap_or(4).max(8);
+    let w = names
+        .iter()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(8);
     write!(f, "{:<w$}", "")?;
     for n in names {
         write!(f, " {n:>w$}")?;
@@ -139,7 +144,10 @@ fn matrix(f: &mut fmt::Formatter<'_>, names: &[String], m: &[Vec<f64>], pct: boo
 
 impl fmt::Display for SynergyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "Pairwise synergy v({{a,b}}) - v({{a}}) - v({{b}}), conversions (diagonal: v({{a}}))")?;
+        writeln!(
+            f,
+            "Pairwise synergy v({{a,b}}) - v({{a}}) - v({{b}}), conversions (diagonal: v({{a}}))"
+        )?;
         matrix(f, &self.channels, &self.synergy, false)?;
         writeln!(f, "\nShapley interaction index (diagonal: Shapley value)")?;
         matrix(f, &self.channels, &self.interaction, false)?;
