@@ -57,7 +57,11 @@ fn journey(rng: &mut Rng) -> (Vec<usize>, Vec<f64>, bool, f64) {
     let mut steps = vec![rng.channel()];
     while steps.len() < len {
         let last = steps[steps.len() - 1];
-        steps.push(if rng.unif() < 0.3 { last } else { rng.channel() });
+        steps.push(if rng.unif() < 0.3 {
+            last
+        } else {
+            rng.channel()
+        });
     }
     let mut ages = vec![0.0; len];
     for i in (0..len - 1).rev() {

@@ -13,6 +13,8 @@
 //! * [`synergy`] gives pairwise synergy and Shapley interaction matrices for a heatmap;
 //!   [`funnel`] and [`path_stats`] give funnels, top paths, lengths and time to conversion.
 //!
+//! * [`run_files`] does all of it from two CSV files in one call, for the CLI and server.
+//!
 //! Every report is `serde` serialisable and has a human `Display`.
 //!
 //! ```
@@ -39,6 +41,7 @@ mod markov;
 mod paths;
 mod report;
 mod rules;
+mod run;
 mod shapley;
 mod stats;
 mod synergy;
@@ -52,6 +55,7 @@ pub use io::{
 pub use markov::{MAX_ORDER as MAX_MARKOV_ORDER, MarkovResult, RemovalEffect, markov};
 pub use paths::{Conversion, PathOptions, PathRef, Paths, StepKey, Touchpoint, build_paths};
 pub use report::{AttributionConfig, AttributionReport, ChannelCredits, Credit, Model, attribute};
+pub use run::{RunOptions, RunReport, run_files, run_paths, run_paths_file};
 pub use shapley::{
     ChannelSet, DEFAULT_MAX_EXACT as SHAPLEY_MAX_EXACT, ShapleyMethod, ShapleyResult, channel_sets,
     shapley,
