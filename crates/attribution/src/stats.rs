@@ -195,23 +195,32 @@ impl fmt::Display for PathStats {
             num(self.value),
             self.mean_length
         )?;
-        writeln!(f, "\nTop paths")?;
+        writeln!(
+            f,
+            "\nTop paths\n  {:>10} {:>10} {:>8} {:>12}  path",
+            "conv", "non-conv", "rate", "value"
+        )?;
         for p in &self.top_paths {
             writeln!(
                 f,
-                "  {:>10} conv {:>7.2}% rate {:>12} value  {}",
+                "  {:>10} {:>10} {:>7.2}% {:>12}  {}",
                 num(p.conversions),
+                num(p.non_conversions),
                 p.conversion_rate * 100.0,
                 num(p.value),
                 p.path
             )?;
         }
-        writeln!(f, "\nPath length")?;
+        writeln!(
+            f,
+            "\nPath length\n  {:>6} {:>12} {:>10} {:>8}",
+            "length", "paths", "conv", "rate"
+        )?;
         for b in &self.length_distribution {
             let label = format!("{}{}", b.length, if b.open_ended { "+" } else { "" });
             writeln!(
                 f,
-                "  {label:>4} {:>12} paths {:>10} conv {:>6.2}%",
+                "  {label:>6} {:>12} {:>10} {:>7.2}%",
                 num(b.paths),
                 num(b.conversions),
                 b.conversion_rate * 100.0
