@@ -69,7 +69,7 @@ fn journey(rng: &mut Rng) -> (Vec<usize>, Vec<f64>, bool, f64) {
     }
     let mut seen = [false; 8];
     steps.iter().for_each(|&s| seen[s] = true);
-    let mut logit = -3.2;
+    let mut logit: f64 = -3.2;
     for (c, s) in seen.iter().enumerate() {
         if *s {
             logit += EFFECT[c];
@@ -78,7 +78,7 @@ fn journey(rng: &mut Rng) -> (Vec<usize>, Vec<f64>, bool, f64) {
     if seen[0] && seen[5] {
         logit += 0.8;
     }
-    let conv = rng.unif() < 1.0 / (1.0 + (-logit as f64).exp());
+    let conv = rng.unif() < 1.0 / (1.0 + (-logit).exp());
     let value = if conv {
         (500.0 + 5000.0 * rng.unif().powi(2)).round()
     } else {
