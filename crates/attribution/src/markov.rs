@@ -59,6 +59,9 @@ struct Chain {
     row_start: Vec<usize>,
     succ: Vec<u32>,
     prob: Vec<f64>,
+    /// P(s -> s), solved for exactly in each sweep instead of iterated (long runs of one
+    /// channel would otherwise converge slowly).
+    p_self: Vec<f64>,
     /// P(s -> conversion) and the expected reward earned on that edge.
     p_conv: Vec<f64>,
     reward: Vec<f64>,
@@ -118,7 +121,15 @@ fn build_chain(paths: &Paths, order: usize, collapse_repeats: bool) -> Chain {
     for s in 0..n {
         out_w[s] += conv_w[s] + null_w[s];
     }
-    let mut rows: Vec<(u32, u32, f64)> = edges.into_iter().map(|((a, b), w)| (a, b, w)).collect();
+    let mut p_self = vec![0.0; n];
+    let mut rows: Vec<(u32, u32, f64)> = Vec::with_capacity(edges.len());
+    for ((a, b), w) in edges {
+        if a == b {
+            p_self[a as usize] = w / out_w[a as usize];
+        } else {
+            rows.push((a, b, w));
+        }
+    }
     rows.sort_unstable_by_key(|&(a, b, _)| (a, b));
     let mut row_start = vec![0usize; n + 1];
     for &(a, _, _) in &rows {
@@ -151,6 +162,7 @@ fn build_chain(paths: &Paths, order: usize, collapse_repeats: bool) -> Chain {
         row_start,
         succ,
         prob,
+        p_self,
         p_conv,
         reward,
         members,
@@ -178,6 +190,9 @@ fn absorb(chain: &Chain, b: &[f64], removed: &[bool], x: &mut Vec<f64>) -> f64 {
             for e in chain.row_start[s]..chain.row_start[s + 1] {
                 v += chain.prob[e] * x[chain.succ[e] as usize];
             }
+            // x_s = b_s + p_ss x_s + sum_j p_sj x_j, solved for x_s (p_ss < 1: every state
+            // is left at the end of each run through it).
+            v /= 1.0 - chain.p_self[s];
             delta = delta.max((v - x[s]).abs());
             x[s] = v;
         }
@@ -297,6 +312,10 @@ mod tests {
         p.push(&["a", "a", "b"], 2.0, 1.0, 4.0).unwrap();
         p.push(&["b", "c", "c"], 1.0, 3.0, 1.0).unwrap();
         p.push(&["c"], 0.0, 2.0, 0.0).unwrap();
+        // A long run of one channel: self-loop probability near 1.
+        let mut long = vec!["c"; 5000];
+        long.push("a");
+        p.push(&long, 1.0, 1.0, 2.0).unwrap();
         let raw = markov(&p, 1, false).unwrap();
         let collapsed = markov(&p, 1, true).unwrap();
         for (a, b) in raw.removal_effects.iter().zip(&collapsed.removal_effects) {
