@@ -8,16 +8,17 @@
 //! * `paths_with_both` and `conversion_rate_with_both` count paths that touch both channels,
 //!   converting or not, so a rate heatmap shows lift as well as volume.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AttributionError, Result};
 use crate::paths::Paths;
-use crate::shapley::{ChannelSet, channel_sets};
+use crate::shapley::channel_sets;
 
 /// Channels above which the matrices would be unreadable and quadratic in memory.
-pub const MAX_SYNERGY_CHANNELS: usize = 2_000;
+pub const MAX_SYNERGY_CHANNELS: usize = 1_000;
 
 /// Pairwise channel matrices, indexed like `channels`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -28,13 +29,6 @@ pub struct SynergyReport {
     pub interaction: Vec<Vec<f64>>,
     pub paths_with_both: Vec<Vec<f64>>,
     pub conversion_rate_with_both: Vec<Vec<f64>>,
-}
-
-/// v(S) over the observed sets: conversions and value of sets contained in `s` (sorted).
-fn worth(sets: &[ChannelSet], s: &[u32]) -> (f64, f64) {
-    sets.iter()
-        .filter(|t| t.channels.iter().all(|c| s.binary_search(c).is_ok()))
-        .fold((0.0, 0.0), |(c, v), t| (c + t.conversions, v + t.value))
 }
 
 /// Pairwise synergy, interaction index and co-occurrence of every pair of channels.
@@ -49,22 +43,35 @@ pub fn synergy(paths: &Paths) -> Result<SynergyReport> {
         });
     }
     let sets = channel_sets(paths);
-    // Only sets of at most two channels enter v of a singleton or a pair.
-    let small: Vec<ChannelSet> = sets
-        .iter()
-        .filter(|s| s.channels.len() <= 2 && s.conversions > 0.0)
-        .cloned()
-        .collect();
+    // v of a singleton or a pair only sums observed sets of at most two channels:
+    // v({a}) = r({a}), v({a,b}) = r({a}) + r({b}) + r({a,b}).
+    let mut single = vec![(0.0, 0.0); k];
+    let mut pair: HashMap<(u32, u32), (f64, f64)> = HashMap::new();
+    for s in sets.iter().filter(|s| s.conversions > 0.0) {
+        match s.channels[..] {
+            [a] => single[a as usize] = (s.conversions, s.value),
+            [a, b] => {
+                pair.insert((a, b), (s.conversions, s.value));
+            }
+            _ => {}
+        }
+    }
     let mut synergy = vec![vec![0.0; k]; k];
     let mut synergy_value = vec![vec![0.0; k]; k];
-    let single: Vec<(f64, f64)> = (0..k as u32).map(|a| worth(&small, &[a])).collect();
     for a in 0..k {
         synergy[a][a] = single[a].0;
         synergy_value[a][a] = single[a].1;
         for b in a + 1..k {
-            let (c, v) = worth(&small, &[a as u32, b as u32]);
-            let s = c - single[a].0 - single[b].0;
-            let sv = v - single[a].1 - single[b].1;
+            let r = pair
+                .get(&(a as u32, b as u32))
+                .copied()
+                .unwrap_or((0.0, 0.0));
+            let v_ab = (
+                single[a].0 + single[b].0 + r.0,
+                single[a].1 + single[b].1 + r.1,
+            );
+            let s = v_ab.0 - single[a].0 - single[b].0;
+            let sv = v_ab.1 - single[a].1 - single[b].1;
             synergy[a][b] = s;
             synergy[b][a] = s;
             synergy_value[a][b] = sv;
