@@ -57,8 +57,8 @@ pub use paths::{Conversion, PathOptions, PathRef, Paths, StepKey, Touchpoint, bu
 pub use report::{AttributionConfig, AttributionReport, ChannelCredits, Credit, Model, attribute};
 pub use run::{RunOptions, RunReport, run_files, run_paths, run_paths_file};
 pub use shapley::{
-    ChannelSet, DEFAULT_MAX_EXACT as SHAPLEY_MAX_EXACT, ShapleyMethod, ShapleyResult, channel_sets,
-    shapley,
+    ChannelSet, DEFAULT_MAX_EXACT as SHAPLEY_MAX_EXACT, ORDERED_POSITIONS, OrderedShapley,
+    ShapleyMethod, ShapleyResult, channel_sets, shapley,
 };
 pub use stats::{LengthBucket, PathStats, PathStatsOptions, TimeToConversion, TopPath, path_stats};
 pub use synergy::{MAX_SYNERGY_CHANNELS, SynergyReport, synergy};

@@ -353,7 +353,24 @@ impl fmt::Display for AttributionReport {
                 crate::shapley::ShapleyMethod::ExactSubsetDp => "exact over all coalitions",
                 crate::shapley::ShapleyMethod::UnanimityExpansion => "by unanimity expansion",
             };
-            writeln!(f, "\nShapley over {} channels, {how}", s.players)?;
+            writeln!(
+                f,
+                "\nShapley over {} channels, {how}; ordered variant by position of first appearance:",
+                s.players
+            )?;
+            write!(f, "{:<width$}", "channel")?;
+            for i in 1..=crate::shapley::ORDERED_POSITIONS {
+                let last = i == crate::shapley::ORDERED_POSITIONS;
+                write!(f, " {:>9}", format!("{i}{}", if last { "+" } else { "" }))?;
+            }
+            writeln!(f)?;
+            for o in &s.ordered {
+                write!(f, "{:<width$}", o.channel)?;
+                for v in &o.by_position {
+                    write!(f, " {:>9}", num(*v))?;
+                }
+                writeln!(f)?;
+            }
         }
         if self.unattributed_conversions > 0.0 {
             writeln!(

@@ -80,6 +80,50 @@ pub struct ShapleyResult {
     pub conversions: Vec<f64>,
     #[serde(skip)]
     pub value: Vec<f64>,
+    /// The ordered variant: each channel's conversions split by the position (1, 2, ...;
+    /// the last bucket holds later positions) at which it first appears among the path's
+    /// distinct channels. Rows sum to the channel's Shapley value.
+    pub ordered: Vec<OrderedShapley>,
+}
+
+/// One channel's Shapley conversions by position of first appearance.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OrderedShapley {
+    pub channel: String,
+    pub by_position: Vec<f64>,
+}
+
+/// Positions reported by the ordered variant; later ones share the last bucket.
+pub const ORDERED_POSITIONS: usize = 6;
+
+/// Zhao et al.'s ordered Shapley value for v(S) = conversions of paths within S: every
+/// path's conversions split evenly over its distinct channels, booked at the position where
+/// each channel first appears.
+fn ordered_shapley(paths: &Paths) -> Vec<OrderedShapley> {
+    let k = paths.channels().len();
+    let mut table = vec![vec![0.0; ORDERED_POSITIONS]; k];
+    let mut distinct: Vec<u32> = Vec::new();
+    for p in paths.iter().filter(|p| p.conversions > 0.0) {
+        distinct.clear();
+        for &c in p.steps {
+            if !distinct.contains(&c) {
+                distinct.push(c);
+            }
+        }
+        let share = p.conversions / distinct.len() as f64;
+        for (pos, &c) in distinct.iter().enumerate() {
+            table[c as usize][pos.min(ORDERED_POSITIONS - 1)] += share;
+        }
+    }
+    paths
+        .channels()
+        .iter()
+        .zip(table)
+        .map(|(name, by_position)| OrderedShapley {
+            channel: name.clone(),
+            by_position,
+        })
+        .collect()
 }
 
 /// Shapley values per channel id, exactly by subset DP when at most `max_exact` channels
@@ -156,6 +200,7 @@ pub fn shapley(paths: &Paths, max_exact: usize) -> Result<ShapleyResult> {
             players: n,
             conversions: conv,
             value,
+            ordered: ordered_shapley(paths),
         })
     } else {
         for s in &sets {
@@ -170,6 +215,7 @@ pub fn shapley(paths: &Paths, max_exact: usize) -> Result<ShapleyResult> {
             players: n,
             conversions: conv,
             value,
+            ordered: ordered_shapley(paths),
         })
     }
 }
@@ -193,6 +239,13 @@ mod tests {
         }
         let exact = shapley(&p, 20).unwrap();
         let expansion = shapley(&p, 0).unwrap();
+        // Ordered variant: "c > a > d" books a's 4/3 at position 2, the rest at position 1.
+        let a = &exact.ordered[0].by_position;
+        assert!((a[0] - 4.0).abs() < 1e-12 && (a[1] - 4.0 / 3.0).abs() < 1e-12);
+        for (c, row) in exact.ordered.iter().enumerate() {
+            let total: f64 = row.by_position.iter().sum();
+            assert!((total - exact.conversions[c]).abs() < 1e-12);
+        }
         assert_eq!(exact.method, ShapleyMethod::ExactSubsetDp);
         assert_eq!(expansion.method, ShapleyMethod::UnanimityExpansion);
         for c in 0..4 {

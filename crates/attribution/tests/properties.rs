@@ -112,6 +112,10 @@ proptest! {
             prop_assert!((exact.conversions[c] - expansion.conversions[c]).abs() < tol(exact.conversions[c]));
             prop_assert!((exact.value[c] - expansion.value[c]).abs() < tol(exact.value[c]));
         }
+        for (c, row) in exact.ordered.iter().enumerate() {
+            let total: f64 = row.by_position.iter().sum();
+            prop_assert!((total - exact.conversions[c]).abs() < tol(total), "ordered rows sum to Shapley");
+        }
         let on_converting: Vec<bool> = (0..CHANNELS.len() as u32)
             .map(|c| p.iter().any(|x| x.conversions > 0.0 && x.steps.contains(&c)))
             .collect();
