@@ -280,6 +280,30 @@ mod tests {
     }
 
     #[test]
+    fn journeys_become_events() {
+        let t = vec![Touchpoint {
+            customer_id: "a".into(),
+            timestamp: 0,
+            channel: "sms".into(),
+            campaign: None,
+        }];
+        let c = vec![Conversion {
+            customer_id: "a".into(),
+            timestamp: 3_600_000_000,
+            value: 5.0,
+        }];
+        let ev = events_from_journeys(&t, &c, "conversion");
+        let r = funnel(&ev, &spec(&["sms", "conversion"], 30.0)).unwrap();
+        assert_eq!(r.steps[1].customers, 1);
+        assert_eq!(r.steps[1].median_hours_from_previous, Some(1.0));
+        let text = r.to_string();
+        assert!(
+            text.contains("conversion") && text.contains("100.0%"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn repeated_step_needs_two_events() {
         let events = vec![
             ev("a", 0, "visit"),

@@ -479,6 +479,19 @@ mod tests {
     }
 
     #[test]
+    fn reads_events() {
+        let f = file("customer_id\ttimestamp\tevent\nc1\t2024-03-01T09:00:00Z\tvisit\n");
+        let e = read_events_csv(f.path(), &EventColumns::default()).unwrap();
+        assert_eq!(e[0].event, "visit");
+        assert_eq!(e[0].timestamp, 1_709_283_600_000_000);
+        let f = file("customer_id,timestamp,event\nc1,2024-03-01,\n");
+        let err = read_events_csv(f.path(), &EventColumns::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(":2: column `event`: is empty"), "{err}");
+    }
+
+    #[test]
     fn missing_file_is_named() {
         let e = read_events_csv(Path::new("/nonexistent/ev.csv"), &EventColumns::default())
             .unwrap_err()

@@ -509,6 +509,29 @@ mod tests {
     }
 
     #[test]
+    fn steps_can_be_named_by_campaign() {
+        let mut t = vec![touch("a", 0.0, "sms"), touch("a", 1.0, "app")];
+        t[0].campaign = Some("welcome".into());
+        let c = vec![Conversion {
+            customer_id: "a".into(),
+            timestamp: day(2.0),
+            value: 1.0,
+        }];
+        for (key, want) in [
+            (StepKey::Channel, "sms > app"),
+            (StepKey::Campaign, "welcome > app"),
+            (StepKey::ChannelCampaign, "sms:welcome > app"),
+        ] {
+            let opts = PathOptions {
+                step_key: key,
+                ..PathOptions::default()
+            };
+            let p = build_paths(&t, &c, &opts).unwrap();
+            assert_eq!(p.format_path(p.get(0).steps, " > "), want);
+        }
+    }
+
+    #[test]
     fn bad_records_are_refused() {
         let mut p = Paths::new();
         assert!(p.push(&[], 1.0, 0.0, 0.0).is_err());
