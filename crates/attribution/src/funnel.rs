@@ -6,7 +6,7 @@
 //! chains reaching the same step the one that started latest is kept, since it has the most
 //! window left for the next step. One event advances at most one step.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -110,7 +110,7 @@ pub fn funnel(events: &[Event], spec: &FunnelSpec) -> Result<FunnelReport> {
     }
     let window = (spec.window_days * 86_400.0 * 1e6) as i64;
     let m = spec.steps.len();
-    let mut customers: HashMap<&str, u32> = HashMap::new();
+    let mut customers: HashMap<&str, u32> = HashMap::default();
     let mut rows: Vec<(u32, i64, usize)> = Vec::with_capacity(events.len());
     for (i, e) in events.iter().enumerate() {
         let n = customers.len() as u32;
@@ -120,7 +120,7 @@ pub fn funnel(events: &[Event], spec: &FunnelSpec) -> Result<FunnelReport> {
     // Stable order within a customer and instant: the input order.
     rows.sort_unstable();
     // Steps each event type can be: indices into spec.steps, deepest first.
-    let mut step_of: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut step_of: HashMap<&str, Vec<usize>> = HashMap::default();
     for (i, s) in spec.steps.iter().enumerate().rev() {
         step_of.entry(s.as_str()).or_default().push(i);
     }

@@ -198,8 +198,8 @@ impl<'p> CsvFile<'p> {
     }
 
     /// Reads the next record; `Ok(None)` at the end. Returns the 1-based line number.
-    fn next(&mut self, rec: &mut csv::StringRecord) -> Result<Option<u64>> {
-        match self.reader.read_record(rec) {
+    fn next(&mut self, rec: &mut csv::ByteRecord) -> Result<Option<u64>> {
+        match self.reader.read_byte_record(rec) {
             Ok(false) => Ok(None),
             Ok(true) => Ok(Some(rec.position().map_or(0, |p| p.line()))),
             Err(e) => Err(AttributionError::Csv {
@@ -209,15 +209,23 @@ impl<'p> CsvFile<'p> {
         }
     }
 
+    /// A non-empty UTF-8 field. Records are read as bytes and only the used fields are
+    /// validated, which keeps million-row files fast.
     fn field<'r>(
         &self,
-        rec: &'r csv::StringRecord,
+        rec: &'r csv::ByteRecord,
         line: u64,
         idx: usize,
         name: &str,
     ) -> Result<&'r str> {
         match rec.get(idx) {
-            Some(v) if !v.is_empty() => Ok(v),
+            Some(v) if !v.is_empty() => std::str::from_utf8(v).map_err(|_| {
+                self.field_err(
+                    line,
+                    name,
+                    "is not valid UTF-8; re-export the file as UTF-8".into(),
+                )
+            }),
             _ => Err(self.field_err(line, name, "is empty; every row needs a value".into())),
         }
     }
@@ -233,7 +241,7 @@ impl<'p> CsvFile<'p> {
 
     fn timestamp(
         &self,
-        rec: &csv::StringRecord,
+        rec: &csv::ByteRecord,
         line: u64,
         idx: usize,
         name: &str,
@@ -250,7 +258,7 @@ impl<'p> CsvFile<'p> {
         parse_timestamp(raw, offset).map_err(|e| self.field_err(line, name, e.to_string()))
     }
 
-    fn number(&self, rec: &csv::StringRecord, line: u64, idx: usize, name: &str) -> Result<f64> {
+    fn number(&self, rec: &csv::ByteRecord, line: u64, idx: usize, name: &str) -> Result<f64> {
         let raw = self.field(rec, line, idx, name)?;
         match raw.parse::<f64>() {
             Ok(v) if v.is_finite() => Ok(v),
@@ -269,16 +277,24 @@ pub fn read_touchpoints_csv(path: &Path, cols: &TouchpointColumns) -> Result<Vec
     );
     let cp = cols.campaign.as_deref().map(|c| f.column(c)).transpose()?;
     let mut out = Vec::new();
-    let mut rec = csv::StringRecord::new();
+    let mut rec = csv::ByteRecord::new();
     while let Some(line) = f.next(&mut rec)? {
         out.push(Touchpoint {
             customer_id: f.field(&rec, line, cc, &cols.customer)?.to_string(),
             timestamp: f.timestamp(&rec, line, ct, &cols.timestamp, cols.utc_offset_secs)?,
             channel: f.field(&rec, line, ch, &cols.channel)?.to_string(),
-            campaign: cp
-                .and_then(|i| rec.get(i))
-                .filter(|s| !s.is_empty())
-                .map(str::to_string),
+            campaign: match cp {
+                Some(i) if rec.get(i).is_some_and(|s| !s.is_empty()) => Some(
+                    f.field(
+                        &rec,
+                        line,
+                        i,
+                        cols.campaign.as_deref().unwrap_or("campaign"),
+                    )?
+                    .to_string(),
+                ),
+                _ => None,
+            },
         });
     }
     Ok(out)
@@ -294,10 +310,10 @@ pub fn read_conversions_csv(path: &Path, cols: &ConversionColumns) -> Result<Vec
         None => None,
     };
     let mut out = Vec::new();
-    let mut rec = csv::StringRecord::new();
+    let mut rec = csv::ByteRecord::new();
     while let Some(line) = f.next(&mut rec)? {
         if let Some((i, want)) = filter
-            && rec.get(i) != Some(want)
+            && rec.get(i) != Some(want.as_bytes())
         {
             continue;
         }
@@ -335,7 +351,7 @@ pub fn read_paths_csv(path: &Path, cols: &PathColumns) -> Result<Paths> {
         .transpose()?;
     let cv = cols.value.as_deref().map(|c| f.column(c)).transpose()?;
     let mut paths = Paths::new();
-    let mut rec = csv::StringRecord::new();
+    let mut rec = csv::ByteRecord::new();
     let mut ids = Vec::new();
     while let Some(line) = f.next(&mut rec)? {
         let raw = f.field(&rec, line, cp, &cols.path)?;
@@ -387,7 +403,7 @@ pub fn read_events_csv(path: &Path, cols: &EventColumns) -> Result<Vec<Event>> {
         f.column(&cols.event)?,
     );
     let mut out = Vec::new();
-    let mut rec = csv::StringRecord::new();
+    let mut rec = csv::ByteRecord::new();
     while let Some(line) = f.next(&mut rec)? {
         out.push(Event {
             customer_id: f.field(&rec, line, cc, &cols.customer)?.to_string(),

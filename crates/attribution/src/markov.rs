@@ -17,7 +17,7 @@
 //! Absorption probabilities are found by Gauss-Seidel sweeps over the sparse transition graph
 //! (the reference script inverts the fundamental matrix instead).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -76,9 +76,9 @@ fn pack(window: &[u32]) -> u64 {
 }
 
 fn build_chain(paths: &Paths, order: usize, collapse_repeats: bool) -> Chain {
-    let mut state_of: HashMap<u64, u32> = HashMap::new();
+    let mut state_of: HashMap<u64, u32> = HashMap::default();
     let mut members: Vec<Vec<u32>> = vec![Vec::new()]; // start
-    let mut edges: HashMap<(u32, u32), f64> = HashMap::new();
+    let mut edges: HashMap<(u32, u32), f64> = HashMap::default();
     let mut conv_w: Vec<f64> = vec![0.0];
     let mut null_w: Vec<f64> = vec![0.0];
     let mut value_in: Vec<f64> = vec![0.0];

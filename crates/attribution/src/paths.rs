@@ -5,7 +5,7 @@
 //! touchpoints and conversions through [`build_paths`], or pre-aggregated ("app > sms > call",
 //! conversions, non-conversions, value) as ChannelAttribution (R) and similar tools take them.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -341,7 +341,7 @@ pub fn build_paths(
     }
     let lookback = (options.lookback_days * MICROS_PER_DAY) as i64;
     let mut paths = Paths::new();
-    let mut customers: HashMap<&str, u32> = HashMap::new();
+    let mut customers: HashMap<&str, u32> = HashMap::default();
     // (customer, timestamp, kind: 0 = touch, 1 = conversion, index); touches sort first so a
     // touch at the conversion's instant belongs to it.
     let mut events: Vec<(u32, i64, u8, u32)> =

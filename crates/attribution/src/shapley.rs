@@ -10,7 +10,7 @@
 //! every coalition. Beyond that the same numbers follow from the game's unanimity expansion
 //! (each observed set T splits r(T) evenly among its members), which is what this v implies.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -32,7 +32,7 @@ pub struct ChannelSet {
 
 /// Aggregates paths by their channel set, sorted by the set.
 pub fn channel_sets(paths: &Paths) -> Vec<ChannelSet> {
-    let mut map: HashMap<Vec<u32>, (f64, f64, f64)> = HashMap::new();
+    let mut map: HashMap<Vec<u32>, (f64, f64, f64)> = HashMap::default();
     let mut buf = Vec::new();
     for p in paths.iter() {
         buf.clear();

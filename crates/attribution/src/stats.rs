@@ -1,7 +1,7 @@
 //! Path analysis: the most common paths with their conversion rate and value, the path-length
 //! distribution, and time from first touch to conversion.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -99,7 +99,7 @@ type Tally = (f64, f64, f64);
 
 /// Summarises `paths`.
 pub fn path_stats(paths: &Paths, opts: &PathStatsOptions) -> PathStats {
-    let mut by_path: HashMap<&[u32], Tally> = HashMap::new();
+    let mut by_path: HashMap<&[u32], Tally> = HashMap::default();
     let max_len = opts.max_length.max(1);
     let mut lengths = vec![(0.0, 0.0); max_len + 1];
     let mut ttc: Vec<(f64, f64)> = Vec::new();

@@ -8,7 +8,7 @@
 //! * `paths_with_both` and `conversion_rate_with_both` count paths that touch both channels,
 //!   converting or not, so a rate heatmap shows lift as well as volume.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -46,7 +46,7 @@ pub fn synergy(paths: &Paths) -> Result<SynergyReport> {
     // v of a singleton or a pair only sums observed sets of at most two channels:
     // v({a}) = r({a}), v({a,b}) = r({a}) + r({b}) + r({a,b}).
     let mut single = vec![(0.0, 0.0); k];
-    let mut pair: HashMap<(u32, u32), (f64, f64)> = HashMap::new();
+    let mut pair: HashMap<(u32, u32), (f64, f64)> = HashMap::default();
     for s in sets.iter().filter(|s| s.conversions > 0.0) {
         match s.channels[..] {
             [a] => single[a as usize] = (s.conversions, s.value),
