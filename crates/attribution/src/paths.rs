@@ -361,10 +361,8 @@ pub fn build_paths(
         events.push((c, cv.timestamp, 1, i as u32));
     }
     events.sort_unstable();
-    let direct = options
-        .direct_channel
-        .as_deref()
-        .map(|d| paths.channel_id(d));
+    // Interned on first use, so an unused "direct" channel does not show up with zero credit.
+    let direct = options.direct_channel.as_deref();
 
     let mut pending: Vec<(i64, u32)> = Vec::new();
     let mut steps: Vec<(u32, f64)> = Vec::new();
@@ -390,7 +388,10 @@ pub fn build_paths(
             );
             if steps.is_empty() {
                 match direct {
-                    Some(d) => paths.push_timed(&[(d, 0.0)], 1.0, 0.0, value)?,
+                    Some(d) => {
+                        let id = paths.channel_id(d);
+                        paths.push_timed(&[(id, 0.0)], 1.0, 0.0, value)?
+                    }
                     None => paths.push_unattributed(1.0, value),
                 }
             } else {
@@ -481,6 +482,9 @@ mod tests {
         };
         let p = build_paths(&[], &c, &opts).unwrap();
         assert_eq!(p.channels(), &["direct".to_string()]);
+        let t = vec![touch("z", -1.0, "sms")];
+        let p = build_paths(&t, &c, &opts).unwrap();
+        assert_eq!(p.channels(), &["sms".to_string()], "direct only when used");
         assert_eq!(p.total_value(), 3.0);
     }
 
