@@ -84,7 +84,8 @@ L = []
 L.append("## Channel attribution (zhiying-attribution vs marketing-attribution-models)\n")
 L.append(f"`scripts/bench/attribution.sh {n}` on the 2-core shared machine (load at start: {load}); "
          f"{data.removeprefix('data ')}. "
-         f"Peer: {version}, in a throwaway venv. Wall seconds; Rust figures are medians of 3, Python single runs.\n")
+         f"Peer: {version}, in a throwaway venv. Wall seconds; Rust figures are medians of 3, Python single runs. "
+         "On a machine this loaded single figures move by up to half between runs; the ratios are the point.\n")
 L.append("| model | zhiying-attribution (s) | mam (s) | speed-up |")
 L.append("|---|---:|---:|---:|")
 for k, label in rows:
