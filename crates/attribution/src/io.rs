@@ -14,6 +14,7 @@ use crate::paths::{Conversion, Paths, Touchpoint};
 
 /// Column names of a touchpoint file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TouchpointColumns {
     pub customer: String,
     pub timestamp: String,
@@ -51,6 +52,7 @@ impl TouchpointColumns {
 
 /// Column names of a conversion file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ConversionColumns {
     pub customer: String,
     pub timestamp: String,
@@ -90,6 +92,7 @@ impl ConversionColumns {
 /// Column names of a pre-aggregated path file (ChannelAttribution's `PathData` layout by
 /// default: `path`, `total_conversions`, `total_conversion_value`, `total_null`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PathColumns {
     pub path: String,
     /// Separates channels inside the path cell; surrounding spaces are trimmed.
@@ -115,6 +118,7 @@ impl Default for PathColumns {
 
 /// Column names of an event file for funnels.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EventColumns {
     pub customer: String,
     pub timestamp: String,

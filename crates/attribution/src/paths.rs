@@ -45,6 +45,7 @@ pub enum StepKey {
 
 /// How [`build_paths`] cuts customer histories into paths.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PathOptions {
     /// Touches older than this many days before a conversion are not part of its path.
     pub lookback_days: f64,

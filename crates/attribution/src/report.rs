@@ -65,6 +65,7 @@ impl std::str::FromStr for Model {
 
 /// Which models to run and their parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AttributionConfig {
     pub models: Vec<Model>,
     /// Time-decay half-life in days (in touches for paths without times).

@@ -17,6 +17,7 @@ use crate::synergy::{SynergyReport, synergy};
 
 /// Everything [`run_files`] needs besides the file names.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RunOptions {
     pub touchpoint_columns: TouchpointColumns,
     pub conversion_columns: ConversionColumns,

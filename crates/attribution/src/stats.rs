@@ -11,6 +11,7 @@ use crate::report::num;
 
 /// Options for [`path_stats`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PathStatsOptions {
     /// How many paths to list, ranked by conversions, then by volume.
     pub top_n: usize,

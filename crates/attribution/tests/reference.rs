@@ -253,3 +253,24 @@ fn report_puts_reference_numbers_side_by_side() {
     let json = serde_json::to_value(&r).unwrap();
     assert_eq!(json["channels"][0]["credits"][5]["model"], "markov");
 }
+
+#[test]
+fn partial_json_config_takes_defaults() {
+    let cfg: AttributionConfig =
+        serde_json::from_str(r#"{"models": ["markov", "last_touch"], "markov_order": 2}"#).unwrap();
+    assert_eq!(cfg.models, [Model::Markov, Model::LastTouch]);
+    assert_eq!((cfg.markov_order, cfg.half_life_days), (2, 7.0));
+    let r = attribute(&example(), &cfg).unwrap();
+    let markov: Vec<f64> = r
+        .channels
+        .iter()
+        .map(|c| c.credit(Model::Markov).unwrap().conversions)
+        .collect();
+    close(&markov, &MARKOV2_CONV, "order-2 credits through the config");
+    assert!(r.shapley.is_none());
+    let e = "linear, nope"
+        .split(", ")
+        .map(str::parse::<Model>)
+        .collect::<Result<Vec<_>, _>>();
+    assert!(e.unwrap_err().to_string().contains("unknown model `nope`"));
+}
