@@ -50,6 +50,71 @@ impl TouchpointColumns {
     }
 }
 
+/// Header names [`TouchpointColumns::detect`] and [`ConversionColumns::detect`] accept, in
+/// order of preference.
+const CUSTOMER_NAMES: &[&str] = &["customer_id", "customer", "user_id", "client_id", "cust_id"];
+const TIME_NAMES: &[&str] = &["timestamp", "ts", "time", "event_time", "datetime", "date"];
+const CHANNEL_NAMES: &[&str] = &["channel", "touchpoint", "medium"];
+const CAMPAIGN_NAMES: &[&str] = &["campaign", "campaign_id"];
+const VALUE_NAMES: &[&str] = &[
+    "value",
+    "revenue",
+    "revenue_fen",
+    "conversion_value",
+    "amount",
+];
+
+fn pick(path: &Path, headers: &csv::StringRecord, names: &[&str], what: &str) -> Result<String> {
+    pick_opt(headers, names).ok_or_else(|| AttributionError::Csv {
+        path: path.to_path_buf(),
+        message: format!(
+            "no {what} column: expected one of {}; the header has: {} (name the column explicitly)",
+            names.join(", "),
+            headers.iter().collect::<Vec<_>>().join(", ")
+        ),
+    })
+}
+
+fn pick_opt(headers: &csv::StringRecord, names: &[&str]) -> Option<String> {
+    names
+        .iter()
+        .find_map(|n| headers.iter().find(|h| h.eq_ignore_ascii_case(n)))
+        .map(str::to_string)
+}
+
+impl TouchpointColumns {
+    /// Chooses the columns from the file's header by common names (`customer_id`/`user_id`,
+    /// `timestamp`/`ts`, `channel`, optional `campaign_id`), so the canonical `contacts`
+    /// export and most ad-platform exports read without options.
+    pub fn detect(path: &Path) -> Result<Self> {
+        let f = CsvFile::open(path, None)?;
+        let h = &f.headers;
+        Ok(Self {
+            customer: pick(path, h, CUSTOMER_NAMES, "customer")?,
+            timestamp: pick(path, h, TIME_NAMES, "timestamp")?,
+            channel: pick(path, h, CHANNEL_NAMES, "channel")?,
+            campaign: pick_opt(h, CAMPAIGN_NAMES),
+            ..Self::default()
+        })
+    }
+}
+
+impl ConversionColumns {
+    /// Chooses the columns from the file's header by common names; a `response_type`
+    /// column (the canonical `responses` table) keeps only `convert` rows.
+    pub fn detect(path: &Path) -> Result<Self> {
+        let f = CsvFile::open(path, None)?;
+        let h = &f.headers;
+        Ok(Self {
+            customer: pick(path, h, CUSTOMER_NAMES, "customer")?,
+            timestamp: pick(path, h, TIME_NAMES, "timestamp")?,
+            value: pick_opt(h, VALUE_NAMES),
+            filter: pick_opt(h, &["response_type"]).map(|c| (c, "convert".to_string())),
+            ..Self::default()
+        })
+    }
+}
+
 /// Column names of a conversion file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -509,6 +574,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains(":2: column `event`: is empty"), "{err}");
+    }
+
+    #[test]
+    fn detects_bank_and_generic_headers() {
+        let f = file("contact_id,campaign_id,customer_id,offer_id,channel,ts,group,status\n");
+        let c = TouchpointColumns::detect(f.path()).unwrap();
+        assert_eq!(
+            (c.timestamp.as_str(), c.campaign.as_deref()),
+            ("ts", Some("campaign_id"))
+        );
+        let f = file("response_id,customer_id,ts,response_type,revenue_fen\n");
+        let c = ConversionColumns::detect(f.path()).unwrap();
+        assert_eq!(c.value.as_deref(), Some("revenue_fen"));
+        assert_eq!(c.filter, Some(("response_type".into(), "convert".into())));
+        let f = file("User_ID;Time;Medium\n");
+        let c = TouchpointColumns::detect(f.path()).unwrap();
+        assert_eq!(
+            (c.customer.as_str(), c.channel.as_str()),
+            ("User_ID", "Medium")
+        );
+        let f = file("customer_id,timestamp,what\n");
+        let e = TouchpointColumns::detect(f.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("no channel column: expected one of channel"),
+            "{e}"
+        );
     }
 
     #[test]

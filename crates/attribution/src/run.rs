@@ -29,6 +29,16 @@ pub struct RunOptions {
     pub skip_synergy: bool,
 }
 
+impl RunOptions {
+    /// Takes the touchpoint and conversion columns from the files' headers (see
+    /// [`TouchpointColumns::detect`]), keeping every other option.
+    pub fn with_detected_columns(mut self, touchpoints: &Path, conversions: &Path) -> Result<Self> {
+        self.touchpoint_columns = TouchpointColumns::detect(touchpoints)?;
+        self.conversion_columns = ConversionColumns::detect(conversions)?;
+        Ok(self)
+    }
+}
+
 /// Attribution, path statistics and synergy of one data set.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RunReport {
@@ -100,6 +110,10 @@ mod tests {
         writeln!(f, "c1,2024-03-05,1000").unwrap();
         writeln!(f, "c2,2024-03-04,200").unwrap();
         let r = run_files(&tp, &cv, &RunOptions::default()).unwrap();
+        let detected = RunOptions::default()
+            .with_detected_columns(&tp, &cv)
+            .unwrap();
+        assert_eq!(run_files(&tp, &cv, &detected).unwrap(), r);
         assert_eq!(r.attribution.total_conversions, 2.0);
         assert_eq!(r.attribution.total_value, 1200.0);
         assert_eq!(r.path_stats.paths, 3.0);
