@@ -44,8 +44,12 @@ enum Command {
     Clv(commands::clv::Args),
     /// Audiences (人群圈选): count, sample, save, snapshot, export and overlap tag expressions.
     Audience(commands::audience::Args),
+    /// Channel attribution over contact paths: rule-based, Markov removal effect, Shapley.
+    Attribution(commands::attribution::Args),
     /// Experiments: analyse any CSV (lifts, CIs, SRM, Bayesian, sequential, CUPED) and size tests.
     Experiment(commands::experiment::Args),
+    /// Campaign measurement: KPIs, and each campaign's effect against its holdout.
+    Measure(commands::measure::Args),
     /// Customer segments (客户分群): k-means on tags, described in business terms, saved as audiences.
     Segment(commands::segment::Args),
     /// Customer tags (客户画像): build, list, add, retire, history, explain.
@@ -84,7 +88,9 @@ fn main() -> std::process::ExitCode {
         Command::Scorecard(a) => commands::scorecard::run(&cfg, a),
         Command::Clv(a) => commands::clv::run(&cfg, a),
         Command::Audience(a) => commands::audience::run(&cfg, a),
+        Command::Attribution(a) => commands::attribution::run(&cfg, a),
         Command::Experiment(a) => commands::experiment::run(&cfg, a),
+        Command::Measure(a) => commands::measure::run(&cfg, a),
         Command::Segment(a) => commands::segment::run(&cfg, a),
         Command::Tags(a) => commands::tags::run(&cfg, a),
         Command::Serve(a) => commands::serve::run(&cfg, a),

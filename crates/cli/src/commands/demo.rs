@@ -53,6 +53,7 @@ struct DemoSummary {
     models: zhiying_bankmodels::BankModelsSummary,
     tags: zhiying_profiles::BuildSummary,
     segments: super::segment::RunOut,
+    campaign_effects: Vec<zhiying_measure::CampaignEffect>,
     seconds: f64,
 }
 
@@ -205,8 +206,14 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
         super::segment::print_run(&segments);
     }
 
+    say("⑨ Measuring the campaigns against their holdouts (营销效果评估)");
+    let effects = super::measure::campaign_effects(&dd, 0.05)?;
+    if !quiet {
+        super::measure::print_effects(&effects);
+    }
+
     let rt = super::runtime()?;
-    say("⑨ Console accounts");
+    say("⑩ Console accounts");
     let logins = rt.block_on(async {
         for s in synthetic.iter().chain(&real) {
             super::ingest::record_run(cfg, &dd, s).await?;
@@ -227,6 +234,7 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
         models,
         tags,
         segments,
+        campaign_effects: effects,
         seconds: started.elapsed().as_secs_f64(),
     };
     if a.json {

@@ -1,3 +1,4 @@
+pub mod attribution;
 pub mod audience;
 pub mod audit;
 pub mod clv;
@@ -7,6 +8,7 @@ pub mod experiment;
 pub mod generate;
 pub mod identities;
 pub mod ingest;
+pub mod measure;
 pub mod model;
 pub mod pii;
 pub mod quality;
