@@ -62,6 +62,7 @@ struct Row {
 #[derive(Clone, Debug)]
 struct Adjust {
     m: f64,
+    scale: f64,
     delta: f64,
     prev_m: f64,
     prev_v: f64,
@@ -100,39 +101,45 @@ pub fn optimize(problem: &Problem, options: &Options) -> Result<Solution, Optimi
     let rows = build_rows(problem);
     let mut adj: Vec<Adjust> = rows
         .iter()
-        .map(|r| Adjust { m: 0.0, delta: r.scale, prev_m: 0.0, prev_v: 0.0, has_prev: false })
+        .map(|r| Adjust { m: 0.0, scale: r.scale, delta: r.scale, prev_m: 0.0, prev_v: 0.0, has_prev: false })
         .collect();
 
+    let max_it = options.max_iterations.max(1);
+    let out_of_time =
+        || options.time_limit_seconds.is_some_and(|l| started.elapsed().as_secs_f64() >= l);
+    let trace = std::env::var_os("ZHIYING_OPTIMIZER_TRACE").is_some();
     let mut best_ub = f64::INFINITY;
     let mut best_m: Vec<f64> = vec![0.0; rows.len()];
     let mut iterations = 0u32;
     let mut converged = false;
-    let mut evaluated_last = false;
-    while iterations < options.max_iterations.max(1) {
+    let mut history: Vec<f64> = Vec::new();
+
+    // Phase A: per-row price adjustment until every row is balanced or slack. Fast and
+    // robust when many customers make usage a near-continuous function of the prices.
+    while iterations < max_it {
         let m: Vec<f64> = adj.iter().map(|a| a.m).collect();
-        let prices = prices_for(problem, &rows, &m);
-        let pass = run_pass(problem, &prices, &bounds, false);
+        let pass = run_pass(problem, &prices_for(problem, &rows, &m), &bounds, false);
         iterations += 1;
         let ub = dual_value(&rows, &m, pass.best);
         if ub < best_ub {
             best_ub = ub;
             best_m.clone_from(&m);
         }
+        history.push(best_ub);
         let viol: Vec<f64> = rows.iter().map(|r| violation(r, &pass)).collect();
-        if rows
-            .iter()
-            .zip(&adj)
-            .zip(&viol)
-            .all(|((r, a), &v)| settled(r, a, v, options.tolerance))
-        {
+        if trace {
+            eprintln!("A {iterations} L {ub:.6} m {m:.4?} viol {viol:.2?}");
+        }
+        if rows.iter().zip(&adj).zip(&viol).all(|((r, a), &v)| settled(r, a, v, options.tolerance)) {
             converged = true;
-            evaluated_last = true;
             break;
         }
-        if let Some(limit) = options.time_limit_seconds
-            && started.elapsed().as_secs_f64() >= limit
-        {
-            evaluated_last = true;
+        // Stalled at a kink where rows must move together: hand over to phase B.
+        let stalled = history.len() > 20 && {
+            let before = history[history.len() - 21];
+            before - best_ub <= options.tolerance * best_ub.abs().max(1e-12)
+        };
+        if out_of_time() || stalled || iterations >= max_it / 2 {
             break;
         }
         for (a, &v) in adj.iter_mut().zip(&viol) {
@@ -140,31 +147,89 @@ pub fn optimize(problem: &Problem, options: &Options) -> Result<Solution, Optimi
         }
     }
 
-    // Repair from the best dual point and, when different, from the final one (which is
-    // usually closer to complementary slackness); keep the better plan.
-    let last_m: Vec<f64> = adj.iter().map(|a| a.m).collect();
-    let mut starts = vec![best_m.clone()];
-    if last_m != best_m {
-        starts.push(last_m);
-    }
-    let mut best_plan: Option<(Plan, Vec<f64>)> = None;
-    for m in starts {
-        let prices = prices_for(problem, &rows, &m);
+    let mut plans: Vec<(Plan, Vec<f64>)> = Vec::new();
+    let repair_at = |m: &[f64], best_ub: &mut f64, plans: &mut Vec<(Plan, Vec<f64>)>| -> f64 {
+        let prices = prices_for(problem, &rows, m);
         let pass = run_pass(problem, &prices, &bounds, true);
-        if !evaluated_last || m != best_m {
+        *best_ub = best_ub.min(dual_value(&rows, m, pass.best));
+        let plan = repair(problem, &prices, pass.selected);
+        let objective = plan.objective;
+        plans.push((plan, m.to_vec()));
+        objective
+    };
+
+    // Phase B: projected subgradient steps with the Polyak step towards the repaired plan's
+    // value, for the kinks of small or tie-heavy instances where phase A stalls.
+    let mut last_m: Vec<f64> = adj.iter().map(|a| a.m).collect();
+    if !converged && iterations < max_it && !out_of_time() {
+        let target = repair_at(&best_m, &mut best_ub, &mut plans);
+        let mut m = best_m.clone();
+        let mut theta = 1.0f64;
+        let mut since = 0u32;
+        while iterations < max_it && !out_of_time() {
+            if best_ub - target <= options.tolerance * best_ub.abs().max(1e-12) {
+                converged = true;
+                break;
+            }
+            let pass = run_pass(problem, &prices_for(problem, &rows, &m), &bounds, false);
+            iterations += 1;
             let ub = dual_value(&rows, &m, pass.best);
-            if ub < best_ub {
+            if ub < best_ub - 1e-12 * ub.abs().max(1.0) {
                 best_ub = ub;
+                best_m.clone_from(&m);
+                since = 0;
+            } else {
+                since += 1;
+                if since >= 5 {
+                    theta *= 0.5;
+                    since = 0;
+                }
+            }
+            if theta < 1e-6 {
+                break;
+            }
+            // Gradient of L in coordinates scaled to value units; zero where the projection
+            // onto m ≥ 0 blocks the move.
+            let g: Vec<f64> = rows
+                .iter()
+                .zip(&m)
+                .map(|(r, &x)| {
+                    let d = -violation(r, &pass) * r.scale;
+                    if x <= 0.0 && d > 0.0 { 0.0 } else { d }
+                })
+                .collect();
+            let norm2: f64 = g.iter().map(|d| d * d).sum();
+            if trace {
+                eprintln!("B {iterations} L {ub:.6} target {target:.6} theta {theta} m {m:.4?}");
+            }
+            if norm2 == 0.0 {
+                // 0 is a subgradient: this point minimises the dual.
+                converged = true;
+                break;
+            }
+            let t = theta * (ub - target).max(1e-12 * ub.abs().max(1.0)) / norm2;
+            for ((x, d), r) in m.iter_mut().zip(&g).zip(&rows) {
+                *x = (*x - t * d * r.scale).max(0.0);
             }
         }
-        let plan = repair(problem, &prices, pass.selected);
-        if best_plan.as_ref().is_none_or(|(p, _)| plan.objective > p.objective) {
-            best_plan = Some((plan, m));
+        last_m = m;
+    }
+
+    // Repair from the best dual point and from the last one (usually closer to
+    // complementary slackness); keep the better plan.
+    if plans.iter().all(|(_, m)| *m != best_m) {
+        repair_at(&best_m, &mut best_ub, &mut plans);
+    }
+    if plans.iter().all(|(_, m)| *m != last_m) {
+        repair_at(&last_m, &mut best_ub, &mut plans);
+    }
+    let mut best = None;
+    for (plan, m) in plans {
+        if best.as_ref().is_none_or(|(p, _): &(Plan, Vec<f64>)| plan.objective > p.objective) {
+            best = Some((plan, m));
         }
     }
-    let Some((plan, m)) = best_plan else {
-        unreachable!("at least one repair start")
-    };
+    let Some((plan, m)) = best else { unreachable!("at least one repair ran") };
     Ok(assemble(problem, &rows, &m, plan, best_ub, iterations, converged, started))
 }
 
@@ -336,24 +401,29 @@ fn settled(r: &Row, a: &Adjust, v: f64, tol: f64) -> bool {
     // The root is bracketed in an interval too small to matter: the usage jumps over the
     // limit at a single price (ties or few customers), so no price balances it.
     a.has_prev
+        && a.m > 0.0
         && a.prev_v.signum() != v.signum()
         && (a.m - a.prev_m).abs() <= 1e-9 * (a.m.abs() + r.scale)
 }
 
 fn step(a: &mut Adjust, v: f64) {
-    if v == 0.0 || (a.m == 0.0 && v < 0.0) {
-        a.prev_m = a.m;
-        a.prev_v = v;
-        a.has_prev = true;
+    if v == 0.0 {
         return;
     }
-    let new = if a.has_prev && a.prev_v != 0.0 && a.prev_v.signum() != v.signum() {
+    if a.m == 0.0 && v < 0.0 {
+        // Slack at a zero price: nothing to bracket; restart the step size if it shrank.
+        a.has_prev = false;
+        a.delta = a.delta.max(a.scale);
+        return;
+    }
+    let bracketed = a.has_prev && a.prev_v != 0.0 && a.prev_v.signum() != v.signum();
+    let new = if bracketed && a.m != a.prev_m {
         let t = (a.prev_v / (a.prev_v - v)).clamp(0.05, 0.95);
         let x = a.prev_m + t * (a.m - a.prev_m);
         a.delta = 0.5 * (a.m - a.prev_m).abs();
         x
     } else {
-        let x = a.m + v.signum() * a.delta;
+        let x = a.m + v.signum() * a.delta.max(1e-12 * a.scale);
         a.delta *= 1.6;
         x
     };
@@ -491,6 +561,13 @@ fn pass_range(p: &Problem, prices: &Prices, from: u32, to: u32, collect: bool) -
     out
 }
 
+fn reduced_value(p: &Problem, prices: &Prices, j: usize) -> f64 {
+    p.value[j] as f64
+        - prices.chan[p.channel[j] as usize]
+        - prices.offer[p.offer[j] as usize]
+        - prices.camp[p.campaign[j] as usize] * p.cost[j] as f64
+}
+
 /// A feasible plan built by the repair.
 pub(crate) struct Plan {
     pub chosen: Vec<bool>,
@@ -572,10 +649,37 @@ fn repair(p: &Problem, prices: &Prices, mut selected: Vec<u64>) -> Plan {
     let has_mins = p.offers.iter().any(|o| o.min > 0);
     let idx = |packed: u64| (packed & 0xFFFF_FFFF) as usize;
     if has_mins {
+        // Offers with a minimum first. The dual already raised them by the minimum's price,
+        // so their Lagrangian choices come first; if those fall short, the candidates whose
+        // customers lose least (reduced value minus the customer's best chosen one).
         for &s in &selected {
             let j = idx(s);
             if plan.min_unmet(p, p.offer[j] as usize) {
                 plan.try_accept(p, j);
+            }
+        }
+        if (0..p.offers.len()).any(|o| plan.min_unmet(p, o)) {
+            let mut best_chosen = vec![0.0f64; p.customer_count()];
+            for &s in &selected {
+                let j = idx(s);
+                let i = Plan::customer_of(p, j) as usize;
+                best_chosen[i] = best_chosen[i].max(reduced_value(p, prices, j));
+            }
+            let mut forced: Vec<u64> = Vec::new();
+            for i in 0..p.customer_count() as u32 {
+                for j in p.candidate_range(i) {
+                    if plan.min_unmet(p, p.offer[j] as usize) && !plan.chosen[j] {
+                        let loss = reduced_value(p, prices, j) - best_chosen[i as usize];
+                        forced.push(order_key(loss as f32) << 32 | j as u64);
+                    }
+                }
+            }
+            forced.sort_unstable_by(|a, b| b.cmp(a));
+            for &s in &forced {
+                let j = idx(s);
+                if plan.min_unmet(p, p.offer[j] as usize) {
+                    plan.try_accept(p, j);
+                }
             }
         }
     }
@@ -604,10 +708,7 @@ fn repair(p: &Problem, prices: &Prices, mut selected: Vec<u64>) -> Plan {
             {
                 continue;
             }
-            let r = p.value[j] as f64
-                - prices.chan[h]
-                - prices.offer[o]
-                - prices.camp[c] * p.cost[j] as f64;
+            let r = reduced_value(p, prices, j);
             fill.push(order_key(r as f32) << 32 | j as u64);
         }
     }
@@ -774,7 +875,7 @@ mod tests {
     #[test]
     fn step_brackets_and_shrinks() {
         // Usage falls linearly with the price: v(m) = 10 − m, root at 10.
-        let mut a = Adjust { m: 0.0, delta: 1.0, prev_m: 0.0, prev_v: 0.0, has_prev: false };
+        let mut a = Adjust { m: 0.0, scale: 1.0, delta: 1.0, prev_m: 0.0, prev_v: 0.0, has_prev: false };
         for _ in 0..60 {
             let v = 10.0 - a.m;
             step(&mut a, v);
