@@ -77,9 +77,12 @@ pub struct Solution {
     pub upper_bound: f64,
     /// `(upper_bound − objective) / |upper_bound|`, an upper bound on the true optimality gap.
     pub gap: f64,
-    /// Dual passes run.
+    /// Dual passes over all customers.
     pub iterations: u32,
-    /// Whether every priced constraint settled within the tolerance.
+    /// Passes over the warm-start sample (each costs a fraction of a full pass).
+    pub sample_passes: u32,
+    /// Whether the dual settled or the plan met the gap target before the iteration or
+    /// time limit.
     pub converged: bool,
     pub seconds: f64,
     pub customers: u64,
@@ -215,9 +218,10 @@ impl fmt::Display for Solution {
         writeln!(f, "  gap             {:.3}%", self.gap * 100.0)?;
         writeln!(
             f,
-            "  {} dual passes ({}), {:.2} s",
+            "  {} dual passes + {} on the warm-start sample ({}), {:.2} s",
             self.iterations,
-            if self.converged { "converged" } else { "stopped at the limit" },
+            self.sample_passes,
+            if self.converged { "converged" } else { "stopped at the iteration or time limit" },
             self.seconds
         )?;
         write!(f, "  customers contacted {}; offers per customer:", self.customers_contacted)?;

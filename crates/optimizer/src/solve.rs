@@ -32,11 +32,23 @@ pub struct Options {
     pub threads: usize,
     /// Stop the dual phase after this many seconds (the repair still runs).
     pub time_limit_seconds: Option<f64>,
+    /// Stop once the plan is certified within this fraction of the bound.
+    pub target_gap: f64,
+    /// Customers in the strided sample that warms up the prices (runs with at least twice
+    /// as many customers only); 0 disables the warm start.
+    pub warm_start_sample: usize,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { max_iterations: 200, tolerance: 1e-4, threads: 0, time_limit_seconds: None }
+        Options {
+            max_iterations: 200,
+            tolerance: 1e-4,
+            threads: 0,
+            time_limit_seconds: None,
+            target_gap: 1e-3,
+            warm_start_sample: 50_000,
+        }
     }
 }
 
@@ -111,9 +123,56 @@ pub fn optimize(problem: &Problem, options: &Options) -> Result<Solution, Optimi
     let mut best_ub = f64::INFINITY;
     let mut best_m: Vec<f64> = vec![0.0; rows.len()];
     let mut iterations = 0u32;
+    let mut sample_passes = 0u32;
+
+    // Warm start: prices balance a strided sample of customers against proportionally
+    // scaled limits at a fraction of the cost; the full passes then only refine them.
+    let n = problem.customer_count();
+    if options.warm_start_sample > 0 && n >= 2 * options.warm_start_sample {
+        let stride = (n / options.warm_start_sample) as u32;
+        let sampled = n.div_ceil(stride as usize);
+        let frac = sampled as f64 / n as f64;
+        let sample_rows: Vec<Row> =
+            rows.iter().map(|r| Row { limit: r.limit * frac, ..r.clone() }).collect();
+        let mut sample_ub = f64::INFINITY;
+        let mut sample_m = best_m.clone();
+        let mut history = Vec::new();
+        let mut settled_sample = false;
+        while sample_passes < max_it && !out_of_time() {
+            let m: Vec<f64> = adj.iter().map(|a| a.m).collect();
+            let pass = run_pass_strided(problem, &prices_for(problem, &rows, &m), &bounds, stride);
+            sample_passes += 1;
+            let ub = dual_value(&sample_rows, &m, pass.best);
+            if ub < sample_ub {
+                sample_ub = ub;
+                sample_m.clone_from(&m);
+            }
+            history.push(sample_ub);
+            let viol: Vec<f64> = sample_rows.iter().map(|r| violation(r, &pass)).collect();
+            if trace {
+                eprintln!("S {sample_passes} t {:.2} L {ub:.6} m {m:.4?} viol {viol:.2?}", started.elapsed().as_secs_f64());
+            }
+            let tol = 10.0 * options.tolerance;
+            if sample_rows.iter().zip(&adj).zip(&viol).all(|((r, a), &v)| settled(r, a, v, tol)) {
+                settled_sample = true;
+                break;
+            }
+            if stalled(&history, 10, tol) {
+                break;
+            }
+            for (a, &v) in adj.iter_mut().zip(&viol) {
+                step(a, v);
+            }
+        }
+        // Restart the full phase at the sample's best prices with small steps.
+        let start = if settled_sample { adj.iter().map(|a| a.m).collect() } else { sample_m };
+        for (a, m) in adj.iter_mut().zip(start) {
+            *a = Adjust { m, scale: a.scale, delta: (0.02 * m).max(0.05 * a.scale), prev_m: m, prev_v: 0.0, has_prev: false };
+        }
+    }
+
     let mut converged = false;
     let mut history: Vec<f64> = Vec::new();
-
     // Phase A: per-row price adjustment until every row is balanced or slack. Fast and
     // robust when many customers make usage a near-continuous function of the prices.
     while iterations < max_it {
@@ -128,18 +187,14 @@ pub fn optimize(problem: &Problem, options: &Options) -> Result<Solution, Optimi
         history.push(best_ub);
         let viol: Vec<f64> = rows.iter().map(|r| violation(r, &pass)).collect();
         if trace {
-            eprintln!("A {iterations} L {ub:.6} m {m:.4?} viol {viol:.2?}");
+            eprintln!("A {iterations} t {:.2} L {ub:.6} m {m:.4?} viol {viol:.2?}", started.elapsed().as_secs_f64());
         }
         if rows.iter().zip(&adj).zip(&viol).all(|((r, a), &v)| settled(r, a, v, options.tolerance)) {
             converged = true;
             break;
         }
         // Stalled at a kink where rows must move together: hand over to phase B.
-        let stalled = history.len() > 20 && {
-            let before = history[history.len() - 21];
-            before - best_ub <= options.tolerance * best_ub.abs().max(1e-12)
-        };
-        if out_of_time() || stalled || iterations >= max_it / 2 {
+        if out_of_time() || stalled(&history, 10, options.tolerance) || iterations >= max_it / 2 {
             break;
         }
         for (a, &v) in adj.iter_mut().zip(&viol) {
@@ -161,16 +216,16 @@ pub fn optimize(problem: &Problem, options: &Options) -> Result<Solution, Optimi
     // Phase B: projected subgradient steps with the Polyak step towards the repaired plan's
     // value, for the kinks of small or tie-heavy instances where phase A stalls.
     let mut last_m: Vec<f64> = adj.iter().map(|a| a.m).collect();
-    if !converged && iterations < max_it && !out_of_time() {
+    let good_enough = |ub: f64, target: f64| {
+        ub - target <= options.tolerance.max(options.target_gap) * ub.abs().max(1e-12)
+    };
+    if !converged {
         let target = repair_at(&best_m, &mut best_ub, &mut plans);
+        converged = good_enough(best_ub, target);
         let mut m = best_m.clone();
         let mut theta = 1.0f64;
         let mut since = 0u32;
-        while iterations < max_it && !out_of_time() {
-            if best_ub - target <= options.tolerance * best_ub.abs().max(1e-12) {
-                converged = true;
-                break;
-            }
+        while !converged && iterations < max_it && !out_of_time() {
             let pass = run_pass(problem, &prices_for(problem, &rows, &m), &bounds, false);
             iterations += 1;
             let ub = dual_value(&rows, &m, pass.best);
@@ -200,10 +255,14 @@ pub fn optimize(problem: &Problem, options: &Options) -> Result<Solution, Optimi
                 .collect();
             let norm2: f64 = g.iter().map(|d| d * d).sum();
             if trace {
-                eprintln!("B {iterations} L {ub:.6} target {target:.6} theta {theta} m {m:.4?}");
+                eprintln!("B {iterations} t {:.2} L {ub:.6} target {target:.6} theta {theta} m {m:.4?}", started.elapsed().as_secs_f64());
             }
             if norm2 == 0.0 {
                 // 0 is a subgradient: this point minimises the dual.
+                converged = true;
+                break;
+            }
+            if good_enough(best_ub, target) {
                 converged = true;
                 break;
             }
@@ -230,7 +289,15 @@ pub fn optimize(problem: &Problem, options: &Options) -> Result<Solution, Optimi
         }
     }
     let Some((plan, m)) = best else { unreachable!("at least one repair ran") };
-    Ok(assemble(problem, &rows, &m, plan, best_ub, iterations, converged, started))
+    Ok(assemble(problem, &rows, &m, plan, best_ub, iterations, sample_passes, converged, started))
+}
+
+/// No improvement of the best dual value beyond `tol` (relative) over the last `window` passes.
+fn stalled(history: &[f64], window: usize, tol: f64) -> bool {
+    history.len() > window && {
+        let now = history[history.len() - 1];
+        history[history.len() - 1 - window] - now <= tol * now.abs().max(1e-12)
+    }
 }
 
 fn check_options(o: &Options) -> Result<(), OptimizeError> {
@@ -239,6 +306,13 @@ fn check_options(o: &Options) -> Result<(), OptimizeError> {
             field: "tolerance",
             got: o.tolerance,
             fix: "use a fraction in (0, 1), e.g. 1e-4",
+        });
+    }
+    if !(o.target_gap.is_finite() && o.target_gap >= 0.0) {
+        return Err(OptimizeError::InvalidOption {
+            field: "target_gap",
+            got: o.target_gap,
+            fix: "use a fraction ≥ 0, e.g. 1e-3 for 0.1%",
         });
     }
     if let Some(t) = o.time_limit_seconds
@@ -462,8 +536,33 @@ fn run_pass(p: &Problem, prices: &Prices, bounds: &[u32], collect: bool) -> Pass
                 .collect()
         })
     };
+    merge(p, prices, parts)
+}
+
+/// A pass over every `stride`-th customer (the warm-start sample).
+fn run_pass_strided(p: &Problem, prices: &Prices, bounds: &[u32], stride: u32) -> Pass {
+    let parts: Vec<Pass> = std::thread::scope(|s| {
+        let handles: Vec<_> = bounds
+            .windows(2)
+            .map(|w| {
+                let (a, b) = (w[0], w[1]);
+                s.spawn(move || pass_customers(p, prices, (a.div_ceil(stride) * stride..b).step_by(stride as usize), false))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(pass) => pass,
+                Err(e) => std::panic::resume_unwind(e),
+            })
+            .collect()
+    });
+    merge(p, prices, parts)
+}
+
+fn merge(p: &Problem, prices: &Prices, parts: Vec<Pass>) -> Pass {
     let mut it = parts.into_iter();
-    let mut total = it.next().unwrap_or_else(|| pass_range(p, prices, 0, 0, collect));
+    let mut total = it.next().unwrap_or_else(|| pass_customers(p, prices, 0..0, false));
     for part in it {
         total.best += part.best;
         add_into(&mut total.chan, &part.chan);
@@ -499,6 +598,15 @@ fn push_top(top: &mut Vec<(f64, u32)>, k: usize, r: f64, j: u32) {
 }
 
 fn pass_range(p: &Problem, prices: &Prices, from: u32, to: u32, collect: bool) -> Pass {
+    pass_customers(p, prices, from..to, collect)
+}
+
+fn pass_customers(
+    p: &Problem,
+    prices: &Prices,
+    customers: impl Iterator<Item = u32>,
+    collect: bool,
+) -> Pass {
     let mut out = Pass {
         best: 0.0,
         chan: vec![0.0; p.channels.len()],
@@ -514,7 +622,7 @@ fn pass_range(p: &Problem, prices: &Prices, from: u32, to: u32, collect: bool) -
             - prices.offer[of[j] as usize]
             - prices.camp[cp[j] as usize] * cost[j] as f64
     };
-    for i in from..to {
+    for i in customers {
         let k = p.caps[i as usize] as usize;
         if k == 0 {
             continue;
@@ -586,11 +694,13 @@ impl Plan {
 
     /// Accepts candidate `j` if every constraint still holds exactly afterwards.
     fn try_accept(&mut self, p: &Problem, j: usize) -> bool {
+        self.try_accept_for(p, None, j)
+    }
+
+    /// As [`Plan::try_accept`], with the customer index when the caller knows it. The shared
+    /// resources are checked first: they reject most candidates once the plan is full.
+    fn try_accept_for(&mut self, p: &Problem, customer: Option<u32>, j: usize) -> bool {
         if self.chosen[j] {
-            return false;
-        }
-        let i = Self::customer_of(p, j);
-        if self.cust[i as usize] >= p.caps[i as usize] {
             return false;
         }
         let h = p.channel[j] as usize;
@@ -612,6 +722,10 @@ impl Plan {
         {
             return false;
         }
+        let i = customer.unwrap_or_else(|| Self::customer_of(p, j));
+        if self.cust[i as usize] >= p.caps[i as usize] {
+            return false;
+        }
         if p.one_per_campaign
             && p.candidate_range(i).any(|k| self.chosen[k] && p.campaign[k] as usize == c)
         {
@@ -625,6 +739,19 @@ impl Plan {
         self.offer[o] += 1;
         self.objective += p.value[j] as f64;
         true
+    }
+
+    /// Whether any candidate could still be added: some channel, some campaign (for the
+    /// cheapest candidate of it) and some offer have room.
+    fn any_room(&self, p: &Problem, min_cost: &[f64]) -> bool {
+        let channel = p.channels.iter().zip(&self.chan).any(|(c, &u)| c.capacity.is_none_or(|cap| u < cap));
+        let campaign = p
+            .campaigns
+            .iter()
+            .enumerate()
+            .any(|(k, c)| c.budget.is_none_or(|b| self.spend[k] + min_cost[k] <= b));
+        let offer = p.offers.iter().zip(&self.offer).any(|(o, &u)| o.max.is_none_or(|mx| u < mx));
+        channel && campaign && offer
     }
 
     fn min_unmet(&self, p: &Problem, o: usize) -> bool {
@@ -688,11 +815,13 @@ fn repair(p: &Problem, prices: &Prices, mut selected: Vec<u64>) -> Plan {
     }
     drop(selected);
 
-    // Fill: candidates that could still fit when the scan starts, best reduced value first.
+    // Fill: candidates that could still fit when the scan starts, best reduced value first,
+    // taken in batches so a plan that fills up early never sorts the whole list.
     let budget_left = |plan: &Plan, c: usize, w: f64| {
         p.campaigns[c].budget.is_none_or(|b| plan.spend[c] + w <= b)
     };
-    let mut fill: Vec<u64> = Vec::new();
+    let mut fill: Vec<(u64, u32)> = Vec::new();
+    let mut min_cost = vec![f64::INFINITY; p.campaigns.len()];
     for i in 0..p.customer_count() as u32 {
         if plan.cust[i as usize] >= p.caps[i as usize] {
             continue;
@@ -708,13 +837,25 @@ fn repair(p: &Problem, prices: &Prices, mut selected: Vec<u64>) -> Plan {
             {
                 continue;
             }
+            min_cost[c] = min_cost[c].min(p.cost[j] as f64);
             let r = reduced_value(p, prices, j);
-            fill.push(order_key(r as f32) << 32 | j as u64);
+            fill.push((order_key(r as f32) << 32 | j as u64, i));
         }
     }
-    fill.sort_unstable_by(|a, b| b.cmp(a));
-    for &s in &fill {
-        plan.try_accept(p, idx(s));
+    let mut rest: &mut [(u64, u32)] = &mut fill;
+    let mut batch_size = 1usize << 16;
+    while !rest.is_empty() && plan.any_room(p, &min_cost) {
+        let take = rest.len().min(batch_size);
+        batch_size *= 2;
+        if take < rest.len() {
+            rest.select_nth_unstable_by(take - 1, |a, b| b.0.cmp(&a.0));
+        }
+        let (batch, tail) = rest.split_at_mut(take);
+        batch.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        for &(s, i) in batch.iter() {
+            plan.try_accept_for(p, Some(i), idx(s));
+        }
+        rest = tail;
     }
     drop(fill);
 
@@ -747,6 +888,7 @@ fn assemble(
     plan: Plan,
     upper_bound: f64,
     iterations: u32,
+    sample_passes: u32,
     converged: bool,
     started: Instant,
 ) -> Solution {
@@ -839,6 +981,7 @@ fn assemble(
         upper_bound,
         gap,
         iterations,
+        sample_passes,
         converged,
         seconds: started.elapsed().as_secs_f64(),
         customers: p.customer_count() as u64,

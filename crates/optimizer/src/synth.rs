@@ -41,11 +41,11 @@ const CHANNELS: [(&str, f64, f64, f64); 4] = [
 
 /// Campaign: name, value of a response, incentive paid on response, budget per customer.
 const CAMPAIGNS: [(&str, f64, f64, f64); 5] = [
-    ("card_upgrade", 400.0, 50.0, 0.60),
-    ("wealth_fund", 1500.0, 100.0, 0.80),
-    ("personal_loan", 900.0, 80.0, 0.50),
-    ("deposit_retention", 600.0, 30.0, 0.40),
-    ("insurance", 700.0, 60.0, 0.30),
+    ("card_upgrade", 400.0, 50.0, 0.08),
+    ("wealth_fund", 1500.0, 100.0, 2.5),
+    ("personal_loan", 900.0, 80.0, 1.8),
+    ("deposit_retention", 600.0, 30.0, 0.4),
+    ("insurance", 700.0, 60.0, 0.5),
 ];
 
 /// The realistic benchmark instance with `customers` customers, reproducible from `seed`.

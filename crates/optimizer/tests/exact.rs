@@ -143,6 +143,19 @@ fn realistic_instance_is_near_the_lp_bound() {
 }
 
 #[test]
+fn warm_start_from_a_sample_keeps_the_bound_valid_and_tight() {
+    let p = synth::realistic(400, 11).expect("instance");
+    let lp = exact(&p, false).expect("LP");
+    // A 50-customer strided sample warms the prices up before the full passes.
+    let opts = Options { warm_start_sample: 50, target_gap: 0.0, ..Options::default() };
+    let s = optimize(&p, &opts).expect("optimises");
+    assert!(s.sample_passes > 0, "the warm start ran");
+    assert!(s.check(&p).is_empty());
+    assert!(s.upper_bound >= lp - eps(lp) && s.upper_bound <= lp * 1.005, "bound {} vs LP {lp}", s.upper_bound);
+    assert!(s.objective >= lp * 0.97, "plan {} vs LP {lp}", s.objective);
+}
+
+#[test]
 fn offer_minimums_are_met_and_bounded() {
     let mut p = Problem::new(1).unwrap();
     let sms = p.add_channel("sms", Some(30)).unwrap();
