@@ -11,7 +11,11 @@ use zhiying_optimizer::{Options, optimize, synth};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let customers: usize = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(100_000);
+    let customers: usize = args
+        .get(1)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(100_000);
     let dump = args.get(2).filter(|s| !s.is_empty() && *s != "-");
     let seed: u64 = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(42);
 

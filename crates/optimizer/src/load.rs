@@ -7,7 +7,9 @@ use std::io::Read;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ProblemError;
-use crate::problem::{Campaign, CampaignId, Candidate, Channel, ChannelId, Offer, OfferId, Problem};
+use crate::problem::{
+    Campaign, CampaignId, Candidate, Channel, ChannelId, Offer, OfferId, Problem,
+};
 
 /// The constraints of a run. Offers met in the CSV but not listed here get no bounds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -39,23 +41,40 @@ pub fn load_csv<R: Read>(spec: &ProblemSpec, input: R) -> Result<Problem, Proble
         offers.insert(o.name.clone(), p.add_offer(o.name.clone(), o.min, o.max)?);
     }
 
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(input);
-    let headers = reader.headers().map_err(|e| ProblemError::Csv(e.to_string()))?.clone();
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(input);
+    let headers = reader
+        .headers()
+        .map_err(|e| ProblemError::Csv(e.to_string()))?
+        .clone();
     let col = |name: &str| {
         headers.iter().position(|h| h == name).ok_or_else(|| ProblemError::Input {
             line: 1,
             message: format!("missing column {name:?}; the header must have customer_id,campaign,offer,channel,value,cost"),
         })
     };
-    let (ci, cc, co, ch, cv, cw) =
-        (col("customer_id")?, col("campaign")?, col("offer")?, col("channel")?, col("value")?, col("cost")?);
+    let (ci, cc, co, ch, cv, cw) = (
+        col("customer_id")?,
+        col("campaign")?,
+        col("offer")?,
+        col("channel")?,
+        col("value")?,
+        col("cost")?,
+    );
     let mut current: Option<String> = None;
     let mut cands: Vec<Candidate> = Vec::new();
     let mut record = csv::StringRecord::new();
     loop {
-        let more = reader.read_record(&mut record).map_err(|e| ProblemError::Csv(e.to_string()))?;
+        let more = reader
+            .read_record(&mut record)
+            .map_err(|e| ProblemError::Csv(e.to_string()))?;
         let line = record.position().map_or(0, |pos| pos.line());
-        let customer = if more { Some(record.get(ci).unwrap_or("")) } else { None };
+        let customer = if more {
+            Some(record.get(ci).unwrap_or(""))
+        } else {
+            None
+        };
         if current.as_deref() != customer
             && let Some(prev) = current.take()
         {
@@ -70,7 +89,10 @@ pub fn load_csv<R: Read>(spec: &ProblemSpec, input: R) -> Result<Problem, Proble
         }
         let Some(customer) = customer else { break };
         if customer.is_empty() {
-            return Err(ProblemError::Input { line, message: "empty customer_id".into() });
+            return Err(ProblemError::Input {
+                line,
+                message: "empty customer_id".into(),
+            });
         }
         if current.is_none() {
             current = Some(customer.to_string());
@@ -78,12 +100,21 @@ pub fn load_csv<R: Read>(spec: &ProblemSpec, input: R) -> Result<Problem, Proble
         let field = |k: usize| record.get(k).unwrap_or("");
         let channel: ChannelId = *channels.get(field(ch)).ok_or_else(|| ProblemError::Input {
             line,
-            message: format!("channel {:?} is not in the spec; add it under channels", field(ch)),
+            message: format!(
+                "channel {:?} is not in the spec; add it under channels",
+                field(ch)
+            ),
         })?;
-        let campaign: CampaignId = *campaigns.get(field(cc)).ok_or_else(|| ProblemError::Input {
-            line,
-            message: format!("campaign {:?} is not in the spec; add it under campaigns", field(cc)),
-        })?;
+        let campaign: CampaignId =
+            *campaigns
+                .get(field(cc))
+                .ok_or_else(|| ProblemError::Input {
+                    line,
+                    message: format!(
+                        "campaign {:?} is not in the spec; add it under campaigns",
+                        field(cc)
+                    ),
+                })?;
         let offer = match offers.get(field(co)) {
             Some(&o) => o,
             None => {
@@ -98,7 +129,13 @@ pub fn load_csv<R: Read>(spec: &ProblemSpec, input: R) -> Result<Problem, Proble
                 message: format!("{name} {:?} is not a number", field(k)),
             })
         };
-        cands.push(Candidate { campaign, offer, channel, value: number(cv, "value")?, cost: number(cw, "cost")? });
+        cands.push(Candidate {
+            campaign,
+            offer,
+            channel,
+            value: number(cv, "value")?,
+            cost: number(cw, "cost")?,
+        });
     }
     Ok(p)
 }
@@ -135,6 +172,9 @@ mod tests {
         assert!(err.to_string().contains("not contiguous"), "{err}");
         let unknown = "customer_id,campaign,offer,channel,value,cost\na,card,gold,fax,5,1\n";
         let err = load_csv(&spec(), unknown.as_bytes()).unwrap_err();
-        assert!(err.to_string().contains("\"fax\" is not in the spec"), "{err}");
+        assert!(
+            err.to_string().contains("\"fax\" is not in the spec"),
+            "{err}"
+        );
     }
 }

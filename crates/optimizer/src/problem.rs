@@ -151,10 +151,16 @@ impl Problem {
     ) -> Result<ChannelId, ProblemError> {
         let name = name.into();
         if self.channels.len() >= 256 {
-            return Err(ProblemError::TooMany { what: "channels", max: 256 });
+            return Err(ProblemError::TooMany {
+                what: "channels",
+                max: 256,
+            });
         }
         if self.channels.iter().any(|c| c.name == name) {
-            return Err(ProblemError::DuplicateName { what: "channel", name });
+            return Err(ProblemError::DuplicateName {
+                what: "channel",
+                name,
+            });
         }
         self.channels.push(Channel { name, capacity });
         Ok(ChannelId((self.channels.len() - 1) as u16))
@@ -168,15 +174,24 @@ impl Problem {
     ) -> Result<CampaignId, ProblemError> {
         let name = name.into();
         if self.campaigns.len() >= 65_536 {
-            return Err(ProblemError::TooMany { what: "campaigns", max: 65_536 });
+            return Err(ProblemError::TooMany {
+                what: "campaigns",
+                max: 65_536,
+            });
         }
         if let Some(b) = budget
             && !(b.is_finite() && b >= 0.0)
         {
-            return Err(ProblemError::InvalidBudget { campaign: name, budget: b });
+            return Err(ProblemError::InvalidBudget {
+                campaign: name,
+                budget: b,
+            });
         }
         if self.campaigns.iter().any(|c| c.name == name) {
-            return Err(ProblemError::DuplicateName { what: "campaign", name });
+            return Err(ProblemError::DuplicateName {
+                what: "campaign",
+                name,
+            });
         }
         self.campaigns.push(Campaign { name, budget });
         Ok(CampaignId((self.campaigns.len() - 1) as u16))
@@ -191,15 +206,25 @@ impl Problem {
     ) -> Result<OfferId, ProblemError> {
         let name = name.into();
         if self.offers.len() >= 65_536 {
-            return Err(ProblemError::TooMany { what: "offers", max: 65_536 });
+            return Err(ProblemError::TooMany {
+                what: "offers",
+                max: 65_536,
+            });
         }
         if let Some(m) = max
             && m < min
         {
-            return Err(ProblemError::OfferMinAboveMax { offer: name, min, max: m });
+            return Err(ProblemError::OfferMinAboveMax {
+                offer: name,
+                min,
+                max: m,
+            });
         }
         if self.offers.iter().any(|o| o.name == name) {
-            return Err(ProblemError::DuplicateName { what: "offer", name });
+            return Err(ProblemError::DuplicateName {
+                what: "offer",
+                name,
+            });
         }
         self.offers.push(Offer { name, min, max });
         Ok(OfferId((self.offers.len() - 1) as u16))
@@ -207,7 +232,11 @@ impl Problem {
 
     /// Adds a customer with its eligible candidates under the problem-wide cap.
     /// Returns the customer's index (the `customer` of an [`crate::Assignment`]).
-    pub fn add_customer(&mut self, id: &str, candidates: &[Candidate]) -> Result<u32, ProblemError> {
+    pub fn add_customer(
+        &mut self,
+        id: &str,
+        candidates: &[Candidate],
+    ) -> Result<u32, ProblemError> {
         let cap = self.max_per_customer;
         self.push_customer(id, cap, candidates)
     }
@@ -219,44 +248,88 @@ impl Problem {
         max_offers: u32,
         candidates: &[Candidate],
     ) -> Result<u32, ProblemError> {
-        let cap = if max_offers == 0 { 0 } else { check_cap(max_offers)? };
+        let cap = if max_offers == 0 {
+            0
+        } else {
+            check_cap(max_offers)?
+        };
         self.push_customer(id, cap, candidates)
     }
 
-    fn push_customer(&mut self, id: &str, cap: u8, candidates: &[Candidate]) -> Result<u32, ProblemError> {
+    fn push_customer(
+        &mut self,
+        id: &str,
+        cap: u8,
+        candidates: &[Candidate],
+    ) -> Result<u32, ProblemError> {
         let index = self.caps.len();
         if index >= u32::MAX as usize {
-            return Err(ProblemError::TooMany { what: "customers", max: u32::MAX as u64 });
+            return Err(ProblemError::TooMany {
+                what: "customers",
+                max: u32::MAX as u64,
+            });
         }
         if self.value.len() + candidates.len() > u32::MAX as usize {
-            return Err(ProblemError::TooMany { what: "candidates", max: u32::MAX as u64 });
+            return Err(ProblemError::TooMany {
+                what: "candidates",
+                max: u32::MAX as u64,
+            });
         }
         for (k, c) in candidates.iter().enumerate() {
             if c.channel.0 as usize >= self.channels.len() {
-                return Err(ProblemError::UnknownId { customer: id.to_string(), candidate: k, what: "channel", id: c.channel.0 });
+                return Err(ProblemError::UnknownId {
+                    customer: id.to_string(),
+                    candidate: k,
+                    what: "channel",
+                    id: c.channel.0,
+                });
             }
             if c.campaign.0 as usize >= self.campaigns.len() {
-                return Err(ProblemError::UnknownId { customer: id.to_string(), candidate: k, what: "campaign", id: c.campaign.0 });
+                return Err(ProblemError::UnknownId {
+                    customer: id.to_string(),
+                    candidate: k,
+                    what: "campaign",
+                    id: c.campaign.0,
+                });
             }
             if c.offer.0 as usize >= self.offers.len() {
-                return Err(ProblemError::UnknownId { customer: id.to_string(), candidate: k, what: "offer", id: c.offer.0 });
+                return Err(ProblemError::UnknownId {
+                    customer: id.to_string(),
+                    candidate: k,
+                    what: "offer",
+                    id: c.offer.0,
+                });
             }
             if !c.value.is_finite() || c.value.abs() > f32::MAX as f64 {
-                return Err(ProblemError::InvalidNumber { customer: id.to_string(), candidate: k, field: "value", got: c.value });
+                return Err(ProblemError::InvalidNumber {
+                    customer: id.to_string(),
+                    candidate: k,
+                    field: "value",
+                    got: c.value,
+                });
             }
             if !(c.cost.is_finite() && c.cost >= 0.0 && c.cost <= f32::MAX as f64) {
-                return Err(ProblemError::InvalidNumber { customer: id.to_string(), candidate: k, field: "cost", got: c.cost });
+                return Err(ProblemError::InvalidNumber {
+                    customer: id.to_string(),
+                    candidate: k,
+                    field: "cost",
+                    got: c.cost,
+                });
             }
         }
         let h = hash_id(id);
         if let Some(&other) = self.id_index.get(&h) {
             if self.customer_id(other) == id {
-                return Err(ProblemError::DuplicateCustomer { customer: id.to_string() });
+                return Err(ProblemError::DuplicateCustomer {
+                    customer: id.to_string(),
+                });
             }
             // A 64-bit hash collision between distinct ids: fall back to a linear check so
             // the duplicate rule stays exact (practically never taken).
             if (0..index as u32).any(|i| self.customer_id(i) == id) {
-                return Err(ProblemError::DuplicateCustomer { customer: id.to_string() });
+                return Err(ProblemError::DuplicateCustomer {
+                    customer: id.to_string(),
+                });
             }
         } else {
             self.id_index.insert(h, index as u32);
@@ -309,7 +382,11 @@ impl Problem {
     /// The caller's id of customer `index`.
     pub fn customer_id(&self, index: u32) -> &str {
         let i = index as usize;
-        let start = if i == 0 { 0 } else { self.id_ends[i - 1] as usize };
+        let start = if i == 0 {
+            0
+        } else {
+            self.id_ends[i - 1] as usize
+        };
         &self.id_bytes[start..self.id_ends[i] as usize]
     }
 

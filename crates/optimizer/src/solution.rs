@@ -120,7 +120,9 @@ impl Solution {
             let j = a.candidate as usize;
             if i >= p.customer_count() || !p.candidate_range(a.customer).contains(&j) {
                 out.push(Violation {
-                    constraint: format!("assignment of candidate {j} to customer {i} is not eligible"),
+                    constraint: format!(
+                        "assignment of candidate {j} to customer {i} is not eligible"
+                    ),
                     used: 1.0,
                     limit: 0.0,
                 });
@@ -128,11 +130,19 @@ impl Solution {
             }
             let c = p.candidate(j);
             if !seen.insert((a.customer, c.campaign.0, j)) {
-                out.push(Violation { constraint: format!("candidate {j} assigned twice"), used: 2.0, limit: 1.0 });
+                out.push(Violation {
+                    constraint: format!("candidate {j} assigned twice"),
+                    used: 2.0,
+                    limit: 1.0,
+                });
             }
             if p.one_per_campaign() && !seen.insert((a.customer, c.campaign.0, u32::MAX as usize)) {
                 out.push(Violation {
-                    constraint: format!("customer {:?}: one offer per campaign {:?}", p.customer_id(a.customer), p.campaigns()[c.campaign.0 as usize].name),
+                    constraint: format!(
+                        "customer {:?}: one offer per campaign {:?}",
+                        p.customer_id(a.customer),
+                        p.campaigns()[c.campaign.0 as usize].name
+                    ),
                     used: 2.0,
                     limit: 1.0,
                 });
@@ -156,24 +166,40 @@ impl Solution {
             if let Some(cap) = c.capacity
                 && chan[h] > cap
             {
-                out.push(Violation { constraint: format!("channel {:?} capacity", c.name), used: chan[h] as f64, limit: cap as f64 });
+                out.push(Violation {
+                    constraint: format!("channel {:?} capacity", c.name),
+                    used: chan[h] as f64,
+                    limit: cap as f64,
+                });
             }
         }
         for (k, c) in p.campaigns().iter().enumerate() {
             if let Some(b) = c.budget
                 && spend[k] > b + 1e-9 * b.abs().max(1.0)
             {
-                out.push(Violation { constraint: format!("campaign {:?} budget", c.name), used: spend[k], limit: b });
+                out.push(Violation {
+                    constraint: format!("campaign {:?} budget", c.name),
+                    used: spend[k],
+                    limit: b,
+                });
             }
         }
         for (k, o) in p.offers().iter().enumerate() {
             if let Some(mx) = o.max
                 && offer[k] > mx
             {
-                out.push(Violation { constraint: format!("offer {:?} max", o.name), used: offer[k] as f64, limit: mx as f64 });
+                out.push(Violation {
+                    constraint: format!("offer {:?} max", o.name),
+                    used: offer[k] as f64,
+                    limit: mx as f64,
+                });
             }
             if offer[k] < o.min {
-                out.push(Violation { constraint: format!("offer {:?} min", o.name), used: offer[k] as f64, limit: o.min as f64 });
+                out.push(Violation {
+                    constraint: format!("offer {:?} min", o.name),
+                    used: offer[k] as f64,
+                    limit: o.min as f64,
+                });
             }
         }
         out
@@ -190,7 +216,14 @@ impl Solution {
     /// hand-off to the channel outbox.
     pub fn write_assignments_csv<W: Write>(&self, p: &Problem, out: W) -> Result<(), csv::Error> {
         let mut w = csv::Writer::from_writer(out);
-        w.write_record(["customer_id", "campaign", "offer", "channel", "value", "cost"])?;
+        w.write_record([
+            "customer_id",
+            "campaign",
+            "offer",
+            "channel",
+            "value",
+            "cost",
+        ])?;
         for a in &self.assignments {
             w.write_record([
                 p.customer_id(a.customer),
@@ -212,41 +245,99 @@ fn limit_text(x: Option<u64>) -> String {
 
 impl fmt::Display for Solution {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "Campaign optimisation: {} customers, {} candidates", self.customers, self.candidates)?;
+        writeln!(
+            f,
+            "Campaign optimisation: {} customers, {} candidates",
+            self.customers, self.candidates
+        )?;
         writeln!(f, "  expected value  {:.2}", self.objective)?;
-        writeln!(f, "  upper bound     {:.2}  (Lagrangian dual = LP relaxation bound)", self.upper_bound)?;
+        writeln!(
+            f,
+            "  upper bound     {:.2}  (Lagrangian dual = LP relaxation bound)",
+            self.upper_bound
+        )?;
         writeln!(f, "  gap             {:.3}%", self.gap * 100.0)?;
         writeln!(
             f,
             "  {} dual passes + {} on the warm-start sample ({}), {:.2} s",
             self.iterations,
             self.sample_passes,
-            if self.converged { "converged" } else { "stopped at the iteration or time limit" },
+            if self.converged {
+                "converged"
+            } else {
+                "stopped at the iteration or time limit"
+            },
             self.seconds
         )?;
-        write!(f, "  customers contacted {}; offers per customer:", self.customers_contacted)?;
+        write!(
+            f,
+            "  customers contacted {}; offers per customer:",
+            self.customers_contacted
+        )?;
         for (n, c) in self.offers_per_customer.iter().enumerate() {
             write!(f, " {n}: {c}")?;
         }
         writeln!(f)?;
-        writeln!(f, "Channels       {:>12} {:>12} {:>14}", "used", "capacity", "shadow price")?;
+        writeln!(
+            f,
+            "Channels       {:>12} {:>12} {:>14}",
+            "used", "capacity", "shadow price"
+        )?;
         for c in &self.usage.channels {
-            writeln!(f, "  {:<12} {:>12} {:>12} {:>14.4}", c.name, c.used, limit_text(c.capacity), c.shadow_price)?;
+            writeln!(
+                f,
+                "  {:<12} {:>12} {:>12} {:>14.4}",
+                c.name,
+                c.used,
+                limit_text(c.capacity),
+                c.shadow_price
+            )?;
         }
-        writeln!(f, "Campaigns      {:>10} {:>14} {:>14} {:>14}", "contacts", "spent", "budget", "shadow price")?;
+        writeln!(
+            f,
+            "Campaigns      {:>10} {:>14} {:>14} {:>14}",
+            "contacts", "spent", "budget", "shadow price"
+        )?;
         for c in &self.usage.campaigns {
-            let budget = c.budget.map_or_else(|| "unlimited".to_string(), |b| format!("{b:.2}"));
-            writeln!(f, "  {:<12} {:>10} {:>14.2} {:>14} {:>14.4}", c.name, c.contacts, c.spent, budget, c.shadow_price)?;
+            let budget = c
+                .budget
+                .map_or_else(|| "unlimited".to_string(), |b| format!("{b:.2}"));
+            writeln!(
+                f,
+                "  {:<12} {:>10} {:>14.2} {:>14} {:>14.4}",
+                c.name, c.contacts, c.spent, budget, c.shadow_price
+            )?;
         }
-        let bounded: Vec<_> = self.usage.offers.iter().filter(|o| o.min > 0 || o.max.is_some()).collect();
+        let bounded: Vec<_> = self
+            .usage
+            .offers
+            .iter()
+            .filter(|o| o.min > 0 || o.max.is_some())
+            .collect();
         if !bounded.is_empty() {
-            writeln!(f, "Offers         {:>10} {:>10} {:>10} {:>14}", "count", "min", "max", "shadow price")?;
+            writeln!(
+                f,
+                "Offers         {:>10} {:>10} {:>10} {:>14}",
+                "count", "min", "max", "shadow price"
+            )?;
             for o in bounded {
-                writeln!(f, "  {:<12} {:>10} {:>10} {:>10} {:>14.4}", o.name, o.count, o.min, limit_text(o.max), o.shadow_price)?;
+                writeln!(
+                    f,
+                    "  {:<12} {:>10} {:>10} {:>10} {:>14.4}",
+                    o.name,
+                    o.count,
+                    o.min,
+                    limit_text(o.max),
+                    o.shadow_price
+                )?;
             }
         }
         for s in &self.shortfalls {
-            writeln!(f, "  warning: offer {:?} reached {} of its minimum {}", s.offer, s.reached, s.min)?;
+            writeln!(
+                f,
+                "  warning: offer {:?} reached {} of its minimum {}",
+                s.offer, s.reached, s.min
+            )?;
         }
         Ok(())
     }

@@ -105,7 +105,9 @@ pub fn optimize(problem: &Problem, options: &Options) -> Result<Solution, Optimi
     check_options(options)?;
     check_mins(problem)?;
     let threads = if options.threads == 0 {
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     } else {
         options.threads
     };
@@ -113,12 +115,22 @@ pub fn optimize(problem: &Problem, options: &Options) -> Result<Solution, Optimi
     let rows = build_rows(problem);
     let mut adj: Vec<Adjust> = rows
         .iter()
-        .map(|r| Adjust { m: 0.0, scale: r.scale, delta: r.scale, prev_m: 0.0, prev_v: 0.0, has_prev: false })
+        .map(|r| Adjust {
+            m: 0.0,
+            scale: r.scale,
+            delta: r.scale,
+            prev_m: 0.0,
+            prev_v: 0.0,
+            has_prev: false,
+        })
         .collect();
 
     let max_it = options.max_iterations.max(1);
-    let out_of_time =
-        || options.time_limit_seconds.is_some_and(|l| started.elapsed().as_secs_f64() >= l);
+    let out_of_time = || {
+        options
+            .time_limit_seconds
+            .is_some_and(|l| started.elapsed().as_secs_f64() >= l)
+    };
     let trace = std::env::var_os("ZHIYING_OPTIMIZER_TRACE").is_some();
     let mut best_ub = f64::INFINITY;
     let mut best_m: Vec<f64> = vec![0.0; rows.len()];
@@ -132,8 +144,13 @@ pub fn optimize(problem: &Problem, options: &Options) -> Result<Solution, Optimi
         let stride = (n / options.warm_start_sample) as u32;
         let sampled = n.div_ceil(stride as usize);
         let frac = sampled as f64 / n as f64;
-        let sample_rows: Vec<Row> =
-            rows.iter().map(|r| Row { limit: r.limit * frac, ..r.clone() }).collect();
+        let sample_rows: Vec<Row> = rows
+            .iter()
+            .map(|r| Row {
+                limit: r.limit * frac,
+                ..r.clone()
+            })
+            .collect();
         let mut sample_ub = f64::INFINITY;
         let mut sample_m = best_m.clone();
         let mut history = Vec::new();
@@ -150,10 +167,18 @@ pub fn optimize(problem: &Problem, options: &Options) -> Result<Solution, Optimi
             history.push(sample_ub);
             let viol: Vec<f64> = sample_rows.iter().map(|r| violation(r, &pass)).collect();
             if trace {
-                eprintln!("S {sample_passes} t {:.2} L {ub:.6} m {m:.4?} viol {viol:.2?}", started.elapsed().as_secs_f64());
+                eprintln!(
+                    "S {sample_passes} t {:.2} L {ub:.6} m {m:.4?} viol {viol:.2?}",
+                    started.elapsed().as_secs_f64()
+                );
             }
             let tol = 10.0 * options.tolerance;
-            if sample_rows.iter().zip(&adj).zip(&viol).all(|((r, a), &v)| settled(r, a, v, tol)) {
+            if sample_rows
+                .iter()
+                .zip(&adj)
+                .zip(&viol)
+                .all(|((r, a), &v)| settled(r, a, v, tol))
+            {
                 settled_sample = true;
                 break;
             }
@@ -165,9 +190,20 @@ pub fn optimize(problem: &Problem, options: &Options) -> Result<Solution, Optimi
             }
         }
         // Restart the full phase at the sample's best prices with small steps.
-        let start = if settled_sample { adj.iter().map(|a| a.m).collect() } else { sample_m };
+        let start = if settled_sample {
+            adj.iter().map(|a| a.m).collect()
+        } else {
+            sample_m
+        };
         for (a, m) in adj.iter_mut().zip(start) {
-            *a = Adjust { m, scale: a.scale, delta: (0.02 * m).max(0.05 * a.scale), prev_m: m, prev_v: 0.0, has_prev: false };
+            *a = Adjust {
+                m,
+                scale: a.scale,
+                delta: (0.02 * m).max(0.05 * a.scale),
+                prev_m: m,
+                prev_v: 0.0,
+                has_prev: false,
+            };
         }
     }
 
@@ -187,9 +223,17 @@ pub fn optimize(problem: &Problem, options: &Options) -> Result<Solution, Optimi
         history.push(best_ub);
         let viol: Vec<f64> = rows.iter().map(|r| violation(r, &pass)).collect();
         if trace {
-            eprintln!("A {iterations} t {:.2} L {ub:.6} m {m:.4?} viol {viol:.2?}", started.elapsed().as_secs_f64());
+            eprintln!(
+                "A {iterations} t {:.2} L {ub:.6} m {m:.4?} viol {viol:.2?}",
+                started.elapsed().as_secs_f64()
+            );
         }
-        if rows.iter().zip(&adj).zip(&viol).all(|((r, a), &v)| settled(r, a, v, options.tolerance)) {
+        if rows
+            .iter()
+            .zip(&adj)
+            .zip(&viol)
+            .all(|((r, a), &v)| settled(r, a, v, options.tolerance))
+        {
             converged = true;
             break;
         }
@@ -255,7 +299,10 @@ pub fn optimize(problem: &Problem, options: &Options) -> Result<Solution, Optimi
                 .collect();
             let norm2: f64 = g.iter().map(|d| d * d).sum();
             if trace {
-                eprintln!("B {iterations} t {:.2} L {ub:.6} target {target:.6} theta {theta} m {m:.4?}", started.elapsed().as_secs_f64());
+                eprintln!(
+                    "B {iterations} t {:.2} L {ub:.6} target {target:.6} theta {theta} m {m:.4?}",
+                    started.elapsed().as_secs_f64()
+                );
             }
             if norm2 == 0.0 {
                 // 0 is a subgradient: this point minimises the dual.
@@ -284,12 +331,27 @@ pub fn optimize(problem: &Problem, options: &Options) -> Result<Solution, Optimi
     }
     let mut best = None;
     for (plan, m) in plans {
-        if best.as_ref().is_none_or(|(p, _): &(Plan, Vec<f64>)| plan.objective > p.objective) {
+        if best
+            .as_ref()
+            .is_none_or(|(p, _): &(Plan, Vec<f64>)| plan.objective > p.objective)
+        {
             best = Some((plan, m));
         }
     }
-    let Some((plan, m)) = best else { unreachable!("at least one repair ran") };
-    Ok(assemble(problem, &rows, &m, plan, best_ub, iterations, sample_passes, converged, started))
+    let Some((plan, m)) = best else {
+        unreachable!("at least one repair ran")
+    };
+    Ok(assemble(
+        problem,
+        &rows,
+        &m,
+        plan,
+        best_ub,
+        iterations,
+        sample_passes,
+        converged,
+        started,
+    ))
 }
 
 /// No improvement of the best dual value beyond `tol` (relative) over the last `window` passes.
@@ -401,26 +463,52 @@ fn build_rows(p: &Problem) -> Vec<Row> {
         of_sum[o] += v;
         of_n[o] += 1;
     }
-    let mean = |s: f64, n: u64| if n == 0 { 1.0 } else { (s / n as f64).max(1e-12) };
+    let mean = |s: f64, n: u64| {
+        if n == 0 {
+            1.0
+        } else {
+            (s / n as f64).max(1e-12)
+        }
+    };
     let mut rows = Vec::new();
     for (h, c) in p.channels.iter().enumerate() {
         if let Some(cap) = c.capacity {
-            rows.push(Row { kind: RowKind::Channel(h), limit: cap as f64, scale: 0.05 * mean(ch_sum[h], ch_n[h]) });
+            rows.push(Row {
+                kind: RowKind::Channel(h),
+                limit: cap as f64,
+                scale: 0.05 * mean(ch_sum[h], ch_n[h]),
+            });
         }
     }
     for (c, camp) in p.campaigns.iter().enumerate() {
         if let Some(b) = camp.budget {
-            let ratio = if cp_w[c] > 0.0 { cp_v[c] / cp_w[c] } else { 1.0 };
-            rows.push(Row { kind: RowKind::Budget(c), limit: b, scale: 0.05 * ratio.max(1e-12) });
+            let ratio = if cp_w[c] > 0.0 {
+                cp_v[c] / cp_w[c]
+            } else {
+                1.0
+            };
+            rows.push(Row {
+                kind: RowKind::Budget(c),
+                limit: b,
+                scale: 0.05 * ratio.max(1e-12),
+            });
         }
     }
     for (o, offer) in p.offers.iter().enumerate() {
         let scale = 0.05 * mean(of_sum[o], of_n[o]);
         if let Some(mx) = offer.max {
-            rows.push(Row { kind: RowKind::OfferMax(o), limit: mx as f64, scale });
+            rows.push(Row {
+                kind: RowKind::OfferMax(o),
+                limit: mx as f64,
+                scale,
+            });
         }
         if offer.min > 0 {
-            rows.push(Row { kind: RowKind::OfferMin(o), limit: offer.min as f64, scale });
+            rows.push(Row {
+                kind: RowKind::OfferMin(o),
+                limit: offer.min as f64,
+                scale,
+            });
         }
     }
     rows
@@ -511,13 +599,23 @@ fn step(a: &mut Adjust, v: f64) {
 #[inline]
 fn order_key(r: f32) -> u64 {
     let b = r.to_bits();
-    (if b & 0x8000_0000 != 0 { !b } else { b | 0x8000_0000 }) as u64
+    (if b & 0x8000_0000 != 0 {
+        !b
+    } else {
+        b | 0x8000_0000
+    }) as u64
 }
 
 /// One Lagrangian pass over all customers, split over threads.
 fn run_pass(p: &Problem, prices: &Prices, bounds: &[u32], collect: bool) -> Pass {
     let parts: Vec<Pass> = if bounds.len() <= 2 {
-        vec![pass_range(p, prices, bounds[0], bounds[bounds.len() - 1], collect)]
+        vec![pass_range(
+            p,
+            prices,
+            bounds[0],
+            bounds[bounds.len() - 1],
+            collect,
+        )]
     } else {
         std::thread::scope(|s| {
             let handles: Vec<_> = bounds
@@ -546,7 +644,14 @@ fn run_pass_strided(p: &Problem, prices: &Prices, bounds: &[u32], stride: u32) -
             .windows(2)
             .map(|w| {
                 let (a, b) = (w[0], w[1]);
-                s.spawn(move || pass_customers(p, prices, (a.div_ceil(stride) * stride..b).step_by(stride as usize), false))
+                s.spawn(move || {
+                    pass_customers(
+                        p,
+                        prices,
+                        (a.div_ceil(stride) * stride..b).step_by(stride as usize),
+                        false,
+                    )
+                })
             })
             .collect();
         handles
@@ -562,7 +667,9 @@ fn run_pass_strided(p: &Problem, prices: &Prices, bounds: &[u32], stride: u32) -
 
 fn merge(p: &Problem, prices: &Prices, parts: Vec<Pass>) -> Pass {
     let mut it = parts.into_iter();
-    let mut total = it.next().unwrap_or_else(|| pass_customers(p, prices, 0..0, false));
+    let mut total = it
+        .next()
+        .unwrap_or_else(|| pass_customers(p, prices, 0..0, false));
     for part in it {
         total.best += part.best;
         add_into(&mut total.chan, &part.chan);
@@ -727,7 +834,8 @@ impl Plan {
             return false;
         }
         if p.one_per_campaign
-            && p.candidate_range(i).any(|k| self.chosen[k] && p.campaign[k] as usize == c)
+            && p.candidate_range(i)
+                .any(|k| self.chosen[k] && p.campaign[k] as usize == c)
         {
             return false;
         }
@@ -744,13 +852,21 @@ impl Plan {
     /// Whether any candidate could still be added: some channel, some campaign (for the
     /// cheapest candidate of it) and some offer have room.
     fn any_room(&self, p: &Problem, min_cost: &[f64]) -> bool {
-        let channel = p.channels.iter().zip(&self.chan).any(|(c, &u)| c.capacity.is_none_or(|cap| u < cap));
+        let channel = p
+            .channels
+            .iter()
+            .zip(&self.chan)
+            .any(|(c, &u)| c.capacity.is_none_or(|cap| u < cap));
         let campaign = p
             .campaigns
             .iter()
             .enumerate()
             .any(|(k, c)| c.budget.is_none_or(|b| self.spend[k] + min_cost[k] <= b));
-        let offer = p.offers.iter().zip(&self.offer).any(|(o, &u)| o.max.is_none_or(|mx| u < mx));
+        let offer = p
+            .offers
+            .iter()
+            .zip(&self.offer)
+            .any(|(o, &u)| o.max.is_none_or(|mx| u < mx));
         channel && campaign && offer
     }
 
@@ -831,7 +947,9 @@ fn repair(p: &Problem, prices: &Prices, mut selected: Vec<u64>) -> Plan {
             let c = p.campaign[j] as usize;
             let o = p.offer[j] as usize;
             if plan.chosen[j]
-                || p.channels[h].capacity.is_some_and(|cap| plan.chan[h] >= cap)
+                || p.channels[h]
+                    .capacity
+                    .is_some_and(|cap| plan.chan[h] >= cap)
                 || !budget_left(&plan, c, p.cost[j] as f64)
                 || p.offers[o].max.is_some_and(|mx| plan.offer[o] >= mx)
             {
@@ -851,7 +969,7 @@ fn repair(p: &Problem, prices: &Prices, mut selected: Vec<u64>) -> Plan {
             rest.select_nth_unstable_by(take - 1, |a, b| b.0.cmp(&a.0));
         }
         let (batch, tail) = rest.split_at_mut(take);
-        batch.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        batch.sort_unstable_by_key(|e| std::cmp::Reverse(e.0));
         for &(s, i) in batch.iter() {
             plan.try_accept_for(p, Some(i), idx(s));
         }
@@ -967,7 +1085,11 @@ fn assemble(
         .iter()
         .enumerate()
         .filter(|(o, offer)| plan.offer[*o] < offer.min)
-        .map(|(o, offer)| MinShortfall { offer: offer.name.clone(), min: offer.min, reached: plan.offer[o] })
+        .map(|(o, offer)| MinShortfall {
+            offer: offer.name.clone(),
+            min: offer.min,
+            reached: plan.offer[o],
+        })
         .collect();
     // The bound can never be below a feasible plan; if rounding made it so, the plan is optimal.
     let upper_bound = upper_bound.max(plan.objective);
@@ -1018,7 +1140,14 @@ mod tests {
     #[test]
     fn step_brackets_and_shrinks() {
         // Usage falls linearly with the price: v(m) = 10 − m, root at 10.
-        let mut a = Adjust { m: 0.0, scale: 1.0, delta: 1.0, prev_m: 0.0, prev_v: 0.0, has_prev: false };
+        let mut a = Adjust {
+            m: 0.0,
+            scale: 1.0,
+            delta: 1.0,
+            prev_m: 0.0,
+            prev_v: 0.0,
+            has_prev: false,
+        };
         for _ in 0..60 {
             let v = 10.0 - a.m;
             step(&mut a, v);

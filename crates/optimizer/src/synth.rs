@@ -4,6 +4,8 @@
 //! propensities are log-normal (a few customers respond far more than most), so values
 //! are skewed like real response models.
 
+use std::fmt::Write;
+
 use crate::error::ProblemError;
 use crate::problem::{CampaignId, Candidate, ChannelId, OfferId, Problem};
 
@@ -99,8 +101,8 @@ pub fn realistic(customers: usize, seed: u64) -> Result<Problem, ProblemError> {
             }
         }
         id.clear();
-        id.push_str("C");
-        id.push_str(&format!("{i:08}"));
+        // Writing into a String cannot fail.
+        let _ = write!(id, "C{i:08}");
         p.add_customer(&id, &cands)?;
     }
     Ok(p)
@@ -117,15 +119,27 @@ pub fn random_small(customers: usize, seed: u64) -> Result<Problem, ProblemError
     let no = 2 + rng.below(4) as usize;
     let n = customers as f64;
     for h in 0..nh {
-        let cap = if rng.below(4) == 0 { None } else { Some((n * (0.1 + 0.5 * rng.unit())) as u64) };
+        let cap = if rng.below(4) == 0 {
+            None
+        } else {
+            Some((n * (0.1 + 0.5 * rng.unit())) as u64)
+        };
         p.add_channel(format!("ch{h}"), cap)?;
     }
     for c in 0..nc {
-        let budget = if rng.below(4) == 0 { None } else { Some(n * (0.5 + 2.0 * rng.unit())) };
+        let budget = if rng.below(4) == 0 {
+            None
+        } else {
+            Some(n * (0.5 + 2.0 * rng.unit()))
+        };
         p.add_campaign(format!("camp{c}"), budget)?;
     }
     for o in 0..no {
-        let max = if rng.below(3) == 0 { Some((n * (0.1 + 0.3 * rng.unit())) as u64) } else { None };
+        let max = if rng.below(3) == 0 {
+            Some((n * (0.1 + 0.3 * rng.unit())) as u64)
+        } else {
+            None
+        };
         p.add_offer(format!("offer{o}"), 0, max)?;
     }
     let mut cands = Vec::new();

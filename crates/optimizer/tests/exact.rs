@@ -15,7 +15,11 @@ fn exact(p: &Problem, integer: bool) -> Option<f64> {
     let vars: Vec<_> = (0..p.candidate_count())
         .map(|j| {
             let v = p.candidate(j).value;
-            if integer { lp.add_binary_var(v) } else { lp.add_var(v, (0.0, 1.0)) }
+            if integer {
+                lp.add_binary_var(v)
+            } else {
+                lp.add_var(v, (0.0, 1.0))
+            }
         })
         .collect();
     let mut chan: Vec<Vec<(microlp::Variable, f64)>> = vec![Vec::new(); p.channels().len()];
@@ -31,7 +35,10 @@ fn exact(p: &Problem, integer: bool) -> Option<f64> {
         let mut by_campaign: HashMap<u16, Vec<(microlp::Variable, f64)>> = HashMap::new();
         for j in range {
             let c = p.candidate(j);
-            by_campaign.entry(c.campaign.0).or_default().push((vars[j], 1.0));
+            by_campaign
+                .entry(c.campaign.0)
+                .or_default()
+                .push((vars[j], 1.0));
             chan[c.channel.0 as usize].push((vars[j], 1.0));
             camp[c.campaign.0 as usize].push((vars[j], c.cost));
             offer[c.offer.0 as usize].push((vars[j], 1.0));
@@ -85,12 +92,24 @@ fn assert_sandwich(p: &Problem, s: &Solution, label: &str) -> (f64, f64) {
     let violations = s.check(p);
     assert!(violations.is_empty(), "{label}: {violations:?}");
     let direct: f64 = s.assignments.iter().map(|a| a.value).sum();
-    assert!((direct - s.objective).abs() <= eps(direct), "{label}: objective {} vs assignments {direct}", s.objective);
+    assert!(
+        (direct - s.objective).abs() <= eps(direct),
+        "{label}: objective {} vs assignments {direct}",
+        s.objective
+    );
     let lp = exact(p, false).expect("LP feasible without minimums");
     let mip = exact(p, true).expect("MIP feasible without minimums");
-    assert!(s.upper_bound >= lp - eps(lp), "{label}: bound {} below LP {lp}", s.upper_bound);
+    assert!(
+        s.upper_bound >= lp - eps(lp),
+        "{label}: bound {} below LP {lp}",
+        s.upper_bound
+    );
     assert!(lp >= mip - eps(mip), "{label}: LP {lp} below MIP {mip}");
-    assert!(mip >= s.objective - eps(mip), "{label}: MIP {mip} below ours {}", s.objective);
+    assert!(
+        mip >= s.objective - eps(mip),
+        "{label}: MIP {mip} below ours {}",
+        s.objective
+    );
     (lp, mip)
 }
 
@@ -117,7 +136,13 @@ fn unconstrained_problem_is_solved_exactly() {
     let o = p.add_offer("o", 0, None).unwrap();
     for i in 0..50 {
         let cands: Vec<_> = (0..5)
-            .map(|k| Candidate { campaign: c, offer: o, channel: h, value: ((i * 7 + k * 3) % 11) as f64 - 3.0, cost: 1.0 })
+            .map(|k| Candidate {
+                campaign: c,
+                offer: o,
+                channel: h,
+                value: ((i * 7 + k * 3) % 11) as f64 - 3.0,
+                cost: 1.0,
+            })
             .collect();
         p.add_customer(&format!("c{i}"), &cands).unwrap();
     }
@@ -138,7 +163,11 @@ fn realistic_instance_is_near_the_lp_bound() {
     assert!(s.upper_bound >= lp - eps(lp));
     // Tight channels and budgets with 400 customers: the bound is within 0.5% of the LP and
     // the plan within 3% of it (the integrality gap shrinks as customers grow).
-    assert!(s.upper_bound <= lp * 1.005, "bound {} vs LP {lp}", s.upper_bound);
+    assert!(
+        s.upper_bound <= lp * 1.005,
+        "bound {} vs LP {lp}",
+        s.upper_bound
+    );
     assert!(s.objective >= lp * 0.97, "plan {} vs LP {lp}", s.objective);
 }
 
@@ -147,11 +176,19 @@ fn warm_start_from_a_sample_keeps_the_bound_valid_and_tight() {
     let p = synth::realistic(400, 11).expect("instance");
     let lp = exact(&p, false).expect("LP");
     // A 50-customer strided sample warms the prices up before the full passes.
-    let opts = Options { warm_start_sample: 50, target_gap: 0.0, ..Options::default() };
+    let opts = Options {
+        warm_start_sample: 50,
+        target_gap: 0.0,
+        ..Options::default()
+    };
     let s = optimize(&p, &opts).expect("optimises");
     assert!(s.sample_passes > 0, "the warm start ran");
     assert!(s.check(&p).is_empty());
-    assert!(s.upper_bound >= lp - eps(lp) && s.upper_bound <= lp * 1.005, "bound {} vs LP {lp}", s.upper_bound);
+    assert!(
+        s.upper_bound >= lp - eps(lp) && s.upper_bound <= lp * 1.005,
+        "bound {} vs LP {lp}",
+        s.upper_bound
+    );
     assert!(s.objective >= lp * 0.97, "plan {} vs LP {lp}", s.objective);
 }
 
@@ -164,8 +201,20 @@ fn offer_minimums_are_met_and_bounded() {
     let poor = p.add_offer("poor", 10, Some(12)).unwrap();
     for i in 0..40u32 {
         let cands = [
-            Candidate { campaign: c, offer: rich, channel: sms, value: 5.0 + (i % 7) as f64, cost: 1.0 },
-            Candidate { campaign: c, offer: poor, channel: sms, value: 1.0 + (i % 3) as f64 * 0.1, cost: 1.0 },
+            Candidate {
+                campaign: c,
+                offer: rich,
+                channel: sms,
+                value: 5.0 + (i % 7) as f64,
+                cost: 1.0,
+            },
+            Candidate {
+                campaign: c,
+                offer: poor,
+                channel: sms,
+                value: 1.0 + (i % 3) as f64 * 0.1,
+                cost: 1.0,
+            },
         ];
         p.add_customer(&format!("c{i}"), &cands).unwrap();
     }
@@ -173,7 +222,11 @@ fn offer_minimums_are_met_and_bounded() {
     assert!(s.shortfalls.is_empty(), "{:?}", s.shortfalls);
     let (_, mip) = assert_sandwich_with_mins(&p, &s);
     assert!(s.usage.offers[poor.0 as usize].count >= 10);
-    assert!(s.objective >= mip * 0.95, "plan {} vs MIP {mip}", s.objective);
+    assert!(
+        s.objective >= mip * 0.95,
+        "plan {} vs MIP {mip}",
+        s.objective
+    );
 }
 
 fn assert_sandwich_with_mins(p: &Problem, s: &Solution) -> (f64, f64) {
@@ -190,7 +243,17 @@ fn unreachable_minimum_is_refused() {
     let h = p.add_channel("sms", None).unwrap();
     let c = p.add_campaign("c", None).unwrap();
     let o = p.add_offer("o", 5, None).unwrap();
-    p.add_customer("a", &[Candidate { campaign: c, offer: o, channel: h, value: 1.0, cost: 0.0 }]).unwrap();
+    p.add_customer(
+        "a",
+        &[Candidate {
+            campaign: c,
+            offer: o,
+            channel: h,
+            value: 1.0,
+            cost: 0.0,
+        }],
+    )
+    .unwrap();
     let err = optimize(&p, &Options::default()).unwrap_err();
     assert!(err.to_string().contains("lower its min"), "{err}");
 }
@@ -201,28 +264,73 @@ fn invalid_input_names_the_field() {
     let h = p.add_channel("sms", None).unwrap();
     let c = p.add_campaign("c", None).unwrap();
     let o = p.add_offer("o", 0, None).unwrap();
-    let bad = Candidate { campaign: c, offer: o, channel: h, value: f64::NAN, cost: 0.0 };
-    assert!(p.add_customer("a", &[bad]).unwrap_err().to_string().contains("value is NaN"));
-    let bad = Candidate { campaign: c, offer: o, channel: ChannelId(9), value: 1.0, cost: 0.0 };
-    assert!(p.add_customer("a", &[bad]).unwrap_err().to_string().contains("channel id 9"));
+    let bad = Candidate {
+        campaign: c,
+        offer: o,
+        channel: h,
+        value: f64::NAN,
+        cost: 0.0,
+    };
+    assert!(
+        p.add_customer("a", &[bad])
+            .unwrap_err()
+            .to_string()
+            .contains("value is NaN")
+    );
+    let bad = Candidate {
+        campaign: c,
+        offer: o,
+        channel: ChannelId(9),
+        value: 1.0,
+        cost: 0.0,
+    };
+    assert!(
+        p.add_customer("a", &[bad])
+            .unwrap_err()
+            .to_string()
+            .contains("channel id 9")
+    );
     p.add_customer("a", &[]).unwrap();
-    assert!(p.add_customer("a", &[]).unwrap_err().to_string().contains("added twice"));
+    assert!(
+        p.add_customer("a", &[])
+            .unwrap_err()
+            .to_string()
+            .contains("added twice")
+    );
     assert!(Problem::new(0).is_err());
     assert!(p.add_campaign("neg", Some(-1.0)).is_err());
     assert!(p.add_offer("x", 3, Some(2)).is_err());
-    let opts = Options { tolerance: 0.0, ..Options::default() };
-    assert!(optimize(&p, &opts).unwrap_err().to_string().contains("tolerance"));
+    let opts = Options {
+        tolerance: 0.0,
+        ..Options::default()
+    };
+    assert!(
+        optimize(&p, &opts)
+            .unwrap_err()
+            .to_string()
+            .contains("tolerance")
+    );
 }
 
 #[test]
 fn report_serialises_and_displays() {
     let p = synth::realistic(200, 1).unwrap();
-    let s = optimize(&p, &Options { threads: 2, ..Options::default() }).unwrap();
+    let s = optimize(
+        &p,
+        &Options {
+            threads: 2,
+            ..Options::default()
+        },
+    )
+    .unwrap();
     let json = serde_json::to_string(&s).unwrap();
     let back: Solution = serde_json::from_str(&json).unwrap();
     assert_eq!(back.assignments.len(), s.assignments.len());
     let text = s.to_string();
-    assert!(text.contains("upper bound") && text.contains("call") && text.contains("card_upgrade"), "{text}");
+    assert!(
+        text.contains("upper bound") && text.contains("call") && text.contains("card_upgrade"),
+        "{text}"
+    );
     let mut csv = Vec::new();
     s.write_assignments_csv(&p, &mut csv).unwrap();
     let lines = String::from_utf8(csv).unwrap().lines().count();
@@ -231,9 +339,19 @@ fn report_serialises_and_displays() {
         assert_eq!(a.customer, s.assignments[0].customer);
     }
     // Single-threaded and two-threaded runs agree exactly (the passes are deterministic).
-    let one = optimize(&p, &Options { threads: 1, ..Options::default() }).unwrap();
+    let one = optimize(
+        &p,
+        &Options {
+            threads: 1,
+            ..Options::default()
+        },
+    )
+    .unwrap();
     assert_eq!(one.assignments, s.assignments);
 }
+
+/// (campaign, offer, channel, value, cost).
+type RawCandidate = (u16, u16, u16, f64, f64);
 
 /// A proptest-generated instance: customers with 0–5 candidates over 2 channels, 2 campaigns,
 /// 3 offers, with random capacities, budgets and offer maxima.
@@ -244,7 +362,7 @@ struct Spec {
     capacities: Vec<Option<u64>>,
     budgets: Vec<Option<f64>>,
     maxima: Vec<Option<u64>>,
-    customers: Vec<Vec<(u16, u16, u16, f64, f64)>>,
+    customers: Vec<Vec<RawCandidate>>,
 }
 
 fn spec() -> impl Strategy<Value = Spec> {
@@ -257,14 +375,16 @@ fn spec() -> impl Strategy<Value = Spec> {
         prop::collection::vec(prop::option::of(0u64..6), 3),
         prop::collection::vec(prop::collection::vec(cand, 0..5), 1..9),
     )
-        .prop_map(|(cap, one_per_campaign, capacities, budgets, maxima, customers)| Spec {
-            cap,
-            one_per_campaign,
-            capacities,
-            budgets,
-            maxima,
-            customers,
-        })
+        .prop_map(
+            |(cap, one_per_campaign, capacities, budgets, maxima, customers)| Spec {
+                cap,
+                one_per_campaign,
+                capacities,
+                budgets,
+                maxima,
+                customers,
+            },
+        )
 }
 
 fn build(s: &Spec) -> Problem {
