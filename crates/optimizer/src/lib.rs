@@ -43,6 +43,7 @@ pub use problem::{
     Campaign, CampaignId, Candidate, Channel, ChannelId, Offer, OfferId, Problem, StoredCandidate,
 };
 pub use solution::{
-    Assignment, CampaignUsage, ChannelUsage, MinShortfall, OfferUsage, Solution, Usage, Violation,
+    Assignment, CampaignUsage, ChannelUsage, MinShortfall, OfferUsage, Solution, Summary, Usage,
+    Violation,
 };
 pub use solve::{Options, optimize};

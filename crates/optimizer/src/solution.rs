@@ -105,7 +105,46 @@ pub struct Violation {
     pub limit: f64,
 }
 
+/// The report without the per-customer plan: what an approval page or a JSON API shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub objective: f64,
+    pub upper_bound: f64,
+    pub gap: f64,
+    pub iterations: u32,
+    pub sample_passes: u32,
+    pub converged: bool,
+    pub seconds: f64,
+    pub customers: u64,
+    pub candidates: u64,
+    pub customers_contacted: u64,
+    pub assignments: u64,
+    pub offers_per_customer: Vec<u64>,
+    pub usage: Usage,
+    pub shortfalls: Vec<MinShortfall>,
+}
+
 impl Solution {
+    /// Everything but the assignments (which run to one row per contacted customer).
+    pub fn summary(&self) -> Summary {
+        Summary {
+            objective: self.objective,
+            upper_bound: self.upper_bound,
+            gap: self.gap,
+            iterations: self.iterations,
+            sample_passes: self.sample_passes,
+            converged: self.converged,
+            seconds: self.seconds,
+            customers: self.customers,
+            candidates: self.candidates,
+            customers_contacted: self.customers_contacted,
+            assignments: self.assignments.len() as u64,
+            offers_per_customer: self.offers_per_customer.clone(),
+            usage: self.usage.clone(),
+            shortfalls: self.shortfalls.clone(),
+        }
+    }
+
     /// Re-derives every constraint from the assignments and returns those that do not hold
     /// (budgets with a 1e-9 relative tolerance for summation order). Empty means feasible.
     pub fn check(&self, p: &Problem) -> Vec<Violation> {

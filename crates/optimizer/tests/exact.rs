@@ -326,6 +326,12 @@ fn report_serialises_and_displays() {
     let json = serde_json::to_string(&s).unwrap();
     let back: Solution = serde_json::from_str(&json).unwrap();
     assert_eq!(back.assignments.len(), s.assignments.len());
+    let summary = serde_json::to_value(s.summary()).unwrap();
+    assert_eq!(
+        summary["assignments"].as_u64(),
+        Some(s.assignments.len() as u64)
+    );
+    assert_eq!(summary["usage"]["channels"][0]["name"], "call");
     let text = s.to_string();
     assert!(
         text.contains("upper bound") && text.contains("call") && text.contains("card_upgrade"),
