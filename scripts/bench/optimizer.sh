@@ -25,7 +25,7 @@ mkdir -p "$work"
 echo "== zhiying-optimizer (Rust, $(nproc) threads)"
 for n in $sizes; do
   echo "-- $n customers"
-  /usr/bin/time -v "$bin" "$n" - 2> >(grep -E "built|Maximum resident|Elapsed" >&2) | grep -E "expected value|upper bound|gap|passes|^\{"
+  /usr/bin/time -v "$bin" "$n" - 2> >(grep -E "built|Maximum resident|Elapsed|User time|System time" >&2) | grep -E "expected value|upper bound|gap|passes|^\{"
 done
 
 if [ ! -x "$venv/bin/python" ]; then

@@ -264,12 +264,25 @@ pub fn optimize(problem: &Problem, options: &Options) -> Result<Solution, Optimi
         ub - target <= options.tolerance.max(options.target_gap) * ub.abs().max(1e-12)
     };
     if !converged {
-        let target = repair_at(&best_m, &mut best_ub, &mut plans);
+        let mut target = repair_at(&best_m, &mut best_ub, &mut plans);
         converged = good_enough(best_ub, target);
         let mut m = best_m.clone();
         let mut theta = 1.0f64;
         let mut since = 0u32;
+        let mut repaired_at = best_ub;
+        let mut phase_b = 0u32;
         while !converged && iterations < max_it && !out_of_time() {
+            // Every 10 passes, repair from an improved dual point: a better plan both raises
+            // the Polyak target and may already certify the gap.
+            phase_b += 1;
+            if phase_b % 10 == 0 && best_ub < repaired_at {
+                repaired_at = best_ub;
+                target = target.max(repair_at(&best_m, &mut best_ub, &mut plans));
+                if good_enough(best_ub, target) {
+                    converged = true;
+                    break;
+                }
+            }
             let pass = run_pass(problem, &prices_for(problem, &rows, &m), &bounds, false);
             iterations += 1;
             let ub = dual_value(&rows, &m, pass.best);
