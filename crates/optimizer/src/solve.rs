@@ -275,7 +275,7 @@ pub fn optimize(problem: &Problem, options: &Options) -> Result<Solution, Optimi
             // Every 10 passes, repair from an improved dual point: a better plan both raises
             // the Polyak target and may already certify the gap.
             phase_b += 1;
-            if phase_b % 10 == 0 && best_ub < repaired_at {
+            if phase_b.is_multiple_of(10) && best_ub < repaired_at {
                 repaired_at = best_ub;
                 target = target.max(repair_at(&best_m, &mut best_ub, &mut plans));
                 if good_enough(best_ub, target) {
