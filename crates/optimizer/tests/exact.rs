@@ -259,6 +259,14 @@ fn unreachable_minimum_is_refused() {
 }
 
 #[test]
+fn empty_problem_gives_an_empty_plan() {
+    let p = Problem::new(1).unwrap();
+    let s = optimize(&p, &Options::default()).unwrap();
+    assert_eq!((s.objective, s.upper_bound, s.gap), (0.0, 0.0, 0.0));
+    assert!(s.assignments.is_empty() && s.check(&p).is_empty());
+}
+
+#[test]
 fn invalid_input_names_the_field() {
     let mut p = Problem::new(1).unwrap();
     let h = p.add_channel("sms", None).unwrap();
