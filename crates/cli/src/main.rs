@@ -46,6 +46,8 @@ enum Command {
     Audience(commands::audience::Args),
     /// Channel attribution over contact paths: rule-based, Markov removal effect, Shapley.
     Attribution(commands::attribution::Args),
+    /// Campaign planning: the cross-campaign offer optimiser with its LP bound.
+    Campaign(commands::campaign::Args),
     /// Experiments: analyse any CSV (lifts, CIs, SRM, Bayesian, sequential, CUPED) and size tests.
     Experiment(commands::experiment::Args),
     /// Campaign measurement: KPIs, and each campaign's effect against its holdout.
@@ -89,6 +91,7 @@ fn main() -> std::process::ExitCode {
         Command::Clv(a) => commands::clv::run(&cfg, a),
         Command::Audience(a) => commands::audience::run(&cfg, a),
         Command::Attribution(a) => commands::attribution::run(&cfg, a),
+        Command::Campaign(a) => commands::campaign::run(&cfg, a),
         Command::Experiment(a) => commands::experiment::run(&cfg, a),
         Command::Measure(a) => commands::measure::run(&cfg, a),
         Command::Segment(a) => commands::segment::run(&cfg, a),

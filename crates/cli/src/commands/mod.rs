@@ -1,6 +1,7 @@
 pub mod attribution;
 pub mod audience;
 pub mod audit;
+pub mod campaign;
 pub mod clv;
 pub mod compliance;
 pub mod demo;
