@@ -400,15 +400,16 @@ pub(crate) async fn campaign_responses(
     // A response names its contact, or only the decision behind it; match either way, the
     // contact link first.
     let rows = sqlx::query(
-        "SELECT r.response_id, r.decision_id, r.contact_id, r.customer_id, r.offer_id, r.kind, r.ts, \
+        "SELECT * FROM (\
+         SELECT r.response_id, r.decision_id, r.contact_id, r.customer_id, r.offer_id, r.kind, r.ts, \
          r.revenue_fen, c.contact_id AS matched_contact_id, c.contact_group, c.channel \
          FROM responses r JOIN contacts c ON c.contact_id = r.contact_id WHERE c.campaign_id = $1 \
          UNION ALL \
          SELECT r.response_id, r.decision_id, r.contact_id, r.customer_id, r.offer_id, r.kind, r.ts, \
          r.revenue_fen, c.contact_id AS matched_contact_id, c.contact_group, c.channel \
          FROM responses r JOIN contacts c ON c.decision_id = r.decision_id \
-         WHERE r.contact_id IS NULL AND c.campaign_id = $1 \
-         ORDER BY ts, response_id",
+         WHERE r.contact_id IS NULL AND c.campaign_id = $1\
+         ) matched ORDER BY ts, response_id",
     )
     .bind(campaign_id)
     .fetch_all(store.pool())

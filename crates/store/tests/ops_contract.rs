@@ -63,9 +63,10 @@ async fn offers(s: &Store, second: &Store) {
     ));
 
     // Concurrent writers from two pools, both at version 2: exactly one wins.
+    let (body_a, body_b) = (json!({"value_fen": 9000}), json!({"value_fen": 9500}));
     let (a, b) = tokio::join!(
-        s.put_offer("card-cashback", 2, &json!({"value_fen": 9000}), "alice", "a"),
-        second.put_offer("card-cashback", 2, &json!({"value_fen": 9500}), "bob", "b"),
+        s.put_offer("card-cashback", 2, &body_a, "alice", "a"),
+        second.put_offer("card-cashback", 2, &body_b, "bob", "b"),
     );
     let wins = [a.is_ok(), b.is_ok()].iter().filter(|w| **w).count();
     assert_eq!(wins, 1, "exactly one concurrent writer wins: {a:?} / {b:?}");
@@ -225,8 +226,9 @@ async fn campaigns(s: &Store, second: &Store) {
     // Two checkers racing to move the same submitted campaign: one wins, the other is refused.
     let c2 = s.create_campaign(&CampaignDraft { kind: CampaignKind::Triggered, ..draft("工资到账", 0) }, "alice").await.expect("c2");
     s.transition_campaign(&c2.campaign_id, Submitted, "alice", "", &null).await.expect("submit c2");
+    let seen_c2 = seen(0);
     let (a, b) = tokio::join!(
-        s.transition_campaign(&c2.campaign_id, Approved, "carol", "", &seen(0)),
+        s.transition_campaign(&c2.campaign_id, Approved, "carol", "", &seen_c2),
         second.transition_campaign(&c2.campaign_id, Rejected, "dave", "", &null),
     );
     assert_eq!(usize::from(a.is_ok()) + usize::from(b.is_ok()), 1, "{a:?} / {b:?}");
