@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 
 use crate::error::{DbContext, StoreError};
-use crate::sql::{Backend, SqlStore, get, non_empty, now_micros};
+use crate::sql::{Backend, SqlStore, get, non_empty, now_micros, settle};
 use crate::util::{
     check_checker, check_transition, json_from_db, json_text, parse_db, string_enum,
 };
@@ -315,8 +315,21 @@ pub(crate) async fn transition(
 ) -> Result<Campaign, StoreError> {
     non_empty("actor", actor)?;
     let mut tx = store.begin_write().await?;
+    let result = transition_in(&mut tx, store.backend(), id, to, actor, note, snapshot).await;
+    settle(tx, result, "committing a campaign transition").await
+}
+
+async fn transition_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
+    id: &str,
+    to: CampaignStatus,
+    actor: &str,
+    note: &str,
+    snapshot: &serde_json::Value,
+) -> Result<Campaign, StoreError> {
     // PostgreSQL: hold the row so a concurrent transition waits and then sees the new state.
-    let lock = match store.backend() {
+    let lock = match backend {
         Backend::Postgres => " FOR UPDATE",
         Backend::Sqlite => "",
     };
@@ -324,7 +337,7 @@ pub(crate) async fn transition(
         "SELECT {COLUMNS} FROM campaigns WHERE campaign_id = $1{lock}"
     )))
     .bind(id)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await
     .ctx("reading a campaign to move it")?;
     let Some(row) = row else {
@@ -380,11 +393,10 @@ pub(crate) async fn transition(
     .bind(approved_by.as_deref())
     .bind(now)
     .bind(id)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await
     .ctx("moving a campaign")?;
-    record(&mut tx, id, Some(from), to, actor, now, note, snapshot).await?;
-    tx.commit().await.ctx("committing a campaign transition")?;
+    record(tx, id, Some(from), to, actor, now, note, snapshot).await?;
     Ok(Campaign {
         status: to,
         submitted_by,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 
 use crate::error::{DbContext, StoreError};
-use crate::sql::{Backend, SqlStore, count_from_db, get, non_empty, now_micros};
+use crate::sql::{Backend, SqlStore, count_from_db, get, non_empty, now_micros, settle};
 use crate::util::{
     check_id, check_transition, json_from_db, json_text, multi_row_insert, parse_db,
     rows_per_insert, string_enum,
@@ -158,10 +158,20 @@ pub(crate) async fn create(store: &SqlStore, new: &NewExperiment) -> Result<Expe
     validate(new)?;
     let now = now_micros();
     let mut tx = store.begin_write().await?;
-    if store.backend() == Backend::Postgres {
+    let result = create_in(&mut tx, store.backend(), new, now).await;
+    settle(tx, result, "committing an experiment").await
+}
+
+async fn create_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
+    new: &NewExperiment,
+    now: i64,
+) -> Result<Experiment, StoreError> {
+    if backend == Backend::Postgres {
         // Serialise creations so two overlapping experiments cannot both pass the check below.
         sqlx::query("LOCK TABLE experiments IN SHARE ROW EXCLUSIVE MODE")
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .ctx("locking experiments")?;
     }
@@ -172,7 +182,7 @@ pub(crate) async fn create(store: &SqlStore, new: &NewExperiment) -> Result<Expe
     .bind(&new.layer)
     .bind(i64::from(new.bucket_end))
     .bind(i64::from(new.bucket_start))
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await
     .ctx("checking experiment bucket ranges")?;
     if let Some(other) = overlap {
@@ -198,7 +208,7 @@ pub(crate) async fn create(store: &SqlStore, new: &NewExperiment) -> Result<Expe
     .bind(json_text("arms", &new.arms)?)
     .bind(&new.control_arm)
     .bind(now)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await
     .ctx("creating an experiment")?;
     if done.rows_affected() == 0 {
@@ -207,7 +217,6 @@ pub(crate) async fn create(store: &SqlStore, new: &NewExperiment) -> Result<Expe
             key: new.experiment_id.clone(),
         });
     }
-    tx.commit().await.ctx("committing an experiment")?;
     Ok(Experiment {
         spec: new.clone(),
         status: ExperimentStatus::Draft,

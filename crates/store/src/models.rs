@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 
 use crate::error::{DbContext, StoreError, is_unique_violation};
-use crate::sql::{Backend, SqlStore, count_from_db, count_to_db, get, non_empty, now_micros};
+use crate::sql::{Backend, SqlStore, count_from_db, count_to_db, get, non_empty, now_micros, settle};
 use crate::util::{check_checker, check_id, check_transition, json_from_db, json_text, parse_db, string_enum};
 
 string_enum! {
@@ -229,10 +229,23 @@ pub(crate) async fn transition(
     note: &str,
 ) -> Result<ChampionSwap, StoreError> {
     non_empty("actor", actor)?;
-    let key = format!("{name}@{version}");
     let mut tx = store.begin_write().await?;
+    let result = transition_in(&mut tx, store.backend(), name, version, to, actor, note).await;
+    settle(tx, result, "committing a model transition").await
+}
+
+async fn transition_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
+    name: &str,
+    version: u64,
+    to: ModelStatus,
+    actor: &str,
+    note: &str,
+) -> Result<ChampionSwap, StoreError> {
+    let key = format!("{name}@{version}");
     // PostgreSQL: lock every version of this model so promotions of one name run one at a time.
-    let lock = match store.backend() {
+    let lock = match backend {
         Backend::Postgres => " FOR UPDATE",
         Backend::Sqlite => "",
     };
@@ -240,7 +253,7 @@ pub(crate) async fn transition(
         "SELECT {COLUMNS} FROM models WHERE name = $1 ORDER BY version{lock}"
     )))
     .bind(name)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut **tx)
     .await
     .ctx("reading a model to move it")?;
     let versions = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
@@ -274,11 +287,11 @@ pub(crate) async fn transition(
             .bind(now)
             .bind(name)
             .bind(count_to_db("version", old.version)?)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .ctx("retiring the previous champion")?;
         record(
-            &mut tx,
+            tx,
             name,
             old.version,
             Some(ModelStatus::Champion),
@@ -304,11 +317,10 @@ pub(crate) async fn transition(
     .bind(now)
     .bind(name)
     .bind(count_to_db("version", version)?)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await
     .ctx("moving a model")?;
-    record(&mut tx, name, version, Some(from), to, actor, now, note).await?;
-    tx.commit().await.ctx("committing a model transition")?;
+    record(tx, name, version, Some(from), to, actor, now, note).await?;
     Ok(ChampionSwap {
         champion: ModelEntry {
             status: to,

@@ -239,6 +239,26 @@ impl SqlStore {
     }
 }
 
+/// Commits on success; on failure rolls back at once. A dropped transaction is rolled back
+/// only when its connection is next used, and on SQLite the idle connection would keep the
+/// write lock (`BEGIN IMMEDIATE`) meanwhile, stalling every other writer for the busy timeout.
+pub(crate) async fn settle<T>(
+    tx: Transaction<'static, Any>,
+    result: Result<T, StoreError>,
+    context: &'static str,
+) -> Result<T, StoreError> {
+    match result {
+        Ok(v) => {
+            tx.commit().await.ctx(context)?;
+            Ok(v)
+        }
+        Err(e) => {
+            tx.rollback().await.ctx(context)?;
+            Err(e)
+        }
+    }
+}
+
 /// The pool reports only "timed out" when every connection attempt failed; one direct
 /// attempt recovers the reason (connection refused, unknown role, missing database…).
 async fn root_cause(url: &str, err: sqlx::Error) -> sqlx::Error {
