@@ -14,7 +14,11 @@ use zhiying_store::{
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let n: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1_000_000);
+    let n: usize = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(1_000_000);
     let url = args.next();
     let dir = tempfile::tempdir()?;
     let schema = format!("bench_{}", std::process::id());
@@ -75,9 +79,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         read as f64 / secs
     );
     if url.is_some() {
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA \"{schema}\" CASCADE")))
-            .execute(store.pool())
-            .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA \"{schema}\" CASCADE"
+        )))
+        .execute(store.pool())
+        .await?;
     }
     store.close().await;
     Ok(())

@@ -176,18 +176,26 @@ fn validate(d: &CampaignDraft) -> Result<(), StoreError> {
     if d.budget_fen < 0 {
         return Err(invalid(
             "budget_fen",
-            format!("{} is negative; give the budget in 分, 0 for none", d.budget_fen),
+            format!(
+                "{} is negative; give the budget in 分, 0 for none",
+                d.budget_fen
+            ),
         ));
     }
     if !(d.holdout_share.is_finite() && (0.0..1.0).contains(&d.holdout_share)) {
         return Err(invalid(
             "holdout_share",
-            format!("{} must be at least 0 and below 1 (e.g. 0.1 for 10%)", d.holdout_share),
+            format!(
+                "{} must be at least 0 and below 1 (e.g. 0.1 for 10%)",
+                d.holdout_share
+            ),
         ));
     }
     Ok(())
 }
 
+// One argument per column of the transition row.
+#[allow(clippy::too_many_arguments)]
 async fn record(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     id: &str,
@@ -224,7 +232,8 @@ pub(crate) async fn create(
     non_empty("actor", actor)?;
     let now = now_micros();
     let salt: u64 = rand::random();
-    let digest = Sha256::digest(format!("{}\u{0}{actor}\u{0}{now}\u{0}{salt}", draft.name).as_bytes());
+    let digest =
+        Sha256::digest(format!("{}\u{0}{actor}\u{0}{now}\u{0}{salt}", draft.name).as_bytes());
     let id = format!("cmp-{}", &hex::encode(digest)[..12]);
     let mut tx = store.begin_write().await?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -289,10 +298,12 @@ pub(crate) async fn update(
     .execute(store.pool())
     .await
     .ctx("editing a campaign")?;
-    let current = get_campaign(store, id).await?.ok_or_else(|| StoreError::NotFound {
-        what: "campaign",
-        key: id.to_string(),
-    })?;
+    let current = get_campaign(store, id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            what: "campaign",
+            key: id.to_string(),
+        })?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotEditable {
             what: "campaign",
@@ -349,14 +360,21 @@ async fn transition_in(
     let current = from_row(&row)?;
     let from = current.status;
     check_transition("campaign", id, from, to, from.next())?;
-    let (mut submitted_by, mut approved_by) = (current.submitted_by.clone(), current.approved_by.clone());
+    let (mut submitted_by, mut approved_by) =
+        (current.submitted_by.clone(), current.approved_by.clone());
     match to {
         CampaignStatus::Submitted => {
             submitted_by = Some(actor.to_string());
             approved_by = None;
         }
         CampaignStatus::Approved => {
-            check_checker("campaign", id, actor, &current.created_by, current.submitted_by.as_deref())?;
+            check_checker(
+                "campaign",
+                id,
+                actor,
+                &current.created_by,
+                current.submitted_by.as_deref(),
+            )?;
             let seen: ApprovalSnapshot = serde_json::from_value(snapshot.clone()).map_err(|e| {
                 invalid(
                     "snapshot",
@@ -406,7 +424,10 @@ async fn transition_in(
     })
 }
 
-pub(crate) async fn get_campaign(store: &SqlStore, id: &str) -> Result<Option<Campaign>, StoreError> {
+pub(crate) async fn get_campaign(
+    store: &SqlStore,
+    id: &str,
+) -> Result<Option<Campaign>, StoreError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM campaigns WHERE campaign_id = $1"
     )))

@@ -39,7 +39,10 @@ string_enum! {
 impl ContactStatus {
     /// Whether a contact in this state uses up frequency-cap allowance.
     pub fn counts_against_caps(self) -> bool {
-        matches!(self, ContactStatus::Planned | ContactStatus::Sent | ContactStatus::Delivered)
+        matches!(
+            self,
+            ContactStatus::Planned | ContactStatus::Sent | ContactStatus::Delivered
+        )
     }
 }
 
@@ -150,17 +153,30 @@ fn contact_from_row(row: &AnyRow) -> Result<Contact, StoreError> {
     })
 }
 
-pub(crate) async fn record_contacts(store: &SqlStore, contacts: &[Contact]) -> Result<u64, StoreError> {
+pub(crate) async fn record_contacts(
+    store: &SqlStore,
+    contacts: &[Contact],
+) -> Result<u64, StoreError> {
     for (i, c) in contacts.iter().enumerate() {
-        check_id("contact_id", &c.contact_id).map_err(|e| row_invalid("contact_id", i, &c.contact_id, e))?;
-        for (field, v) in [("customer_id", &c.customer_id), ("offer_id", &c.offer_id), ("channel", &c.channel)] {
+        check_id("contact_id", &c.contact_id)
+            .map_err(|e| row_invalid("contact_id", i, &c.contact_id, e))?;
+        for (field, v) in [
+            ("customer_id", &c.customer_id),
+            ("offer_id", &c.offer_id),
+            ("channel", &c.channel),
+        ] {
             check_id(field, v).map_err(|e| row_invalid(field, i, &c.contact_id, e))?;
         }
     }
     let mut inserted = 0;
     let mut tx = store.begin_write().await?;
     for chunk in contacts.chunks(rows_per_insert(CONTACT_COLUMNS.len())) {
-        let sql = multi_row_insert("contacts", &CONTACT_COLUMNS, chunk.len(), "ON CONFLICT (contact_id) DO NOTHING");
+        let sql = multi_row_insert(
+            "contacts",
+            &CONTACT_COLUMNS,
+            chunk.len(),
+            "ON CONFLICT (contact_id) DO NOTHING",
+        );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for c in chunk {
             q = q
@@ -174,7 +190,11 @@ pub(crate) async fn record_contacts(store: &SqlStore, contacts: &[Contact]) -> R
                 .bind(c.group.as_str())
                 .bind(c.status.as_str());
         }
-        inserted += q.execute(&mut *tx).await.ctx("recording contacts")?.rows_affected();
+        inserted += q
+            .execute(&mut *tx)
+            .await
+            .ctx("recording contacts")?
+            .rows_affected();
     }
     tx.commit().await.ctx("committing contacts")?;
     Ok(inserted)
@@ -263,20 +283,32 @@ fn decision_from_row(row: &AnyRow) -> Result<Decision, StoreError> {
     })
 }
 
-pub(crate) async fn record_decisions(store: &SqlStore, decisions: &[Decision]) -> Result<u64, StoreError> {
+pub(crate) async fn record_decisions(
+    store: &SqlStore,
+    decisions: &[Decision],
+) -> Result<u64, StoreError> {
     let mut encoded = Vec::with_capacity(decisions.len());
     for (i, d) in decisions.iter().enumerate() {
-        check_id("decision_id", &d.decision_id).map_err(|e| row_invalid("decision_id", i, &d.decision_id, e))?;
+        check_id("decision_id", &d.decision_id)
+            .map_err(|e| row_invalid("decision_id", i, &d.decision_id, e))?;
         for (field, v) in [("customer_id", &d.customer_id), ("channel", &d.channel)] {
             check_id(field, v).map_err(|e| row_invalid(field, i, &d.decision_id, e))?;
         }
-        encoded.push((json_text("ranked_offers", &d.ranked_offers)?, json_text("explanation", &d.explanation)?));
+        encoded.push((
+            json_text("ranked_offers", &d.ranked_offers)?,
+            json_text("explanation", &d.explanation)?,
+        ));
     }
     let mut inserted = 0;
     let mut tx = store.begin_write().await?;
     let per = rows_per_insert(DECISION_COLUMNS.len());
     for (chunk, texts) in decisions.chunks(per).zip(encoded.chunks(per)) {
-        let sql = multi_row_insert("decisions", &DECISION_COLUMNS, chunk.len(), "ON CONFLICT (decision_id) DO NOTHING");
+        let sql = multi_row_insert(
+            "decisions",
+            &DECISION_COLUMNS,
+            chunk.len(),
+            "ON CONFLICT (decision_id) DO NOTHING",
+        );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (d, (ranked, explanation)) in chunk.iter().zip(texts) {
             q = q
@@ -288,7 +320,11 @@ pub(crate) async fn record_decisions(store: &SqlStore, decisions: &[Decision]) -
                 .bind(ranked.as_str())
                 .bind(explanation.as_str());
         }
-        inserted += q.execute(&mut *tx).await.ctx("recording decisions")?.rows_affected();
+        inserted += q
+            .execute(&mut *tx)
+            .await
+            .ctx("recording decisions")?
+            .rows_affected();
     }
     tx.commit().await.ctx("committing decisions")?;
     Ok(inserted)
@@ -349,9 +385,13 @@ fn response_from_row(row: &AnyRow) -> Result<Response, StoreError> {
     })
 }
 
-pub(crate) async fn record_responses(store: &SqlStore, responses: &[Response]) -> Result<u64, StoreError> {
+pub(crate) async fn record_responses(
+    store: &SqlStore,
+    responses: &[Response],
+) -> Result<u64, StoreError> {
     for (i, r) in responses.iter().enumerate() {
-        check_id("response_id", &r.response_id).map_err(|e| row_invalid("response_id", i, &r.response_id, e))?;
+        check_id("response_id", &r.response_id)
+            .map_err(|e| row_invalid("response_id", i, &r.response_id, e))?;
         for (field, v) in [("customer_id", &r.customer_id), ("offer_id", &r.offer_id)] {
             check_id(field, v).map_err(|e| row_invalid(field, i, &r.response_id, e))?;
         }
@@ -367,14 +407,22 @@ pub(crate) async fn record_responses(store: &SqlStore, responses: &[Response]) -
         if r.revenue_fen < 0 {
             return Err(StoreError::Invalid {
                 field: "revenue_fen",
-                reason: format!("row {i} ('{}'): {} is negative", r.response_id, r.revenue_fen),
+                reason: format!(
+                    "row {i} ('{}'): {} is negative",
+                    r.response_id, r.revenue_fen
+                ),
             });
         }
     }
     let mut inserted = 0;
     let mut tx = store.begin_write().await?;
     for chunk in responses.chunks(rows_per_insert(RESPONSE_COLUMNS.len())) {
-        let sql = multi_row_insert("responses", &RESPONSE_COLUMNS, chunk.len(), "ON CONFLICT (response_id) DO NOTHING");
+        let sql = multi_row_insert(
+            "responses",
+            &RESPONSE_COLUMNS,
+            chunk.len(),
+            "ON CONFLICT (response_id) DO NOTHING",
+        );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for r in chunk {
             q = q
@@ -387,7 +435,11 @@ pub(crate) async fn record_responses(store: &SqlStore, responses: &[Response]) -
                 .bind(r.ts)
                 .bind(r.revenue_fen);
         }
-        inserted += q.execute(&mut *tx).await.ctx("recording responses")?.rows_affected();
+        inserted += q
+            .execute(&mut *tx)
+            .await
+            .ctx("recording responses")?
+            .rows_affected();
     }
     tx.commit().await.ctx("committing responses")?;
     Ok(inserted)

@@ -105,12 +105,18 @@ fn validate(e: &NewExperiment) -> Result<(), StoreError> {
     for (i, arm) in e.arms.iter().enumerate() {
         check_id("arms.name", &arm.name)?;
         if e.arms[..i].iter().any(|a| a.name == arm.name) {
-            return Err(invalid("arms", format!("arm '{}' is listed twice", arm.name)));
+            return Err(invalid(
+                "arms",
+                format!("arm '{}' is listed twice", arm.name),
+            ));
         }
         if !(arm.weight.is_finite() && arm.weight > 0.0) {
             return Err(invalid(
                 "arms.weight",
-                format!("arm '{}' has weight {}; weights must be positive", arm.name, arm.weight),
+                format!(
+                    "arm '{}' has weight {}; weights must be positive",
+                    arm.name, arm.weight
+                ),
             ));
         }
     }
@@ -154,7 +160,10 @@ fn from_row(row: &AnyRow) -> Result<Experiment, StoreError> {
     })
 }
 
-pub(crate) async fn create(store: &SqlStore, new: &NewExperiment) -> Result<Experiment, StoreError> {
+pub(crate) async fn create(
+    store: &SqlStore,
+    new: &NewExperiment,
+) -> Result<Experiment, StoreError> {
     validate(new)?;
     let now = now_micros();
     let mut tx = store.begin_write().await?;
@@ -224,7 +233,10 @@ async fn create_in(
     })
 }
 
-pub(crate) async fn get_experiment(store: &SqlStore, id: &str) -> Result<Option<Experiment>, StoreError> {
+pub(crate) async fn get_experiment(
+    store: &SqlStore,
+    id: &str,
+) -> Result<Option<Experiment>, StoreError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM experiments WHERE experiment_id = $1"
     )))
@@ -250,26 +262,32 @@ pub(crate) async fn set_status(
     id: &str,
     to: ExperimentStatus,
 ) -> Result<Experiment, StoreError> {
-    let current = get_experiment(store, id).await?.ok_or_else(|| StoreError::NotFound {
-        what: "experiment",
-        key: id.to_string(),
-    })?;
+    let current = get_experiment(store, id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            what: "experiment",
+            key: id.to_string(),
+        })?;
     check_transition("experiment", id, current.status, to, current.status.next())?;
     // Conditional on the status read, so a concurrent change is refused, not overwritten.
-    let done = sqlx::query("UPDATE experiments SET status = $1 WHERE experiment_id = $2 AND status = $3")
-        .bind(to.as_str())
-        .bind(id)
-        .bind(current.status.as_str())
-        .execute(store.pool())
-        .await
-        .ctx("changing an experiment's status")?;
+    let done =
+        sqlx::query("UPDATE experiments SET status = $1 WHERE experiment_id = $2 AND status = $3")
+            .bind(to.as_str())
+            .bind(id)
+            .bind(current.status.as_str())
+            .execute(store.pool())
+            .await
+            .ctx("changing an experiment's status")?;
     if done.rows_affected() == 0 {
         return Err(StoreError::Conflict {
             what: "experiment status change",
             key: id.to_string(),
         });
     }
-    Ok(Experiment { status: to, ..current })
+    Ok(Experiment {
+        status: to,
+        ..current
+    })
 }
 
 const ASSIGNMENT_COLUMNS: [&str; 4] = ["experiment_id", "customer_id", "arm", "assigned_at"];
@@ -282,11 +300,16 @@ pub(crate) async fn record_assignments(
     let mut arms: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (i, a) in assignments.iter().enumerate() {
         if !arms.contains_key(a.experiment_id.as_str()) {
-            let e = get_experiment(store, &a.experiment_id).await?.ok_or_else(|| StoreError::NotFound {
-                what: "experiment",
-                key: a.experiment_id.clone(),
-            })?;
-            arms.insert(&a.experiment_id, e.spec.arms.into_iter().map(|a| a.name).collect());
+            let e = get_experiment(store, &a.experiment_id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound {
+                    what: "experiment",
+                    key: a.experiment_id.clone(),
+                })?;
+            arms.insert(
+                &a.experiment_id,
+                e.spec.arms.into_iter().map(|a| a.name).collect(),
+            );
         }
         if !arms[a.experiment_id.as_str()].contains(&a.arm) {
             return Err(invalid(
@@ -310,9 +333,17 @@ pub(crate) async fn record_assignments(
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for a in chunk {
-            q = q.bind(&a.experiment_id).bind(&a.customer_id).bind(&a.arm).bind(a.assigned_at);
+            q = q
+                .bind(&a.experiment_id)
+                .bind(&a.customer_id)
+                .bind(&a.arm)
+                .bind(a.assigned_at);
         }
-        inserted += q.execute(&mut *tx).await.ctx("recording assignments")?.rows_affected();
+        inserted += q
+            .execute(&mut *tx)
+            .await
+            .ctx("recording assignments")?
+            .rows_affected();
     }
     tx.commit().await.ctx("committing assignments")?;
     Ok(inserted)

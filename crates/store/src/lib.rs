@@ -75,12 +75,12 @@ pub use campaigns::{
 pub use contacts::{
     CampaignResponse, Contact, ContactGroup, ContactStatus, Decision, Response, ResponseKind,
 };
+pub use error::{AuditBreak, StoreError};
 pub use experiments::{
     Assignment, EXPERIMENT_BUCKETS, Experiment, ExperimentArm, ExperimentStatus, NewExperiment,
 };
 pub use models::{ChampionSwap, ModelEntry, ModelStatus, ModelTransition, NewModel};
 pub use offers::{Offer, OfferStatus, OfferVersion};
-pub use error::{AuditBreak, StoreError};
 pub use sql::{Backend, SqlStore, StoreOptions};
 pub use types::{
     ALL_CHANNELS, ApiToken, AuditAnchor, AuditEntry, AuditFilter, ConsentEvent, DncEntry,
@@ -321,8 +321,7 @@ pub trait OperationalStore: Send + Sync {
     ) -> Result<Campaign, StoreError>;
     async fn campaign(&self, campaign_id: &str) -> Result<Option<Campaign>, StoreError>;
     /// Campaigns, most recently changed first, optionally in one status only.
-    async fn campaigns(&self, status: Option<CampaignStatus>)
-    -> Result<Vec<Campaign>, StoreError>;
+    async fn campaigns(&self, status: Option<CampaignStatus>) -> Result<Vec<Campaign>, StoreError>;
     /// Every recorded move of a campaign, creation first.
     async fn campaign_transitions(
         &self,

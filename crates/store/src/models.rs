@@ -7,8 +7,12 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 
 use crate::error::{DbContext, StoreError, is_unique_violation};
-use crate::sql::{Backend, SqlStore, count_from_db, count_to_db, get, non_empty, now_micros, settle};
-use crate::util::{check_checker, check_id, check_transition, json_from_db, json_text, parse_db, string_enum};
+use crate::sql::{
+    Backend, SqlStore, count_from_db, count_to_db, get, non_empty, now_micros, settle,
+};
+use crate::util::{
+    check_checker, check_id, check_transition, json_from_db, json_text, parse_db, string_enum,
+};
 
 string_enum! {
     /// Where a model version is in its lifecycle; see [`ModelStatus::next`].
@@ -135,6 +139,8 @@ fn validate(m: &NewModel) -> Result<(), StoreError> {
     Ok(())
 }
 
+// One argument per column of the transition row.
+#[allow(clippy::too_many_arguments)]
 async fn record(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     name: &str,
@@ -173,11 +179,12 @@ pub(crate) async fn register(store: &SqlStore, new: &NewModel) -> Result<ModelEn
     for _ in 0..REGISTER_ATTEMPTS {
         let now = now_micros();
         let mut tx = store.begin_write().await?;
-        let max: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM models WHERE name = $1")
-            .bind(&new.name)
-            .fetch_one(&mut *tx)
-            .await
-            .ctx("numbering a model version")?;
+        let max: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM models WHERE name = $1")
+                .bind(&new.name)
+                .fetch_one(&mut *tx)
+                .await
+                .ctx("numbering a model version")?;
         let version = count_from_db("models", "version", &new.name, max)? + 1;
         let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO models ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'draft', $10, NULL, NULL, $11, $11)"
@@ -199,7 +206,17 @@ pub(crate) async fn register(store: &SqlStore, new: &NewModel) -> Result<ModelEn
             Err(e) if is_unique_violation(&e) => continue,
             other => other.ctx("registering a model")?,
         };
-        record(&mut tx, &new.name, version, None, ModelStatus::Draft, &new.created_by, now, "registered").await?;
+        record(
+            &mut tx,
+            &new.name,
+            version,
+            None,
+            ModelStatus::Draft,
+            &new.created_by,
+            now,
+            "registered",
+        )
+        .await?;
         tx.commit().await.ctx("committing a model registration")?;
         return Ok(ModelEntry {
             model: NewModel {
@@ -265,11 +282,18 @@ async fn transition_in(
     };
     let from = current.status;
     check_transition("model", &key, from, to, from.next())?;
-    let (mut submitted_by, mut approved_by) = (current.submitted_by.clone(), current.approved_by.clone());
+    let (mut submitted_by, mut approved_by) =
+        (current.submitted_by.clone(), current.approved_by.clone());
     match to {
         ModelStatus::Submitted => submitted_by = Some(actor.to_string()),
         ModelStatus::Approved => {
-            check_checker("model", &key, actor, &current.model.created_by, current.submitted_by.as_deref())?;
+            check_checker(
+                "model",
+                &key,
+                actor,
+                &current.model.created_by,
+                current.submitted_by.as_deref(),
+            )?;
             approved_by = Some(actor.to_string());
         }
         ModelStatus::Draft => {
@@ -333,7 +357,11 @@ async fn transition_in(
     })
 }
 
-pub(crate) async fn get_model(store: &SqlStore, name: &str, version: u64) -> Result<Option<ModelEntry>, StoreError> {
+pub(crate) async fn get_model(
+    store: &SqlStore,
+    name: &str,
+    version: u64,
+) -> Result<Option<ModelEntry>, StoreError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM models WHERE name = $1 AND version = $2"
     )))
@@ -345,7 +373,10 @@ pub(crate) async fn get_model(store: &SqlStore, name: &str, version: u64) -> Res
     row.as_ref().map(from_row).transpose()
 }
 
-pub(crate) async fn list(store: &SqlStore, name: Option<&str>) -> Result<Vec<ModelEntry>, StoreError> {
+pub(crate) async fn list(
+    store: &SqlStore,
+    name: Option<&str>,
+) -> Result<Vec<ModelEntry>, StoreError> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM models WHERE ($1 IS NULL OR name = $1) ORDER BY name, version"
     )))
@@ -356,7 +387,10 @@ pub(crate) async fn list(store: &SqlStore, name: Option<&str>) -> Result<Vec<Mod
     rows.iter().map(from_row).collect()
 }
 
-pub(crate) async fn champion(store: &SqlStore, name: &str) -> Result<Option<ModelEntry>, StoreError> {
+pub(crate) async fn champion(
+    store: &SqlStore,
+    name: &str,
+) -> Result<Option<ModelEntry>, StoreError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM models WHERE name = $1 AND status = 'champion'"
     )))

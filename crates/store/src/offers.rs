@@ -86,11 +86,12 @@ fn version_from_row(row: &AnyRow) -> Result<OfferVersion, StoreError> {
 }
 
 async fn current_version(store: &SqlStore, offer_id: &str) -> Result<u64, StoreError> {
-    let v: Option<i64> = sqlx::query_scalar("SELECT current_version FROM offers WHERE offer_id = $1")
-        .bind(offer_id)
-        .fetch_optional(store.pool())
-        .await
-        .ctx("reading an offer's version")?;
+    let v: Option<i64> =
+        sqlx::query_scalar("SELECT current_version FROM offers WHERE offer_id = $1")
+            .bind(offer_id)
+            .fetch_optional(store.pool())
+            .await
+            .ctx("reading an offer's version")?;
     v.map(|v| count_from_db("offers", "current_version", offer_id, v))
         .transpose()
         .map(|v| v.unwrap_or(0))
@@ -186,7 +187,10 @@ pub(crate) async fn put(
     Ok(offer)
 }
 
-pub(crate) async fn get_offer(store: &SqlStore, offer_id: &str) -> Result<Option<Offer>, StoreError> {
+pub(crate) async fn get_offer(
+    store: &SqlStore,
+    offer_id: &str,
+) -> Result<Option<Offer>, StoreError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "{CURRENT} WHERE o.offer_id = $1"
     )))
@@ -197,7 +201,10 @@ pub(crate) async fn get_offer(store: &SqlStore, offer_id: &str) -> Result<Option
     row.as_ref().map(offer_from_row).transpose()
 }
 
-pub(crate) async fn list(store: &SqlStore, include_retired: bool) -> Result<Vec<Offer>, StoreError> {
+pub(crate) async fn list(
+    store: &SqlStore,
+    include_retired: bool,
+) -> Result<Vec<Offer>, StoreError> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "{CURRENT} WHERE ($1 = 1 OR o.status = 'active') ORDER BY o.offer_id"
     )))
@@ -208,7 +215,10 @@ pub(crate) async fn list(store: &SqlStore, include_retired: bool) -> Result<Vec<
     rows.iter().map(offer_from_row).collect()
 }
 
-pub(crate) async fn history(store: &SqlStore, offer_id: &str) -> Result<Vec<OfferVersion>, StoreError> {
+pub(crate) async fn history(
+    store: &SqlStore,
+    offer_id: &str,
+) -> Result<Vec<OfferVersion>, StoreError> {
     let rows = sqlx::query(
         "SELECT offer_id, version, body, created_by, created_at, note FROM offer_versions \
          WHERE offer_id = $1 ORDER BY version",

@@ -20,15 +20,15 @@ use std::collections::BTreeMap;
 
 use crate::OperationalStore;
 use crate::audiences::{self, AudienceSnapshot, NewAudience, SavedAudience};
+use crate::audit::{GENESIS_HASH, audit_hash, canonical_json};
 use crate::campaigns::{self, Campaign, CampaignDraft, CampaignStatus, CampaignTransition};
 use crate::contacts::{
     self, CampaignResponse, Contact, ContactGroup, ContactStatus, Decision, Response,
 };
+use crate::error::{AuditBreak, DbContext, StoreError, is_unique_violation};
 use crate::experiments::{self, Assignment, Experiment, ExperimentStatus, NewExperiment};
 use crate::models::{self, ChampionSwap, ModelEntry, ModelStatus, ModelTransition, NewModel};
 use crate::offers::{self, Offer, OfferStatus, OfferVersion};
-use crate::audit::{GENESIS_HASH, audit_hash, canonical_json};
-use crate::error::{AuditBreak, DbContext, StoreError, is_unique_violation};
 use crate::types::{
     ALL_CHANNELS, ApiToken, AuditAnchor, AuditEntry, AuditFilter, ConsentEvent, DncEntry,
     IngestRun, IngestTotals, Session, User, UserUpdate,
@@ -1306,10 +1306,7 @@ impl OperationalStore for SqlStore {
     async fn campaign(&self, campaign_id: &str) -> Result<Option<Campaign>, StoreError> {
         campaigns::get_campaign(self, campaign_id).await
     }
-    async fn campaigns(
-        &self,
-        status: Option<CampaignStatus>,
-    ) -> Result<Vec<Campaign>, StoreError> {
+    async fn campaigns(&self, status: Option<CampaignStatus>) -> Result<Vec<Campaign>, StoreError> {
         campaigns::list(self, status).await
     }
     async fn campaign_transitions(
