@@ -81,6 +81,50 @@ pub enum StoreError {
 
     #[error(transparent)]
     AuditBroken(#[from] AuditBreak),
+
+    /// Optimistic concurrency: someone else changed the record since the caller read it.
+    #[error(
+        "{what} '{key}' is at version {actual}, not {expected} as expected: someone else changed it; \
+         reload it and reapply your change (expected version 0 means 'create new')"
+    )]
+    VersionConflict {
+        what: &'static str,
+        key: String,
+        expected: u64,
+        actual: u64,
+    },
+
+    /// A lifecycle move the state machine does not allow.
+    #[error("{what} '{key}' cannot go from {from} to {to}; from {from} it may go to: {allowed}")]
+    IllegalTransition {
+        what: &'static str,
+        key: String,
+        from: String,
+        to: String,
+        allowed: String,
+    },
+
+    /// Maker-checker: the person who created or submitted a record may not approve it.
+    #[error(
+        "{actor} {role} {what} '{key}' and so cannot approve it (maker-checker): another user must approve"
+    )]
+    SelfApproval {
+        what: &'static str,
+        key: String,
+        actor: String,
+        /// `created` or `submitted`.
+        role: &'static str,
+    },
+
+    /// An edit to a record whose status freezes it.
+    #[error("{what} '{key}' is {status} and cannot be edited: only {editable} {what}s can; {fix}")]
+    NotEditable {
+        what: &'static str,
+        key: String,
+        status: String,
+        editable: &'static str,
+        fix: &'static str,
+    },
 }
 
 /// Attaches "while doing X" to sqlx errors.

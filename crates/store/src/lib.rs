@@ -1,6 +1,7 @@
 //! The operational store: the small, mutable state of the platform — users and tokens,
-//! the audit log, the consent ledger and do-not-contact list, campaigns, offers, contact
-//! history, the model registry, ingest runs and settings.
+//! the audit log, the consent ledger and do-not-contact list, saved audiences, the versioned
+//! offer catalogue, campaigns and their approvals, contact history, decisions and responses,
+//! experiments and assignments, the model registry, ingest runs and settings.
 //!
 //! One trait, [`OperationalStore`], is the seam. One implementation, [`SqlStore`], serves
 //! both backends through sqlx's `Any` driver with portable SQL, so there is a single code
@@ -11,20 +12,54 @@
 //! Conventions, shared by both backends: times are UTC microseconds since the Unix epoch
 //! (`BIGINT`), money is `BIGINT` 分, JSON is `TEXT`, booleans are `BIGINT` 0/1.
 //!
+//! Governance is enforced here, not only in the UI: offers change through optimistic
+//! concurrency ([`StoreError::VersionConflict`]); campaigns and models follow fixed
+//! lifecycles ([`CampaignStatus::next`], [`ModelStatus::next`]) in which the creator and the
+//! submitter cannot approve ([`StoreError::SelfApproval`]); every move is recorded; and
+//! contact, decision, response and assignment writes are idempotent by id.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), zhiying_store::StoreError> {
+//! use zhiying_store::{CampaignDraft, CampaignKind, CampaignStatus};
 //! let store = zhiying_store::open(None, &zhiying_core::DataDir::new("data")).await?;
 //! store.append_audit("admin", "user.create", "user:alice", &serde_json::json!({"roles": ["analyst"]})).await?;
 //! let entries = store.verify_audit().await?;
-//! # let _ = entries; Ok(()) }
+//!
+//! let offer = store
+//!     .put_offer("card-cashback", 0, &serde_json::json!({"risk": "R2"}), "alice", "new")
+//!     .await?;
+//! let draft = CampaignDraft {
+//!     name: "春季返现".into(),
+//!     kind: CampaignKind::Batch,
+//!     audience: "aum_tier = 'high'".into(),
+//!     offers: vec![offer.offer_id],
+//!     channels: vec!["sms".into()],
+//!     schedule: serde_json::json!({"start": "2025-03-01"}),
+//!     budget_fen: 500_000,
+//!     holdout_share: 0.1,
+//!     spec: serde_json::Value::Null,
+//! };
+//! let c = store.create_campaign(&draft, "alice").await?;
+//! store
+//!     .transition_campaign(&c.campaign_id, CampaignStatus::Submitted, "alice", "", &serde_json::Value::Null)
+//!     .await?;
+//! // Approving as "alice" would fail with StoreError::SelfApproval.
+//! let caps = store.contact_counts("C000123", 0).await?;
+//! # let _ = (entries, caps); Ok(()) }
 //! ```
 
 mod anchor;
 mod audiences;
 mod audit;
+mod campaigns;
+mod contacts;
 mod error;
+mod experiments;
+mod models;
+mod offers;
 mod sql;
 mod types;
+mod util;
 
 use std::sync::Arc;
 
@@ -34,12 +69,25 @@ pub use anchor::{
 };
 pub use audiences::{AudienceSnapshot, NewAudience, SavedAudience};
 pub use audit::{GENESIS_HASH, audit_hash, canonical_json, hash_token};
+pub use campaigns::{
+    ApprovalSnapshot, Campaign, CampaignDraft, CampaignKind, CampaignStatus, CampaignTransition,
+};
+pub use contacts::{
+    CampaignResponse, Contact, ContactGroup, ContactStatus, Decision, Response, ResponseKind,
+};
 pub use error::{AuditBreak, StoreError};
+pub use experiments::{
+    Assignment, EXPERIMENT_BUCKETS, Experiment, ExperimentArm, ExperimentStatus, NewExperiment,
+};
+pub use models::{ChampionSwap, ModelEntry, ModelStatus, ModelTransition, NewModel};
+pub use offers::{Offer, OfferStatus, OfferVersion};
 pub use sql::{Backend, SqlStore, StoreOptions};
 pub use types::{
     ALL_CHANNELS, ApiToken, AuditAnchor, AuditEntry, AuditFilter, ConsentEvent, DncEntry,
     IngestRun, IngestTotals, Session, User, UserUpdate,
 };
+
+use std::collections::BTreeMap;
 
 use zhiying_core::DataDir;
 use zhiying_core::domain::Role;
@@ -210,6 +258,197 @@ pub trait OperationalStore: Send + Sync {
         Ok(!self.dnc_contains(customer_id).await?
             && self.current_consent(customer_id, purpose, channel).await?)
     }
+
+    // ---- offer catalogue ----
+
+    /// Writes a new version of an offer. `expected_version` is the version the caller read
+    /// (0 to create a new offer); if someone else moved it meanwhile this fails with
+    /// [`StoreError::VersionConflict`] and nothing is written. `body` must be a JSON object.
+    async fn put_offer(
+        &self,
+        offer_id: &str,
+        expected_version: u64,
+        body: &serde_json::Value,
+        actor: &str,
+        note: &str,
+    ) -> Result<Offer, StoreError>;
+    /// An offer at its current version.
+    async fn offer(&self, offer_id: &str) -> Result<Option<Offer>, StoreError>;
+    /// Offers at their current versions, ordered by id; retired ones only if asked.
+    async fn offers(&self, include_retired: bool) -> Result<Vec<Offer>, StoreError>;
+    /// Every version of an offer, oldest first.
+    async fn offer_history(&self, offer_id: &str) -> Result<Vec<OfferVersion>, StoreError>;
+    /// One version of an offer (what a campaign or decision referred to).
+    async fn offer_version(
+        &self,
+        offer_id: &str,
+        version: u64,
+    ) -> Result<Option<OfferVersion>, StoreError>;
+    /// Retires or reactivates an offer; its versions are untouched.
+    async fn set_offer_status(
+        &self,
+        offer_id: &str,
+        status: OfferStatus,
+    ) -> Result<Offer, StoreError>;
+
+    // ---- campaigns (maker-checker) ----
+
+    /// Creates a campaign in `draft` under a new `cmp-…` id, recording the creation.
+    async fn create_campaign(
+        &self,
+        draft: &CampaignDraft,
+        actor: &str,
+    ) -> Result<Campaign, StoreError>;
+    /// Replaces the editable fields. Only drafts can be edited: otherwise
+    /// [`StoreError::NotEditable`].
+    async fn update_campaign(
+        &self,
+        campaign_id: &str,
+        draft: &CampaignDraft,
+    ) -> Result<Campaign, StoreError>;
+    /// Moves a campaign along its lifecycle ([`CampaignStatus::next`]) and records the move
+    /// with `snapshot`, what the actor saw. Refuses illegal moves
+    /// ([`StoreError::IllegalTransition`]) and approval by the creator or the submitter
+    /// ([`StoreError::SelfApproval`]); approving needs an [`ApprovalSnapshot`] whose budget
+    /// matches the campaign's.
+    async fn transition_campaign(
+        &self,
+        campaign_id: &str,
+        to: CampaignStatus,
+        actor: &str,
+        note: &str,
+        snapshot: &serde_json::Value,
+    ) -> Result<Campaign, StoreError>;
+    async fn campaign(&self, campaign_id: &str) -> Result<Option<Campaign>, StoreError>;
+    /// Campaigns, most recently changed first, optionally in one status only.
+    async fn campaigns(&self, status: Option<CampaignStatus>) -> Result<Vec<Campaign>, StoreError>;
+    /// Every recorded move of a campaign, creation first.
+    async fn campaign_transitions(
+        &self,
+        campaign_id: &str,
+    ) -> Result<Vec<CampaignTransition>, StoreError>;
+
+    // ---- contact history, decisions, responses ----
+
+    /// Records contacts. Idempotent by `contact_id`: ids already stored are left as they are.
+    /// Returns how many were new. All or nothing.
+    async fn record_contacts(&self, contacts: &[Contact]) -> Result<u64, StoreError>;
+    /// Moves a contact's delivery status. Returns false if there is no such contact.
+    async fn set_contact_status(
+        &self,
+        contact_id: &str,
+        status: ContactStatus,
+    ) -> Result<bool, StoreError>;
+    /// Contacts per channel of a customer with `ts >= since` that count against frequency
+    /// caps: treatment group, status planned, sent or delivered.
+    async fn contact_counts(
+        &self,
+        customer_id: &str,
+        since: i64,
+    ) -> Result<BTreeMap<String, u64>, StoreError>;
+    /// A campaign's contacts, oldest first, optionally of one group only.
+    async fn campaign_contacts(
+        &self,
+        campaign_id: &str,
+        group: Option<ContactGroup>,
+    ) -> Result<Vec<Contact>, StoreError>;
+    /// Logs decisions. Idempotent by `decision_id`; returns how many were new.
+    async fn record_decisions(&self, decisions: &[Decision]) -> Result<u64, StoreError>;
+    async fn decision(&self, decision_id: &str) -> Result<Option<Decision>, StoreError>;
+    /// A customer's decisions, newest first, at most `limit`.
+    async fn customer_decisions(
+        &self,
+        customer_id: &str,
+        limit: u32,
+    ) -> Result<Vec<Decision>, StoreError>;
+    /// Records responses. Idempotent by `response_id` (the first report wins); returns how
+    /// many were new.
+    async fn record_responses(&self, responses: &[Response]) -> Result<u64, StoreError>;
+    /// Responses to a campaign's contacts (matched by contact id, or by decision id when the
+    /// response names only the decision), with the contact's group and channel.
+    async fn campaign_responses(
+        &self,
+        campaign_id: &str,
+    ) -> Result<Vec<CampaignResponse>, StoreError>;
+    /// A customer's responses with `ts >= since`, oldest first (for reject suppression).
+    async fn customer_responses(
+        &self,
+        customer_id: &str,
+        since: i64,
+    ) -> Result<Vec<Response>, StoreError>;
+
+    // ---- experiments ----
+
+    /// Creates an experiment in `draft`. Fails with [`StoreError::Conflict`] if the id is
+    /// taken, and [`StoreError::Invalid`] if its buckets overlap a live experiment of its layer.
+    async fn create_experiment(&self, new: &NewExperiment) -> Result<Experiment, StoreError>;
+    async fn experiment(&self, experiment_id: &str) -> Result<Option<Experiment>, StoreError>;
+    /// Every experiment, by layer and bucket range.
+    async fn experiments(&self) -> Result<Vec<Experiment>, StoreError>;
+    /// Starts or stops an experiment ([`ExperimentStatus::next`]).
+    async fn set_experiment_status(
+        &self,
+        experiment_id: &str,
+        status: ExperimentStatus,
+    ) -> Result<Experiment, StoreError>;
+    /// Stores assignments; the first assignment of a customer to an experiment wins and
+    /// later ones (replays) are ignored. Arms are checked against the experiment. Written in
+    /// multi-row batches in one transaction. Returns how many were new.
+    async fn record_assignments(&self, assignments: &[Assignment]) -> Result<u64, StoreError>;
+    async fn assignment(
+        &self,
+        experiment_id: &str,
+        customer_id: &str,
+    ) -> Result<Option<Assignment>, StoreError>;
+    /// A page of an experiment's assignments ordered by customer id: pass the last customer
+    /// id of the previous page as `after_customer`.
+    async fn assignments(
+        &self,
+        experiment_id: &str,
+        after_customer: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Assignment>, StoreError>;
+    /// Assigned customers per arm (for the sample-ratio-mismatch check).
+    async fn assignment_counts(
+        &self,
+        experiment_id: &str,
+    ) -> Result<BTreeMap<String, u64>, StoreError>;
+
+    // ---- model registry (maker-checker) ----
+
+    /// Registers a trained model as the next version of `new.name`, in `draft`.
+    async fn register_model(&self, new: &NewModel) -> Result<ModelEntry, StoreError>;
+    /// Moves a model version along its lifecycle ([`ModelStatus::next`]), with the same
+    /// creator/submitter-cannot-approve rule as campaigns. Moving to `champion` is
+    /// [`OperationalStore::promote_model`].
+    async fn transition_model(
+        &self,
+        name: &str,
+        version: u64,
+        to: ModelStatus,
+        actor: &str,
+        note: &str,
+    ) -> Result<ModelEntry, StoreError>;
+    /// Makes an approved version the champion of its name; the previous champion is
+    /// retired in the same transaction.
+    async fn promote_model(
+        &self,
+        name: &str,
+        version: u64,
+        actor: &str,
+        note: &str,
+    ) -> Result<ChampionSwap, StoreError>;
+    async fn model(&self, name: &str, version: u64) -> Result<Option<ModelEntry>, StoreError>;
+    /// Registered versions ordered by name and version, of one model or all.
+    async fn models(&self, name: Option<&str>) -> Result<Vec<ModelEntry>, StoreError>;
+    /// The current champion of a model name.
+    async fn champion_model(&self, name: &str) -> Result<Option<ModelEntry>, StoreError>;
+    /// Every recorded move of a model version, registration first.
+    async fn model_transitions(
+        &self,
+        name: &str,
+        version: u64,
+    ) -> Result<Vec<ModelTransition>, StoreError>;
 
     // ---- settings ----
 

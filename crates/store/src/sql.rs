@@ -16,10 +16,19 @@ use sqlx::{Any, AnyPool, AssertSqlSafe, ConnectOptions, Row, Transaction};
 use zhiying_core::DataDir;
 use zhiying_core::domain::Role;
 
+use std::collections::BTreeMap;
+
 use crate::OperationalStore;
 use crate::audiences::{self, AudienceSnapshot, NewAudience, SavedAudience};
 use crate::audit::{GENESIS_HASH, audit_hash, canonical_json};
+use crate::campaigns::{self, Campaign, CampaignDraft, CampaignStatus, CampaignTransition};
+use crate::contacts::{
+    self, CampaignResponse, Contact, ContactGroup, ContactStatus, Decision, Response,
+};
 use crate::error::{AuditBreak, DbContext, StoreError, is_unique_violation};
+use crate::experiments::{self, Assignment, Experiment, ExperimentStatus, NewExperiment};
+use crate::models::{self, ChampionSwap, ModelEntry, ModelStatus, ModelTransition, NewModel};
+use crate::offers::{self, Offer, OfferStatus, OfferVersion};
 use crate::types::{
     ALL_CHANNELS, ApiToken, AuditAnchor, AuditEntry, AuditFilter, ConsentEvent, DncEntry,
     IngestRun, IngestTotals, Session, User, UserUpdate,
@@ -221,12 +230,32 @@ impl SqlStore {
     /// Starts a transaction that will write. SQLite takes the write lock up front
     /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and then writes fails
     /// at once with SQLITE_BUSY under concurrency instead of waiting its turn.
-    async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
         match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
         }
         .ctx("starting a write transaction")
+    }
+}
+
+/// Commits on success; on failure rolls back at once. A dropped transaction is rolled back
+/// only when its connection is next used, and on SQLite the idle connection would keep the
+/// write lock (`BEGIN IMMEDIATE`) meanwhile, stalling every other writer for the busy timeout.
+pub(crate) async fn settle<T>(
+    tx: Transaction<'static, Any>,
+    result: Result<T, StoreError>,
+    context: &'static str,
+) -> Result<T, StoreError> {
+    match result {
+        Ok(v) => {
+            tx.commit().await.ctx(context)?;
+            Ok(v)
+        }
+        Err(e) => {
+            tx.rollback().await.ctx(context)?;
+            Err(e)
+        }
     }
 }
 
@@ -292,11 +321,11 @@ pub(crate) fn redact_url(url: &str) -> String {
     }
 }
 
-fn now_micros() -> i64 {
+pub(crate) fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
-fn non_empty(field: &'static str, value: &str) -> Result<(), StoreError> {
+pub(crate) fn non_empty(field: &'static str, value: &str) -> Result<(), StoreError> {
     if value.trim().is_empty() {
         Err(StoreError::Invalid {
             field,
@@ -307,14 +336,14 @@ fn non_empty(field: &'static str, value: &str) -> Result<(), StoreError> {
     }
 }
 
-fn count_to_db(field: &'static str, v: u64) -> Result<i64, StoreError> {
+pub(crate) fn count_to_db(field: &'static str, v: u64) -> Result<i64, StoreError> {
     i64::try_from(v).map_err(|_| StoreError::Invalid {
         field,
         reason: format!("{v} exceeds the largest storable count"),
     })
 }
 
-fn count_from_db(
+pub(crate) fn count_from_db(
     table: &'static str,
     column: &'static str,
     key: &str,
@@ -328,7 +357,7 @@ fn count_from_db(
     })
 }
 
-fn get<'r, T: sqlx::Decode<'r, Any> + sqlx::Type<Any>>(
+pub(crate) fn get<'r, T: sqlx::Decode<'r, Any> + sqlx::Type<Any>>(
     row: &'r AnyRow,
     column: &'static str,
 ) -> Result<T, StoreError> {
@@ -1214,6 +1243,213 @@ impl OperationalStore for SqlStore {
                 })
             })
             .collect()
+    }
+
+    async fn put_offer(
+        &self,
+        offer_id: &str,
+        expected_version: u64,
+        body: &serde_json::Value,
+        actor: &str,
+        note: &str,
+    ) -> Result<Offer, StoreError> {
+        offers::put(self, offer_id, expected_version, body, actor, note).await
+    }
+    async fn offer(&self, offer_id: &str) -> Result<Option<Offer>, StoreError> {
+        offers::get_offer(self, offer_id).await
+    }
+    async fn offers(&self, include_retired: bool) -> Result<Vec<Offer>, StoreError> {
+        offers::list(self, include_retired).await
+    }
+    async fn offer_history(&self, offer_id: &str) -> Result<Vec<OfferVersion>, StoreError> {
+        offers::history(self, offer_id).await
+    }
+    async fn offer_version(
+        &self,
+        offer_id: &str,
+        version: u64,
+    ) -> Result<Option<OfferVersion>, StoreError> {
+        offers::version(self, offer_id, version).await
+    }
+    async fn set_offer_status(
+        &self,
+        offer_id: &str,
+        status: OfferStatus,
+    ) -> Result<Offer, StoreError> {
+        offers::set_status(self, offer_id, status).await
+    }
+
+    async fn create_campaign(
+        &self,
+        draft: &CampaignDraft,
+        actor: &str,
+    ) -> Result<Campaign, StoreError> {
+        campaigns::create(self, draft, actor).await
+    }
+    async fn update_campaign(
+        &self,
+        campaign_id: &str,
+        draft: &CampaignDraft,
+    ) -> Result<Campaign, StoreError> {
+        campaigns::update(self, campaign_id, draft).await
+    }
+    async fn transition_campaign(
+        &self,
+        campaign_id: &str,
+        to: CampaignStatus,
+        actor: &str,
+        note: &str,
+        snapshot: &serde_json::Value,
+    ) -> Result<Campaign, StoreError> {
+        campaigns::transition(self, campaign_id, to, actor, note, snapshot).await
+    }
+    async fn campaign(&self, campaign_id: &str) -> Result<Option<Campaign>, StoreError> {
+        campaigns::get_campaign(self, campaign_id).await
+    }
+    async fn campaigns(&self, status: Option<CampaignStatus>) -> Result<Vec<Campaign>, StoreError> {
+        campaigns::list(self, status).await
+    }
+    async fn campaign_transitions(
+        &self,
+        campaign_id: &str,
+    ) -> Result<Vec<CampaignTransition>, StoreError> {
+        campaigns::transitions(self, campaign_id).await
+    }
+
+    async fn record_contacts(&self, contacts: &[Contact]) -> Result<u64, StoreError> {
+        contacts::record_contacts(self, contacts).await
+    }
+    async fn set_contact_status(
+        &self,
+        contact_id: &str,
+        status: ContactStatus,
+    ) -> Result<bool, StoreError> {
+        contacts::set_contact_status(self, contact_id, status).await
+    }
+    async fn contact_counts(
+        &self,
+        customer_id: &str,
+        since: i64,
+    ) -> Result<BTreeMap<String, u64>, StoreError> {
+        contacts::contact_counts(self, customer_id, since).await
+    }
+    async fn campaign_contacts(
+        &self,
+        campaign_id: &str,
+        group: Option<ContactGroup>,
+    ) -> Result<Vec<Contact>, StoreError> {
+        contacts::campaign_contacts(self, campaign_id, group).await
+    }
+    async fn record_decisions(&self, decisions: &[Decision]) -> Result<u64, StoreError> {
+        contacts::record_decisions(self, decisions).await
+    }
+    async fn decision(&self, decision_id: &str) -> Result<Option<Decision>, StoreError> {
+        contacts::decision(self, decision_id).await
+    }
+    async fn customer_decisions(
+        &self,
+        customer_id: &str,
+        limit: u32,
+    ) -> Result<Vec<Decision>, StoreError> {
+        contacts::customer_decisions(self, customer_id, limit).await
+    }
+    async fn record_responses(&self, responses: &[Response]) -> Result<u64, StoreError> {
+        contacts::record_responses(self, responses).await
+    }
+    async fn campaign_responses(
+        &self,
+        campaign_id: &str,
+    ) -> Result<Vec<CampaignResponse>, StoreError> {
+        contacts::campaign_responses(self, campaign_id).await
+    }
+    async fn customer_responses(
+        &self,
+        customer_id: &str,
+        since: i64,
+    ) -> Result<Vec<Response>, StoreError> {
+        contacts::customer_responses(self, customer_id, since).await
+    }
+
+    async fn create_experiment(&self, new: &NewExperiment) -> Result<Experiment, StoreError> {
+        experiments::create(self, new).await
+    }
+    async fn experiment(&self, experiment_id: &str) -> Result<Option<Experiment>, StoreError> {
+        experiments::get_experiment(self, experiment_id).await
+    }
+    async fn experiments(&self) -> Result<Vec<Experiment>, StoreError> {
+        experiments::list(self).await
+    }
+    async fn set_experiment_status(
+        &self,
+        experiment_id: &str,
+        status: ExperimentStatus,
+    ) -> Result<Experiment, StoreError> {
+        experiments::set_status(self, experiment_id, status).await
+    }
+    async fn record_assignments(&self, assignments: &[Assignment]) -> Result<u64, StoreError> {
+        experiments::record_assignments(self, assignments).await
+    }
+    async fn assignment(
+        &self,
+        experiment_id: &str,
+        customer_id: &str,
+    ) -> Result<Option<Assignment>, StoreError> {
+        experiments::assignment(self, experiment_id, customer_id).await
+    }
+    async fn assignments(
+        &self,
+        experiment_id: &str,
+        after_customer: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Assignment>, StoreError> {
+        experiments::assignments(self, experiment_id, after_customer, limit).await
+    }
+    async fn assignment_counts(
+        &self,
+        experiment_id: &str,
+    ) -> Result<BTreeMap<String, u64>, StoreError> {
+        experiments::assignment_counts(self, experiment_id).await
+    }
+
+    async fn register_model(&self, new: &NewModel) -> Result<ModelEntry, StoreError> {
+        models::register(self, new).await
+    }
+    async fn transition_model(
+        &self,
+        name: &str,
+        version: u64,
+        to: ModelStatus,
+        actor: &str,
+        note: &str,
+    ) -> Result<ModelEntry, StoreError> {
+        Ok(models::transition(self, name, version, to, actor, note)
+            .await?
+            .champion)
+    }
+    async fn promote_model(
+        &self,
+        name: &str,
+        version: u64,
+        actor: &str,
+        note: &str,
+    ) -> Result<ChampionSwap, StoreError> {
+        models::transition(self, name, version, ModelStatus::Champion, actor, note).await
+    }
+    async fn model(&self, name: &str, version: u64) -> Result<Option<ModelEntry>, StoreError> {
+        models::get_model(self, name, version).await
+    }
+    async fn models(&self, name: Option<&str>) -> Result<Vec<ModelEntry>, StoreError> {
+        models::list(self, name).await
+    }
+    async fn champion_model(&self, name: &str) -> Result<Option<ModelEntry>, StoreError> {
+        models::champion(self, name).await
+    }
+    async fn model_transitions(
+        &self,
+        name: &str,
+        version: u64,
+    ) -> Result<Vec<ModelTransition>, StoreError> {
+        models::transitions(self, name, version).await
     }
 
     async fn get_setting(&self, key: &str) -> Result<Option<serde_json::Value>, StoreError> {
