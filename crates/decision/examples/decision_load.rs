@@ -1,7 +1,8 @@
 //! Load test of `decide`: latency percentiles and throughput with several threads, with
 //! and without serialising the decision to JSON (what `POST /v1/decisions` adds).
 //!
-//! `cargo run --release -p zhiying-decision --example decision_load -- [customers] [offers] [threads] [decisions]`
+//! `cargo run -p zhiying-decision --example decision_load -- [customers] [offers] [threads] [decisions]`
+//! (the dev profile optimises this crate fully; see `scripts/bench/decision.sh`)
 
 use std::sync::Arc;
 use std::time::Instant;

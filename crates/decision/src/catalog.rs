@@ -456,7 +456,7 @@ impl Catalog {
         })?;
         let values = file.offer.into_iter().map(|v| {
             let id = v.get("id").and_then(|i| i.as_str()).map(str::to_string);
-            (id, Offer::deserialize(v).map_err(|e| e.to_string()))
+            (id, v.try_into::<Offer>().map_err(|e| e.to_string()))
         });
         Self::from_parsed(values.collect())
     }
@@ -612,4 +612,109 @@ fn field_of_serde_message(m: &str) -> String {
         }
     }
     "(offer)".to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    const ONE: &str = r#"
+[[offer]]
+id = "O1"
+product_id = "P002"
+name_zh = "定期加息"
+name_en = "Deposit boost"
+category = "time_deposit"
+risk_level = "r1"
+value_fen = 30000
+cost_fen = 20
+valid_from = "2024-01-01"
+rate_bp = 175
+[[offer.treatments]]
+channel = "sms"
+template_zh = "{name_masked}您好，年利率{rate}"
+template_en = "Dear {name_masked}, {rate} a year"
+"#;
+
+    #[test]
+    fn loads_toml_and_renders_templates() {
+        let c = Catalog::from_toml_str(ONE).unwrap();
+        let o = c.get("O1").unwrap();
+        assert_eq!(o.version, 1);
+        assert_eq!(o.risk_level, ProductRiskLevel::R1);
+        let t = o.treatment(Channel::Sms).unwrap();
+        let p = BTreeMap::from([("name_masked".to_string(), "李*".to_string())]);
+        assert_eq!(render(&t.template_zh, o, Lang::Zh, &p), "李*您好，年利率1.75%");
+        assert_eq!(
+            render(&t.template_en, o, Lang::En, &BTreeMap::new()),
+            "Dear customer, 1.75% a year"
+        );
+        // Round trip through TOML and JSON.
+        let again = Catalog::from_toml_str(&c.to_toml_string()).unwrap();
+        assert_eq!(again.get("O1"), c.get("O1"));
+        let json = serde_json::to_string(&vec![o]).unwrap();
+        assert_eq!(Catalog::from_json_str(&json).unwrap().get("O1"), c.get("O1"));
+    }
+
+    #[test]
+    fn errors_name_the_offer_and_field() {
+        let bad = ONE
+            .replace("risk_level = \"r1\"", "risk_level = \"R7\"")
+            .replace("年利率{rate}", "年利率{rat}");
+        let e = Catalog::from_toml_str(&bad).unwrap_err().to_string();
+        assert!(e.contains("offer 'O1'") && e.contains("risk_level"), "{e}");
+        let bad = ONE.replace("年利率{rate}", "年利率{rat}");
+        let e = Catalog::from_toml_str(&bad).unwrap_err().to_string();
+        assert!(
+            e.contains("treatments[sms].template_zh") && e.contains("{rat}"),
+            "{e}"
+        );
+        let bad = ONE.replace("rate_bp = 175\n", "");
+        let e = Catalog::from_toml_str(&bad).unwrap_err().to_string();
+        assert!(e.contains("rate_bp"), "{e}");
+        let bad = ONE.replace("category = \"time_deposit\"", "category = \"crypto\"");
+        let e = Catalog::from_toml_str(&bad).unwrap_err().to_string();
+        assert!(e.contains("field 'category'") && e.contains("time_deposit"), "{e}");
+        let bad = ONE.replace("name_en = \"Deposit boost\"\n", "");
+        let e = Catalog::from_toml_str(&bad).unwrap_err().to_string();
+        assert!(e.contains("field 'name_en'"), "{e}");
+        let bad = format!("{ONE}\neligibility = \"age >\"\n");
+        assert!(Catalog::from_toml_str(&bad).is_err());
+        let dup = format!("{ONE}{}", ONE.replace("[[offer.treatments]]", "[[offer.treatments]]"));
+        let e = Catalog::from_toml_str(&dup).unwrap_err().to_string();
+        assert!(e.contains("appears twice"), "{e}");
+        assert!(matches!(
+            Catalog::from_json_str("{\"x\": 1}"),
+            Err(CatalogError::Syntax { .. })
+        ));
+        assert!(template_fields("a {b").is_err());
+        assert!(template_fields("a } b").is_err());
+        assert_eq!(template_fields("{rate}{rate}").unwrap(), vec!["rate", "rate"]);
+    }
+
+    #[test]
+    fn edits_make_versions_and_history_is_kept() {
+        let mut c = Catalog::from_toml_str(ONE).unwrap();
+        let at = Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap();
+        let mut o = c.get("O1").unwrap().clone();
+        assert_eq!(c.upsert(o.clone(), "alice", at).unwrap(), 1, "no change, no version");
+        o.value_fen = 40000;
+        assert_eq!(c.upsert(o.clone(), "alice", at).unwrap(), 2);
+        assert_eq!(c.retire("O1", "bob", at).unwrap(), 3);
+        assert_eq!(c.history("O1").len(), 3);
+        assert_eq!(c.version("O1", 1).unwrap().value_fen, 30000);
+        assert_eq!(c.get("O1").unwrap().status, OfferStatus::Retired);
+        assert_eq!(c.get("O1").unwrap().edited_by.as_deref(), Some("bob"));
+        o.cost_fen = -1;
+        assert!(c.upsert(o, "alice", at).is_err());
+        assert!(matches!(
+            c.retire("nope", "bob", at),
+            Err(CatalogError::UnknownOffer(_))
+        ));
+        // The catalogue (with history) serialises for the store.
+        let json = serde_json::to_string(&c).unwrap();
+        let back: Catalog = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, c);
+    }
 }

@@ -393,6 +393,12 @@ impl Pending {
 
 type ModelKey = (String, Channel);
 
+/// The engine is shared between HTTP handlers and batch jobs.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<DecisionEngine>();
+};
+
 /// The next-best-action engine. `Send + Sync`: share one behind an `Arc` between the
 /// HTTP handlers and batch jobs.
 pub struct DecisionEngine {
@@ -537,7 +543,7 @@ impl DecisionEngine {
                     None
                 }
             });
-            let model = |c: Channel| {
+            let mut model = |c: Channel| {
                 models
                     .entry((offer.id.clone(), c))
                     .or_insert_with(|| {
@@ -553,16 +559,16 @@ impl DecisionEngine {
             for c in Channel::ALL {
                 ms.push(model(c));
             }
-            let models: [Arc<RwLock<AdaptiveModel>>; 6] = match ms.try_into() {
+            let offer_models: [Arc<RwLock<AdaptiveModel>>; 6] = match ms.try_into() {
                 Ok(a) => a,
-                Err(_) => unreachable!("six channels"),
+                Err(_) => unreachable!("one model per channel, six channels"),
             };
             offer_pos.insert(offer.id.clone(), offers.len());
             offers.push(CompiledOffer {
                 offer: offer.clone(),
                 eligible,
                 holders,
-                models,
+                models: offer_models,
             });
         }
         drop(models);
