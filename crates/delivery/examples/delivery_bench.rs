@@ -52,11 +52,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let t1 = Instant::now();
-    let running = tokio::spawn(Dispatcher::new(outbox.clone(), adapters).with_config(config).run(
-        async {
-            let _ = stop_rx.await;
-        },
-    ));
+    let running = tokio::spawn(
+        Dispatcher::new(outbox.clone(), adapters)
+            .with_config(config)
+            .run(async {
+                let _ = stop_rx.await;
+            }),
+    );
     loop {
         let m = outbox.metrics().await?.total();
         if m.sent as usize >= n {
@@ -85,8 +87,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let rate = |d: Duration| n as f64 / d.as_secs_f64();
     println!("messages           {n} over {channels} channels, claim batch {batch}");
-    println!("enqueue            {:>8.0} msg/s ({:.2} s, 1000 per transaction)", rate(enqueue), enqueue.as_secs_f64());
-    println!("dispatch (file)    {:>8.0} msg/s ({:.2} s, fsync per batch)", rate(deliver), deliver.as_secs_f64());
+    println!(
+        "enqueue            {:>8.0} msg/s ({:.2} s, 1000 per transaction)",
+        rate(enqueue),
+        enqueue.as_secs_f64()
+    );
+    println!(
+        "dispatch (file)    {:>8.0} msg/s ({:.2} s, fsync per batch)",
+        rate(deliver),
+        deliver.as_secs_f64()
+    );
     println!("end to end         {:>8.0} msg/s", rate(enqueue + deliver));
     print!("{report}");
     Ok(())
@@ -97,7 +107,10 @@ fn tempfile_dir() -> Result<std::path::PathBuf, std::io::Error> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!("zhiying-delivery-bench-{}-{nanos}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "zhiying-delivery-bench-{}-{nanos}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }

@@ -273,11 +273,14 @@ impl Worker {
                     Err(DeliveryError::Retryable(e)) if c.attempts < max_attempts => {
                         let attempts = u32::try_from(c.attempts).unwrap_or(u32::MAX);
                         let delay = self.config.backoff(attempts);
-                        let at = now_micros()
-                            .saturating_add(i64::try_from(delay.as_micros()).unwrap_or(i64::MAX / 4));
+                        let at = now_micros().saturating_add(
+                            i64::try_from(delay.as_micros()).unwrap_or(i64::MAX / 4),
+                        );
                         match self.outbox.reschedule(c.id, &self.owner, at, &e).await {
                             Ok(_) => run.retried += 1,
-                            Err(db) => tracing::warn!(channel = %self.channel, error = %db, "cannot reschedule; the lease will expire and it is retried then"),
+                            Err(db) => {
+                                tracing::warn!(channel = %self.channel, error = %db, "cannot reschedule; the lease will expire and it is retried then")
+                            }
                         }
                     }
                     Err(e) => {

@@ -63,7 +63,9 @@ impl fmt::Display for Channel {
 
 /// A channel name that is not one of [`Channel::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown delivery channel '{0}': use one of app_push, sms, email, wechat, call_centre (or call), branch")]
+#[error(
+    "unknown delivery channel '{0}': use one of app_push, sms, email, wechat, call_centre (or call), branch"
+)]
 pub struct UnknownChannel(pub String);
 
 impl FromStr for Channel {

@@ -327,10 +327,11 @@ impl Outbox {
             .execute(&mut *tx)
             .await
             .ctx("creating delivery_schema_version")?;
-        let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM delivery_schema_version")
-            .fetch_one(&mut *tx)
-            .await
-            .ctx("reading delivery_schema_version")?;
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM delivery_schema_version")
+                .fetch_one(&mut *tx)
+                .await
+                .ctx("reading delivery_schema_version")?;
         let current = current.unwrap_or(0);
         if current > SCHEMA_VERSION {
             return Err(OutboxError::NewerSchema {
@@ -483,7 +484,9 @@ impl Outbox {
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let id: i64 = row.try_get("id").ctx("reading a claimed row")?;
-            let key: String = row.try_get("idempotency_key").ctx("reading a claimed row")?;
+            let key: String = row
+                .try_get("idempotency_key")
+                .ctx("reading a claimed row")?;
             let payload: String = row.try_get("payload").ctx("reading a claimed row")?;
             out.push(Claimed {
                 id,
@@ -765,11 +768,13 @@ fn message_from_row(row: &AnyRow) -> Result<Message, OutboxError> {
     let channel: String = row.try_get("channel").ctx("reading a message")?;
     let payload: String = row.try_get("payload").ctx("reading a message")?;
     Ok(Message {
-        channel: channel.parse().map_err(|e: crate::UnknownChannel| OutboxError::Corrupt {
-            column: "channel",
-            key: key.clone(),
-            reason: e.to_string(),
-        })?,
+        channel: channel
+            .parse()
+            .map_err(|e: crate::UnknownChannel| OutboxError::Corrupt {
+                column: "channel",
+                key: key.clone(),
+                reason: e.to_string(),
+            })?,
         payload: parse_payload(&key, &payload)?,
         customer_id: row.try_get("customer_id").ctx("reading a message")?,
         not_before: row.try_get("not_before").ctx("reading a message")?,
@@ -799,7 +804,9 @@ fn entry_from_row(row: &AnyRow) -> Result<OutboxEntry, OutboxError> {
         })?,
         attempts: row.try_get("attempts").ctx("reading an outbox entry")?,
         retries: row.try_get("retries").ctx("reading an outbox entry")?,
-        next_attempt_at: row.try_get("next_attempt_at").ctx("reading an outbox entry")?,
+        next_attempt_at: row
+            .try_get("next_attempt_at")
+            .ctx("reading an outbox entry")?,
         last_error: row.try_get("last_error").ctx("reading an outbox entry")?,
         created_at: row.try_get("created_at").ctx("reading an outbox entry")?,
         sent_at: row.try_get("sent_at").ctx("reading an outbox entry")?,
@@ -907,7 +914,11 @@ fn resolve_url(raw: &str) -> Result<(Backend, String, String), OutboxError> {
                     source,
                 })?
                 .create_if_missing(true);
-            Ok((Backend::Sqlite, opts.to_url_lossy().to_string(), raw.to_string()))
+            Ok((
+                Backend::Sqlite,
+                opts.to_url_lossy().to_string(),
+                raw.to_string(),
+            ))
         }
         Some(_) => Err(OutboxError::UnsupportedUrl {
             url: redact_url(raw),
@@ -923,7 +934,11 @@ fn resolve_url(raw: &str) -> Result<(Backend, String, String), OutboxError> {
             let opts = SqliteConnectOptions::new()
                 .filename(path)
                 .create_if_missing(true);
-            Ok((Backend::Sqlite, opts.to_url_lossy().to_string(), raw.to_string()))
+            Ok((
+                Backend::Sqlite,
+                opts.to_url_lossy().to_string(),
+                raw.to_string(),
+            ))
         }
     }
 }

@@ -57,9 +57,12 @@ async fn crash_child() {
         pg_schema: job["pg_schema"].as_str().map(str::to_string),
         ..OutboxOptions::new(job["url"].as_str().expect("url"))
     };
-    let outbox = Outbox::open_with(&options).await.expect("child opens outbox");
-    let file: Arc<dyn ChannelAdapter> =
-        Arc::new(FileAdapter::new(job["file_dir"].as_str().expect("file_dir")));
+    let outbox = Outbox::open_with(&options)
+        .await
+        .expect("child opens outbox");
+    let file: Arc<dyn ChannelAdapter> = Arc::new(FileAdapter::new(
+        job["file_dir"].as_str().expect("file_dir"),
+    ));
     let hook: Arc<dyn ChannelAdapter> = Arc::new(
         WebhookAdapter::new(job["webhook"].as_str().expect("webhook"))
             .expect("webhook url")
@@ -86,7 +89,13 @@ async fn crash_child() {
 fn spawn_child(job: &serde_json::Value) -> Child {
     let exe = std::env::current_exe().expect("current exe");
     Command::new(exe)
-        .args(["--exact", "crash_child", "--nocapture", "--test-threads", "1"])
+        .args([
+            "--exact",
+            "crash_child",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
         .env(CHILD_ENV, job.to_string())
         .stdout(Stdio::null())
         .spawn()
@@ -132,20 +141,25 @@ async fn crash_and_restart(outbox: Outbox, backend: &'static str, options: Outbo
     for round in 0..3 {
         let start = progress();
         let mut child = spawn_child(&job);
-        wait_until(&format!("{backend}: round {round} progress"), Duration::from_secs(90), || {
-            let done = progress() >= start + 60;
-            async move { done }
-        })
+        wait_until(
+            &format!("{backend}: round {round} progress"),
+            Duration::from_secs(90),
+            || {
+                let done = progress() >= start + 60;
+                async move { done }
+            },
+        )
         .await;
         child.kill().expect("kill -9 the dispatcher");
         child.wait().expect("reap the dispatcher");
         // Rows still leased by the dead process whose message already reached a receiver:
         // delivered, never acknowledged.
-        let sending: Vec<String> =
-            sqlx::query_scalar("SELECT idempotency_key FROM delivery_outbox WHERE status = 'sending'")
-                .fetch_all(outbox.pool())
-                .await
-                .expect("sending rows");
+        let sending: Vec<String> = sqlx::query_scalar(
+            "SELECT idempotency_key FROM delivery_outbox WHERE status = 'sending'",
+        )
+        .fetch_all(outbox.pool())
+        .await
+        .expect("sending rows");
         let reached: HashSet<String> = file_keys(&sms_path)
             .into_iter()
             .chain(receiver.effects())
@@ -185,7 +199,18 @@ async fn crash_and_restart(outbox: Outbox, backend: &'static str, options: Outbo
     let metrics = outbox.metrics().await.expect("metrics");
     eprintln!("{metrics}");
     assert_eq!(metrics.total().dead, 0, "{metrics}");
-    assert!(metrics.total().retried > 0, "reclaimed leases count as retries: {metrics}");
-    assert_exactly_once("sms file after crashes", &file_keys(&sms_path), &expected(Channel::Sms));
-    assert_exactly_once("email receiver after crashes", &receiver.effects(), &expected(Channel::Email));
+    assert!(
+        metrics.total().retried > 0,
+        "reclaimed leases count as retries: {metrics}"
+    );
+    assert_exactly_once(
+        "sms file after crashes",
+        &file_keys(&sms_path),
+        &expected(Channel::Sms),
+    );
+    assert_exactly_once(
+        "email receiver after crashes",
+        &receiver.effects(),
+        &expected(Channel::Email),
+    );
 }

@@ -96,7 +96,12 @@ async fn exactly_once(outbox: Outbox, backend: &'static str, _options: OutboxOpt
         (Channel::Wechat, webhook(&wechat, "wechat")),
     ];
 
-    let channels = [Channel::Sms, Channel::Branch, Channel::Email, Channel::Wechat];
+    let channels = [
+        Channel::Sms,
+        Channel::Branch,
+        Channel::Email,
+        Channel::Wechat,
+    ];
     let mut expected: BTreeMap<Channel, HashSet<String>> = BTreeMap::new();
     let all: Vec<Message> = (0..240).map(|i| msg(channels[i % 4], i)).collect();
     for m in &all {
@@ -106,7 +111,10 @@ async fn exactly_once(outbox: Outbox, backend: &'static str, _options: OutboxOpt
             .insert(m.idempotency_key.clone());
     }
     // Half in one transaction, half one by one.
-    assert_eq!(outbox.enqueue_many(&all[..120]).await.expect("enqueue"), 120);
+    assert_eq!(
+        outbox.enqueue_many(&all[..120]).await.expect("enqueue"),
+        120
+    );
     for m in &all[120..] {
         assert_eq!(outbox.enqueue_one(m).await.expect("enqueue"), Enqueued::New);
     }
@@ -120,13 +128,23 @@ async fn exactly_once(outbox: Outbox, backend: &'static str, _options: OutboxOpt
     let mut tx = outbox.begin().await.expect("begin");
     let ghost = msg(Channel::Sms, 9_999);
     assert_eq!(
-        outbox.enqueue(&mut tx, &ghost).await.expect("enqueue in tx"),
+        outbox
+            .enqueue(&mut tx, &ghost)
+            .await
+            .expect("enqueue in tx"),
         Enqueued::New
     );
     tx.rollback().await.expect("rollback");
-    assert!(outbox.entry(&ghost.idempotency_key).await.expect("entry").is_none());
+    assert!(
+        outbox
+            .entry(&ghost.idempotency_key)
+            .await
+            .expect("entry")
+            .is_none()
+    );
     // A scheduled message waits for its time.
-    let later = msg(Channel::Sms, 5_000).not_before(chrono::Utc::now().timestamp_micros() + 3_600_000_000);
+    let later =
+        msg(Channel::Sms, 5_000).not_before(chrono::Utc::now().timestamp_micros() + 3_600_000_000);
     outbox.enqueue_one(&later).await.expect("enqueue later");
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -134,9 +152,11 @@ async fn exactly_once(outbox: Outbox, backend: &'static str, _options: OutboxOpt
     let running = tokio::spawn(dispatcher.run(async {
         let _ = stop_rx.await;
     }));
-    wait_until(&format!("{backend}: all 240 sent"), Duration::from_secs(120), || async {
-        outbox.metrics().await.expect("metrics").total().sent == 240
-    })
+    wait_until(
+        &format!("{backend}: all 240 sent"),
+        Duration::from_secs(120),
+        || async { outbox.metrics().await.expect("metrics").total().sent == 240 },
+    )
     .await;
     let _ = stop_tx.send(());
     let report = running.await.expect("dispatcher");
@@ -145,26 +165,62 @@ async fn exactly_once(outbox: Outbox, backend: &'static str, _options: OutboxOpt
     let metrics = outbox.metrics().await.expect("metrics");
     eprintln!("{metrics}");
     let total = metrics.total();
-    assert_eq!((total.sent, total.dead, total.pending), (240, 0, 1), "{metrics}");
-    assert!(total.retried > 0, "random failures must have caused retries: {metrics}");
-    let later_entry = outbox.entry(&later.idempotency_key).await.expect("entry").expect("exists");
-    assert_eq!((later_entry.status, later_entry.attempts), (Status::Pending, 0));
+    assert_eq!(
+        (total.sent, total.dead, total.pending),
+        (240, 0, 1),
+        "{metrics}"
+    );
+    assert!(
+        total.retried > 0,
+        "random failures must have caused retries: {metrics}"
+    );
+    let later_entry = outbox
+        .entry(&later.idempotency_key)
+        .await
+        .expect("entry")
+        .expect("exists");
+    assert_eq!(
+        (later_entry.status, later_entry.attempts),
+        (Status::Pending, 0)
+    );
 
-    assert_exactly_once("sms file", &file_keys(&file.path(Channel::Sms)), &expected[&Channel::Sms]);
+    assert_exactly_once(
+        "sms file",
+        &file_keys(&file.path(Channel::Sms)),
+        &expected[&Channel::Sms],
+    );
     assert_exactly_once(
         "branch file",
         &file_keys(&file.path(Channel::Branch)),
         &expected[&Channel::Branch],
     );
-    assert_exactly_once("email receiver", &email.effects(), &expected[&Channel::Email]);
-    assert_exactly_once("wechat receiver", &wechat.effects(), &expected[&Channel::Wechat]);
+    assert_exactly_once(
+        "email receiver",
+        &email.effects(),
+        &expected[&Channel::Email],
+    );
+    assert_exactly_once(
+        "wechat receiver",
+        &wechat.effects(),
+        &expected[&Channel::Wechat],
+    );
     // The failures were real: receivers saw repeats of keys that had already taken effect,
     // and the file adapter was asked again for keys it had written.
-    assert!(email.total_requests() + wechat.total_requests() > 120, "no webhook retries happened");
+    assert!(
+        email.total_requests() + wechat.total_requests() > 120,
+        "no webhook retries happened"
+    );
     let dups: u64 = report.channels.iter().map(|c| c.duplicates).sum();
-    assert!(dups > 0, "no redelivery of an already-delivered message happened: {report}");
+    assert!(
+        dups > 0,
+        "no redelivery of an already-delivered message happened: {report}"
+    );
 
-    let sent_entry = outbox.entry(&all[2].idempotency_key).await.expect("entry").expect("exists");
+    let sent_entry = outbox
+        .entry(&all[2].idempotency_key)
+        .await
+        .expect("entry")
+        .expect("exists");
     assert_eq!(sent_entry.status, Status::Sent);
     assert!(sent_entry.receipt.is_some() && sent_entry.sent_at.is_some());
 }
@@ -221,9 +277,13 @@ async fn isolation(outbox: Outbox, backend: &'static str, _options: OutboxOption
 
     // 8 hanging messages × 3 attempts × 400 ms ≈ 10 s of wechat work; the healthy channels
     // must finish while wechat is still grinding.
-    wait_until(&format!("{backend}: healthy channels sent"), Duration::from_secs(60), || async {
-        sent(&outbox, Channel::Sms).await == 200 && sent(&outbox, Channel::Email).await == 60
-    })
+    wait_until(
+        &format!("{backend}: healthy channels sent"),
+        Duration::from_secs(60),
+        || async {
+            sent(&outbox, Channel::Sms).await == 200 && sent(&outbox, Channel::Email).await == 60
+        },
+    )
     .await;
     let wechat_dead_when_others_done = dead(&outbox, Channel::Wechat).await;
     assert!(
@@ -231,26 +291,45 @@ async fn isolation(outbox: Outbox, backend: &'static str, _options: OutboxOption
         "the healthy channels waited for the hanging one ({wechat_dead_when_others_done} of 8 wechat already dead)"
     );
 
-    wait_until(&format!("{backend}: wechat dead-lettered"), Duration::from_secs(90), || async {
-        dead(&outbox, Channel::Wechat).await == 8
-            && dead(&outbox, Channel::AppPush).await == 3
-            && dead(&outbox, Channel::CallCentre).await == 3
-    })
+    wait_until(
+        &format!("{backend}: wechat dead-lettered"),
+        Duration::from_secs(90),
+        || async {
+            dead(&outbox, Channel::Wechat).await == 8
+                && dead(&outbox, Channel::AppPush).await == 3
+                && dead(&outbox, Channel::CallCentre).await == 3
+        },
+    )
     .await;
-    let letters = outbox.dead_letters(Some(Channel::Wechat), 100).await.expect("dead letters");
+    let letters = outbox
+        .dead_letters(Some(Channel::Wechat), 100)
+        .await
+        .expect("dead letters");
     assert_eq!(letters.len(), 8);
     for d in &letters {
         assert_eq!(d.attempts, 3, "{d:?}");
-        assert!(d.last_error.contains("timed out") && d.last_error.contains("attempt 3 of 3"), "{}", d.last_error);
+        assert!(
+            d.last_error.contains("timed out") && d.last_error.contains("attempt 3 of 3"),
+            "{}",
+            d.last_error
+        );
         assert_eq!(d.message.channel, Channel::Wechat);
     }
     // A 4xx is permanent: dead after one attempt.
-    for d in outbox.dead_letters(Some(Channel::AppPush), 100).await.expect("dead letters") {
+    for d in outbox
+        .dead_letters(Some(Channel::AppPush), 100)
+        .await
+        .expect("dead letters")
+    {
         assert_eq!(d.attempts, 1, "{d:?}");
         assert!(d.last_error.contains("400"), "{}", d.last_error);
     }
     // A 5xx is retried up to the limit.
-    for d in outbox.dead_letters(Some(Channel::CallCentre), 100).await.expect("dead letters") {
+    for d in outbox
+        .dead_letters(Some(Channel::CallCentre), 100)
+        .await
+        .expect("dead letters")
+    {
         assert_eq!(d.attempts, 3, "{d:?}");
         assert!(d.last_error.contains("500"), "{}", d.last_error);
     }
@@ -259,14 +338,32 @@ async fn isolation(outbox: Outbox, backend: &'static str, _options: OutboxOption
 
     // The provider recovers; an operator requeues.
     wechat.set_mode(Mode::Healthy);
-    assert!(!outbox.requeue("no-such-key").await.expect("requeue missing"));
-    assert!(!outbox.requeue(&batch[0].idempotency_key).await.expect("requeue a sent one"));
+    assert!(
+        !outbox
+            .requeue("no-such-key")
+            .await
+            .expect("requeue missing")
+    );
+    assert!(
+        !outbox
+            .requeue(&batch[0].idempotency_key)
+            .await
+            .expect("requeue a sent one")
+    );
     let first = letters[0].message.idempotency_key.clone();
     assert!(outbox.requeue(&first).await.expect("requeue one"));
-    assert_eq!(outbox.requeue_all(Some(Channel::Wechat)).await.expect("requeue rest"), 7);
-    wait_until(&format!("{backend}: requeued wechat sent"), Duration::from_secs(30), || async {
-        sent(&outbox, Channel::Wechat).await == 8
-    })
+    assert_eq!(
+        outbox
+            .requeue_all(Some(Channel::Wechat))
+            .await
+            .expect("requeue rest"),
+        7
+    );
+    wait_until(
+        &format!("{backend}: requeued wechat sent"),
+        Duration::from_secs(30),
+        || async { sent(&outbox, Channel::Wechat).await == 8 },
+    )
     .await;
     let _ = stop_tx.send(());
     let report = running.await.expect("dispatcher");
@@ -276,15 +373,33 @@ async fn isolation(outbox: Outbox, backend: &'static str, _options: OutboxOption
     eprintln!("{metrics}");
     let w = metrics.channel(Channel::Wechat).expect("wechat row");
     assert_eq!((w.sent, w.dead, w.pending, w.sending), (8, 0, 0, 0));
-    assert!(w.retried >= 16, "two retries per message before dead-lettering: {metrics}");
-    assert_eq!(outbox.dead_letters(Some(Channel::Wechat), 100).await.expect("dl").len(), 0);
+    assert!(
+        w.retried >= 16,
+        "two retries per message before dead-lettering: {metrics}"
+    );
+    assert_eq!(
+        outbox
+            .dead_letters(Some(Channel::Wechat), 100)
+            .await
+            .expect("dl")
+            .len(),
+        0
+    );
     assert_eq!(outbox.dead_letters(None, 100).await.expect("dl").len(), 6);
     let expect = |range: std::ops::Range<usize>, c: Channel| -> HashSet<String> {
         range.map(|i| msg(c, i).idempotency_key).collect()
     };
-    assert_exactly_once("wechat after requeue", &wechat.effects(), &expect(300..308, Channel::Wechat));
+    assert_exactly_once(
+        "wechat after requeue",
+        &wechat.effects(),
+        &expect(300..308, Channel::Wechat),
+    );
     assert_exactly_once("email", &email.effects(), &expect(200..260, Channel::Email));
-    assert_exactly_once("sms", &file_keys(&file.path(Channel::Sms)), &expect(0..200, Channel::Sms));
+    assert_exactly_once(
+        "sms",
+        &file_keys(&file.path(Channel::Sms)),
+        &expect(0..200, Channel::Sms),
+    );
 }
 
 #[tokio::test]

@@ -303,7 +303,8 @@ mod tests {
         a.deliver(&msg("k1")).await.expect("k1");
         let path = a.path(Channel::Sms);
         let mut f = OpenOptions::new().append(true).open(&path).expect("open");
-        f.write_all(br#"{"idempotency_key":"k2","chan"#).expect("partial");
+        f.write_all(br#"{"idempotency_key":"k2","chan"#)
+            .expect("partial");
         drop(f);
         let b = FileAdapter::new(dir.path());
         assert!(!b.deliver(&msg("k2")).await.expect("k2").duplicate);

@@ -87,10 +87,14 @@ mod tests {
     #[test]
     fn routes_parse() {
         let dir = std::env::temp_dir();
-        let a = adapters_from_spec("sms=http://127.0.0.1:9/sms, email=file", &dir)
-            .expect("valid spec");
+        let a =
+            adapters_from_spec("sms=http://127.0.0.1:9/sms, email=file", &dir).expect("valid spec");
         assert_eq!(a.len(), Channel::ALL.len());
-        assert!(a[&Channel::Sms].describe().starts_with("webhook:http://127.0.0.1:9/sms"));
+        assert!(
+            a[&Channel::Sms]
+                .describe()
+                .starts_with("webhook:http://127.0.0.1:9/sms")
+        );
         assert!(a[&Channel::Email].describe().starts_with("file:"));
         assert!(matches!(
             adapters_from_spec("sms", &dir),

@@ -170,8 +170,12 @@ mod tests {
     #[test]
     fn statuses_are_classified() {
         let uri: Uri = "http://h/x".parse().expect("uri");
-        let ok = classify(StatusCode::OK, br#"{"reference":"p-1","duplicate":true}"#, &uri)
-            .expect("2xx is delivered");
+        let ok = classify(
+            StatusCode::OK,
+            br#"{"reference":"p-1","duplicate":true}"#,
+            &uri,
+        )
+        .expect("2xx is delivered");
         assert_eq!(ok.reference, "p-1");
         assert!(ok.duplicate);
         assert!(classify(StatusCode::ACCEPTED, b"", &uri).is_ok());

@@ -36,7 +36,9 @@ impl TestDb {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("outbox.db");
         let options = OutboxOptions::new(path.display().to_string());
-        let outbox = Outbox::open_with(&options).await.expect("open sqlite outbox");
+        let outbox = Outbox::open_with(&options)
+            .await
+            .expect("open sqlite outbox");
         TestDb {
             backend: "sqlite",
             options,
@@ -76,7 +78,9 @@ impl TestDb {
                 );
                 None
             }
-            Err(e) => panic!("PostgreSQL outbox did not open (ZHIYING_REQUIRE_POSTGRES={required}): {e}"),
+            Err(e) => {
+                panic!("PostgreSQL outbox did not open (ZHIYING_REQUIRE_POSTGRES={required}): {e}")
+            }
         }
     }
 
@@ -229,7 +233,10 @@ impl Receiver {
         };
         if mode == Mode::Flaky {
             if roll < 0.25 {
-                return reply(StatusCode::SERVICE_UNAVAILABLE, "processed, but the reply is lost");
+                return reply(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "processed, but the reply is lost",
+                );
             }
             if roll < 0.35 {
                 tokio::time::sleep(Duration::from_millis(800)).await;
@@ -272,7 +279,10 @@ pub fn assert_exactly_once(what: &str, seen: &[String], expected: &HashSet<Strin
         *counts.entry(k).or_default() += 1;
     }
     let dups: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(dups.is_empty(), "{what}: delivered more than once: {dups:?}");
+    assert!(
+        dups.is_empty(),
+        "{what}: delivered more than once: {dups:?}"
+    );
     let seen: HashSet<String> = seen.iter().cloned().collect();
     let missing: Vec<_> = expected.difference(&seen).collect();
     let extra: Vec<_> = seen.difference(expected).collect();
