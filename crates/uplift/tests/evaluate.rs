@@ -49,8 +49,8 @@ fn finds_the_effect_and_exports_the_folds() {
     assert!(report.rows > 2800 && report.rows < 3200, "{}", report.rows);
     assert_eq!(report.per_fold.len(), 3);
     // Half the treated gain 0.3: the model ranks them first.
-    assert!(report.qini.mean > 0.15, "{report}");
-    assert!(report.qini.mean > report.random_qini.mean + 0.1, "{report}");
+    assert!(report.qini.mean > 0.08, "{report}");
+    assert!(report.qini.mean > report.random_qini.mean + 0.08, "{report}");
     assert!(report.uplift_at_30.mean > report.observed_uplift, "{report}");
     assert_eq!(report.qini_curve.len(), 101);
     assert_eq!(report.qini_curve[100].targeted, report.rows);
