@@ -59,9 +59,7 @@ pub enum UpliftError {
         "the normalising area is zero (the perfect and random curves coincide, e.g. no responder at all), so the normalised score is undefined"
     )]
     DegenerateCurve,
-    #[error(
-        "column {column:?}: no row has the {role} value {value:?}; its values are {values}"
-    )]
+    #[error("column {column:?}: no row has the {role} value {value:?}; its values are {values}")]
     ArmValueNotFound {
         column: String,
         role: &'static str,

@@ -121,7 +121,10 @@ pub fn load_experiment(opts: &EvaluateOptions) -> Result<Experiment, UpliftError
             value: opts.treatment.clone(),
         });
     }
-    for (column, role) in [(&opts.treatment_col, "treatment"), (&opts.outcome, "outcome")] {
+    for (column, role) in [
+        (&opts.treatment_col, "treatment"),
+        (&opts.outcome, "outcome"),
+    ] {
         if opts.exclude.iter().any(|e| e == column) {
             return Err(UpliftError::ExcludedRole {
                 column: column.clone(),
@@ -381,7 +384,10 @@ impl fmt::Display for UpliftReport {
         writeln!(f, "random Qini       {}", self.random_qini)?;
         writeln!(f, "pooled Qini       {:.4}", self.pooled_qini)?;
         writeln!(f)?;
-        writeln!(f, "Qini curve (pooled out-of-fold): targeted → incremental (random)")?;
+        writeln!(
+            f,
+            "Qini curve (pooled out-of-fold): targeted → incremental (random)"
+        )?;
         for p in self.qini_curve.iter().step_by(10) {
             writeln!(
                 f,
@@ -466,7 +472,9 @@ pub fn evaluate_experiment(
             oof[i] = s;
         }
         let mut shuffled = scores.clone();
-        shuffled.shuffle(&mut Pcg64::seed_from_u64(opts.seed ^ (0x9e37_79b9 + f as u64)));
+        shuffled.shuffle(&mut Pcg64::seed_from_u64(
+            opts.seed ^ (0x9e37_79b9 + f as u64),
+        ));
         per_fold.push(FoldMetrics {
             fold: f,
             test_rows: fold.test.len(),

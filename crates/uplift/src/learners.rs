@@ -317,10 +317,8 @@ impl UpliftModel {
     ) -> Result<UpliftModel, UpliftError> {
         let rows = check(x, arm, y, n_treatments)?;
         if outcome == OutcomeKind::Binary
-            && let Some((row, &value)) = y
-                .iter()
-                .enumerate()
-                .find(|(_, v)| **v != 0.0 && **v != 1.0)
+            && let Some((row, &value)) =
+                y.iter().enumerate().find(|(_, v)| **v != 0.0 && **v != 1.0)
         {
             return Err(UpliftError::NotBinary {
                 what: "a binary outcome",
@@ -488,11 +486,15 @@ impl UpliftModel {
                     };
                     let t0 = tau_control.predict(x)?;
                     let t1 = tau_treated.predict(x)?;
-                    (0..n).map(|i| e[i] * t0[i] + (1.0 - e[i]) * t1[i]).collect()
+                    (0..n)
+                        .map(|i| e[i] * t0[i] + (1.0 - e[i]) * t1[i])
+                        .collect()
                 }
-                ArmModel::Ct { model } => {
-                    model.predict(x)?.into_iter().map(|p| 2.0 * p - 1.0).collect()
-                }
+                ArmModel::Ct { model } => model
+                    .predict(x)?
+                    .into_iter()
+                    .map(|p| 2.0 * p - 1.0)
+                    .collect(),
             };
             for (i, v) in u.into_iter().enumerate() {
                 values[i * m + a] = v;
@@ -600,9 +602,15 @@ mod tests {
             },
             Learner::ClassTransformation,
         ] {
-            let model =
-                UpliftModel::fit(&train.x, &train.arm, &train.y, 2, OutcomeKind::Binary, &cfg(learner))
-                    .unwrap();
+            let model = UpliftModel::fit(
+                &train.x,
+                &train.arm,
+                &train.y,
+                2,
+                OutcomeKind::Binary,
+                &cfg(learner),
+            )
+            .unwrap();
             assert_eq!(model.n_treatments(), 2);
             let p = model.predict(&test.x).unwrap();
             let (pos1, neg1) = split_means(&p, 1, &test.x1);
@@ -610,16 +618,29 @@ mod tests {
             let name = learner.name();
             // The class transformation halves the data (two arms of three per model) and
             // estimates a difference of noisy classes, so its estimates are looser.
-            let tol = if learner == Learner::ClassTransformation { 0.12 } else { 0.08 };
-            assert!((pos1 - 0.25).abs() < tol && neg1.abs() < tol, "{name}: arm 1 {pos1} {neg1}");
-            assert!((neg2 - 0.2).abs() < tol && pos2.abs() < tol, "{name}: arm 2 {pos2} {neg2}");
+            let tol = if learner == Learner::ClassTransformation {
+                0.12
+            } else {
+                0.08
+            };
+            assert!(
+                (pos1 - 0.25).abs() < tol && neg1.abs() < tol,
+                "{name}: arm 1 {pos1} {neg1}"
+            );
+            assert!(
+                (neg2 - 0.2).abs() < tol && pos2.abs() < tol,
+                "{name}: arm 2 {pos2} {neg2}"
+            );
             let best = p.best_arm();
             let right = best
                 .iter()
                 .zip(&test.x1)
                 .filter(|(b, a)| matches!(b, Some((arm, _)) if (**a > 0.0) == (*arm == 1)))
                 .count();
-            assert!(right as f64 > 0.75 * test.x1.len() as f64, "{name}: best arm right for {right}");
+            assert!(
+                right as f64 > 0.75 * test.x1.len() as f64,
+                "{name}: best arm right for {right}"
+            );
         }
     }
 
@@ -645,7 +666,11 @@ mod tests {
             let p = model.predict(&test.x).unwrap();
             let (pos1, neg1) = split_means(&p, 1, &test.x1);
             // True effect of arm 1: 80 · 0.25 = 20 where x1 > 0, 0 elsewhere.
-            assert!((pos1 - 20.0).abs() < 3.0 && neg1.abs() < 3.0, "{}: {pos1} {neg1}", learner.name());
+            assert!(
+                (pos1 - 20.0).abs() < 3.0 && neg1.abs() < 3.0,
+                "{}: {pos1} {neg1}",
+                learner.name()
+            );
         }
     }
 
@@ -653,19 +678,34 @@ mod tests {
     fn refusals_name_the_problem() {
         let d = synthetic(300, 5);
         let c = cfg(Learner::ClassTransformation);
-        let err = UpliftModel::fit(&d.x, &d.arm, &d.spend, 2, OutcomeKind::Continuous, &c).unwrap_err();
+        let err =
+            UpliftModel::fit(&d.x, &d.arm, &d.spend, 2, OutcomeKind::Continuous, &c).unwrap_err();
         assert!(err.to_string().contains("T- or X-learner"), "{err}");
-        let err = UpliftModel::fit(&d.x, &d.arm, &d.spend, 2, OutcomeKind::Binary, &cfg(Learner::T))
-            .unwrap_err();
+        let err = UpliftModel::fit(
+            &d.x,
+            &d.arm,
+            &d.spend,
+            2,
+            OutcomeKind::Binary,
+            &cfg(Learner::T),
+        )
+        .unwrap_err();
         assert!(matches!(err, UpliftError::NotBinary { .. }), "{err}");
         let only_control = vec![0usize; 300];
-        let err = UpliftModel::fit(&d.x, &only_control, &d.y, 1, OutcomeKind::Binary, &c).unwrap_err();
+        let err =
+            UpliftModel::fit(&d.x, &only_control, &d.y, 1, OutcomeKind::Binary, &c).unwrap_err();
         assert!(matches!(err, UpliftError::EmptyArm { .. }), "{err}");
         let err = UpliftModel::fit(&d.x, &d.arm, &d.y, 1, OutcomeKind::Binary, &c).unwrap_err();
-        assert!(matches!(err, UpliftError::ArmOutOfRange { arm: 2, .. }), "{err}");
-        let err = UpliftModel::fit(&d.x, &d.arm[1..], &d.y, 2, OutcomeKind::Binary, &c).unwrap_err();
+        assert!(
+            matches!(err, UpliftError::ArmOutOfRange { arm: 2, .. }),
+            "{err}"
+        );
+        let err =
+            UpliftModel::fit(&d.x, &d.arm[1..], &d.y, 2, OutcomeKind::Binary, &c).unwrap_err();
         assert!(matches!(err, UpliftError::LengthMismatch { .. }), "{err}");
-        let x = cfg(Learner::X { propensity: Propensity::Known(1.0) });
+        let x = cfg(Learner::X {
+            propensity: Propensity::Known(1.0),
+        });
         let err = UpliftModel::fit(&d.x, &d.arm, &d.y, 2, OutcomeKind::Binary, &x).unwrap_err();
         assert!(err.to_string().contains("propensity"), "{err}");
         assert!("nope".parse::<Learner>().is_err());

@@ -323,8 +323,14 @@ pub fn uplift_at_k(
             // Python's int(n * k): truncation of the same f64 product.
             let n_size = (y.len() as f64 * k) as usize;
             let top = &order[..n_size];
-            let treated = mean(&mut top.iter().copied().filter(|&i| treatment[i]), "treated")?;
-            let control = mean(&mut top.iter().copied().filter(|&i| !treatment[i]), "control")?;
+            let treated = mean(
+                &mut top.iter().copied().filter(|&i| treatment[i]),
+                "treated",
+            )?;
+            let control = mean(
+                &mut top.iter().copied().filter(|&i| !treatment[i]),
+                "control",
+            )?;
             Ok(treated - control)
         }
         AtKStrategy::ByGroup => {
@@ -337,7 +343,11 @@ pub fn uplift_at_k(
                 "treated",
             )?;
             let control = mean(
-                &mut order.iter().copied().filter(|&i| !treatment[i]).take(take_c),
+                &mut order
+                    .iter()
+                    .copied()
+                    .filter(|&i| !treatment[i])
+                    .take(take_c),
                 "control",
             )?;
             Ok(treated - control)

@@ -346,7 +346,12 @@ mod tests {
             },
             ..opts
         };
-        assert!(plan_targeting(&U, &bad).unwrap_err().to_string().contains("cost per contact"));
+        assert!(
+            plan_targeting(&U, &bad)
+                .unwrap_err()
+                .to_string()
+                .contains("cost per contact")
+        );
     }
 
     #[test]

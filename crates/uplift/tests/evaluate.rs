@@ -5,7 +5,9 @@ use std::io::Write;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 use zhiying_uplift::evaluate::{experiment_folds, load_experiment};
-use zhiying_uplift::{EvaluateOptions, Learner, OutcomeKind, UpliftError, UpliftReport, evaluate_csv};
+use zhiying_uplift::{
+    EvaluateOptions, Learner, OutcomeKind, UpliftError, UpliftReport, evaluate_csv,
+};
 
 /// A randomised test with three arms; "mail" lifts `bought` by 0.3 for age > 40 only.
 fn write_csv(dir: &tempfile::TempDir, n: usize) -> std::path::PathBuf {
@@ -17,9 +19,18 @@ fn write_csv(dir: &tempfile::TempDir, n: usize) -> std::path::PathBuf {
         let age: f64 = rng.random_range(20.0..60.0);
         let region = ["north", "south"][rng.random_range(0..2)];
         let arm = ["mail", "none", "sms"][rng.random_range(0..3)];
-        let p = 0.2 + if arm == "mail" && age > 40.0 { 0.3 } else { 0.0 };
+        let p = 0.2
+            + if arm == "mail" && age > 40.0 {
+                0.3
+            } else {
+                0.0
+            };
         let bought = rng.random::<f64>() < p;
-        let amount = if bought { rng.random_range(10.0..100.0) } else { 0.0 };
+        let amount = if bought {
+            rng.random_range(10.0..100.0)
+        } else {
+            0.0
+        };
         writeln!(
             f,
             "{i},{age:.1},{region},{arm},{},{amount:.2}",
@@ -50,12 +61,24 @@ fn finds_the_effect_and_exports_the_folds() {
     assert_eq!(report.per_fold.len(), 3);
     // Half the treated gain 0.3: the model ranks them first.
     assert!(report.qini.mean > 0.08, "{report}");
-    assert!(report.qini.mean > report.random_qini.mean + 0.08, "{report}");
-    assert!(report.uplift_at_30.mean > report.observed_uplift, "{report}");
+    assert!(
+        report.qini.mean > report.random_qini.mean + 0.08,
+        "{report}"
+    );
+    assert!(
+        report.uplift_at_30.mean > report.observed_uplift,
+        "{report}"
+    );
     assert_eq!(report.qini_curve.len(), 101);
     assert_eq!(report.qini_curve[100].targeted, report.rows);
     let text = report.to_string();
-    for needle in ["Qini coefficient", "AUUC", "uplift@10%", "uplift@30%", "by_group"] {
+    for needle in [
+        "Qini coefficient",
+        "AUUC",
+        "uplift@10%",
+        "uplift@30%",
+        "by_group",
+    ] {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }
     // JSON round trip (the row results stay out of the JSON).
@@ -114,7 +137,10 @@ fn other_learners_and_a_continuous_outcome() {
     assert!(spend.qini.mean > spend.random_qini.mean, "{spend}");
     // Class transformation cannot take an amount.
     o.learner = Learner::ClassTransformation;
-    assert!(matches!(evaluate_csv(&o), Err(UpliftError::NotBinary { .. })));
+    assert!(matches!(
+        evaluate_csv(&o),
+        Err(UpliftError::NotBinary { .. })
+    ));
 }
 
 #[test]
@@ -128,10 +154,16 @@ fn refusals_name_the_fix() {
     assert!(err.to_string().contains("\"mail\""), "{err}");
     let mut o = opts(&path);
     o.control = "mail".into();
-    assert!(matches!(evaluate_csv(&o), Err(UpliftError::SameArms { .. })));
+    assert!(matches!(
+        evaluate_csv(&o),
+        Err(UpliftError::SameArms { .. })
+    ));
     let mut o = opts(&path);
     o.exclude.push("bought".into());
-    assert!(matches!(evaluate_csv(&o), Err(UpliftError::ExcludedRole { .. })));
+    assert!(matches!(
+        evaluate_csv(&o),
+        Err(UpliftError::ExcludedRole { .. })
+    ));
     let mut o = opts(&path);
     o.treatment_col = "group".into();
     assert!(evaluate_csv(&o).unwrap_err().to_string().contains("arm"));
@@ -146,5 +178,8 @@ fn refusals_name_the_fix() {
     std::fs::write(&bad, "x,arm,y\n1,a,1\n2,b,\n3,a,0\n4,b,1\n").unwrap();
     let o = EvaluateOptions::new(&bad, "arm", "a", "b", "y");
     let err = evaluate_csv(&o).unwrap_err();
-    assert!(matches!(err, UpliftError::MissingValue { line: 3, .. }), "{err}");
+    assert!(
+        matches!(err, UpliftError::MissingValue { line: 3, .. }),
+        "{err}"
+    );
 }
