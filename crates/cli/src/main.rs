@@ -56,6 +56,8 @@ enum Command {
     Segment(commands::segment::Args),
     /// Customer tags (客户画像): build, list, add, retire, history, explain.
     Tags(commands::tags::Args),
+    /// Uplift modelling: who is persuadable (T/X-learners, class transformation; Qini, AUUC).
+    Uplift(commands::uplift::Args),
     /// Serve the API and the console.
     Serve(commands::serve::Args),
     /// Create, list, disable users and reset passwords (console and API accounts).
@@ -96,6 +98,7 @@ fn main() -> std::process::ExitCode {
         Command::Measure(a) => commands::measure::run(&cfg, a),
         Command::Segment(a) => commands::segment::run(&cfg, a),
         Command::Tags(a) => commands::tags::run(&cfg, a),
+        Command::Uplift(a) => commands::uplift::run(&cfg, a),
         Command::Serve(a) => commands::serve::run(&cfg, a),
         Command::User(a) => commands::users::run_user(&cfg, a),
         Command::Token(a) => commands::users::run_token(&cfg, a),

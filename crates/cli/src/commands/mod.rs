@@ -17,6 +17,7 @@ pub mod scorecard;
 pub mod segment;
 pub mod serve;
 pub mod tags;
+pub mod uplift;
 pub mod users;
 
 use std::path::PathBuf;
