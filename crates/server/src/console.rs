@@ -174,8 +174,8 @@ const NAV: &[NavItem] = &[
     },
     NavItem {
         key: "decisions",
-        href: None,
-        perm: None,
+        href: Some("/console/decisions"),
+        perm: Some(Permission::DecisionCall),
     },
     NavItem {
         key: "campaigns",

@@ -20,6 +20,7 @@
 mod api;
 mod assets;
 mod audiences;
+mod decisions;
 pub(crate) mod models;
 pub use audiences::sync_watchers;
 mod audit;
@@ -59,6 +60,7 @@ pub struct AppState {
     metrics: Arc<metrics::Metrics>,
     templates: Arc<console::Templates>,
     audiences: Arc<audiences::AudienceService>,
+    decisions: Arc<decisions::DecisionService>,
 }
 
 impl AppState {
@@ -75,6 +77,7 @@ impl AppState {
                 data_dir.clone(),
                 Some(store.clone()),
             )),
+            decisions: Arc::new(decisions::DecisionService::default()),
             data_dir,
             engine,
             events: None,
@@ -111,6 +114,7 @@ pub fn all_routes() -> auth::Routes {
         .merge(audiences::routes())
         .merge(tags::routes())
         .merge(models::routes())
+        .merge(decisions::routes())
         .merge(auth::login::routes())
         .merge(console::routes())
         .merge(audit::routes())

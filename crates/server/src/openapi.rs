@@ -37,6 +37,8 @@ use utoipa::OpenApi;
         crate::tags::customer_tags_api,
         crate::models::list_api,
         crate::models::customer_scores_api,
+        crate::decisions::decide,
+        crate::decisions::respond,
     ),
     components(schemas(crate::error::ErrorBody)),
     tags(
@@ -48,6 +50,7 @@ use utoipa::OpenApi;
         (name = "auth", description = "The caller's identity and permissions"),
         (name = "audit", description = "The hash-chained audit log"),
         (name = "compliance", description = "Marketing-copy checker"),
+        (name = "decisions", description = "Next-best-action: ranked offers with the full explanation, and responses"),
         (name = "models", description = "The bank's models: evaluation reports and customer scores with reasons"),
         (name = "tags", description = "Customer tags (客户画像): catalogue, distributions, values with explanations"),
     )
