@@ -75,7 +75,7 @@ impl FileAdapter {
                 .collect();
             let path = self.path(channel);
             let outcome = (|| -> Result<Vec<Receipt>, String> {
-                if !state.contains_key(&channel) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = state.entry(channel) {
                     std::fs::create_dir_all(&self.dir)
                         .map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
                     let file = OpenOptions::new()
@@ -84,14 +84,11 @@ impl FileAdapter {
                         .create(true)
                         .open(&path)
                         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-                    state.insert(
-                        channel,
-                        ChannelFile {
-                            file,
-                            indexed: 0,
-                            keys: HashSet::new(),
-                        },
-                    );
+                    slot.insert(ChannelFile {
+                        file,
+                        indexed: 0,
+                        keys: HashSet::new(),
+                    });
                 }
                 let cf = state
                     .get_mut(&channel)
