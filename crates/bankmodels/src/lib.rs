@@ -138,6 +138,9 @@ pub struct BankModelsSummary {
     pub models: Vec<ModelSummary>,
     pub scores_path: PathBuf,
     pub score_rows: usize,
+    /// Models not trained because the data cannot support them (e.g. too few churners in
+    /// a tiny bank), with the reason.
+    pub skipped: Vec<(String, String)>,
     pub seconds: f64,
 }
 
@@ -167,11 +170,30 @@ pub async fn train_and_score(
     };
     let mut models = Vec::new();
     let mut sets = Vec::new();
+    let mut skipped = Vec::new();
+    // Too little data for one model is a note, not a failure of the others.
+    let mut keep = |r: Result<(ModelSummary, ModelScores), BankModelError>,
+                    models: &mut Vec<ModelSummary>,
+                    sets: &mut Vec<ModelScores>|
+     -> Result<(), BankModelError> {
+        match r {
+            Ok((summary, set)) => {
+                models.push(summary);
+                sets.push(set);
+                Ok(())
+            }
+            Err(BankModelError::Data { model, problem }) => {
+                tracing::warn!(%model, %problem, "model skipped");
+                skipped.push((model, problem));
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    };
     let current = features::customer_features(engine, end).await?;
     if opts.churn {
-        let (summary, set) = churn::train_and_score(engine, dd, &current, opts).await?;
-        models.push(summary);
-        sets.push(set);
+        let r = churn::train_and_score(engine, dd, &current, opts).await;
+        keep(r, &mut models, &mut sets)?;
     }
     if opts.propensity {
         for (summary, set) in propensity::train_and_score(dd, &current, opts)? {
@@ -180,9 +202,8 @@ pub async fn train_and_score(
         }
     }
     if opts.anomaly {
-        let (summary, set) = anomaly::train_and_score(engine, dd, end, opts).await?;
-        models.push(summary);
-        sets.push(set);
+        let r = anomaly::train_and_score(engine, dd, end, opts).await;
+        keep(r, &mut models, &mut sets)?;
     }
     let score_rows = sets.iter().map(|s| s.rows.len()).sum();
     let scores_path = write_scores(dd, &sets)?;
@@ -191,6 +212,7 @@ pub async fn train_and_score(
         models,
         scores_path,
         score_rows,
+        skipped,
         seconds: started.elapsed().as_secs_f64(),
     })
 }

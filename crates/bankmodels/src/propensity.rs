@@ -65,7 +65,14 @@ pub fn train_and_score(
             learning_rate: 0.08,
             ..crate::gbdt_config(opts)
         };
-        let trained = crate::fit_binary(&name, &frame, &y, &current.customer_ids, opts, cfg)?;
+        let trained = match crate::fit_binary(&name, &frame, &y, &current.customer_ids, opts, cfg) {
+            Ok(t) => t,
+            Err(BankModelError::Data { problem, .. }) => {
+                tracing::info!(model = %name, %problem, "skipped");
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let non_holders: Vec<usize> = (0..y.len()).filter(|&i| y[i] < 0.5).collect();
         let x = frame.select_rows(&non_holders)?;
         let p = trained.model.predict(&x)?;

@@ -312,6 +312,9 @@ pub fn print_bank_summary(s: &zhiying_bankmodels::BankModelsSummary) {
             top.join(", ")
         );
     }
+    for (m, why) in &s.skipped {
+        println!("{m:<28} skipped: {why}");
+    }
     println!(
         "Data up to {}; {} scores → {} in {:.1}s. Run `zhiying tags build` to turn them into tags.",
         s.data_end,
