@@ -329,3 +329,43 @@ test("403 page: a marketer cannot open the audit log; compliance can", { timeout
     await c.context.close();
   }
 });
+
+// The demo trains the bank's models: the models page shows each with its charts.
+test("models page: the churn model with its test AUC and charts, in both languages", { timeout: 120_000 }, async () => {
+  for (const lang of ["zh", "en"]) {
+    const { context, page, problems } = await openPage(lang, "admin");
+    try {
+      const res = await page.goto(`${baseUrl}/console/models?lang=${lang}`);
+      assert.equal(res.status(), 200);
+      assert.equal(await page.locator("#model-churn").count(), 1, "the churn model is listed");
+      const auc = Number(await page.locator("#model-churn .card .value").first().innerText());
+      assert.ok(auc > 0.6, `churn AUC shown as ${auc}`);
+      await page.waitForFunction(() => document.querySelectorAll("#model-churn [data-chart] canvas").length >= 3);
+      await page.screenshot({ path: path.join(shotDir, `models-${lang}.png`), fullPage: true });
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  }
+});
+
+// The decision explorer accounts for every offer of the catalogue: ranked, or removed
+// with a policy and a reason.
+test("decision explorer: ranked offers, and a reason for every removed offer", { timeout: 120_000 }, async () => {
+  const { context, page, problems } = await openPage("en", "marketer");
+  try {
+    const res = await page.goto(`${baseUrl}/console/decisions?customer=C00000001&channel=app_push&lang=en`);
+    assert.equal(res.status(), 200);
+    await page.locator("#decision").waitFor();
+    const chosen = await page.locator("#decision tbody tr").count();
+    const removed = await page.locator("#removed tbody tr").count();
+    assert.ok(chosen + removed >= 5, `offers accounted for: ${chosen} ranked, ${removed} removed`);
+    for (const cell of await page.locator("#removed tbody tr td:nth-child(3)").allInnerTexts()) {
+      assert.ok(cell.trim().length > 0, "every removal has a reason");
+    }
+    await page.screenshot({ path: path.join(shotDir, "decisions-en.png"), fullPage: true });
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
