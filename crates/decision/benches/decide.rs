@@ -19,7 +19,12 @@ const CUSTOMERS: usize = 100_000;
 fn decide_and_reserve(bencher: divan::Bencher, offers: usize) {
     let engine = bench_engine(CUSTOMERS, offers);
     let next = AtomicUsize::new(0);
-    let channels = [Channel::AppPush, Channel::Wechat, Channel::Sms, Channel::CallCentre];
+    let channels = [
+        Channel::AppPush,
+        Channel::Wechat,
+        Channel::Sms,
+        Channel::CallCentre,
+    ];
     bencher.bench(|| {
         let i = next.fetch_add(1, Ordering::Relaxed);
         // Customers cycle and the clock moves a minute per decision, so caps bind the
@@ -41,7 +46,8 @@ fn decide_simulated(bencher: divan::Bencher) {
     let next = AtomicUsize::new(0);
     bencher.bench(|| {
         let i = next.fetch_add(1, Ordering::Relaxed);
-        let mut req = DecisionRequest::new(&customer_id(i % CUSTOMERS), Channel::AppPush, bench_time());
+        let mut req =
+            DecisionRequest::new(&customer_id(i % CUSTOMERS), Channel::AppPush, bench_time());
         req.simulate = true;
         divan::black_box(engine.decide(&req))
     });

@@ -36,7 +36,12 @@ fn main() {
         engine.bind_report().offers,
         t.elapsed().as_secs_f64()
     );
-    let channels = [Channel::AppPush, Channel::Wechat, Channel::Sms, Channel::CallCentre];
+    let channels = [
+        Channel::AppPush,
+        Channel::Wechat,
+        Channel::Sms,
+        Channel::CallCentre,
+    ];
     for json in [false, true] {
         let per = decisions / threads;
         let start = Instant::now();
@@ -85,7 +90,14 @@ fn main() {
             pct(&lat, 0.999),
             pct(&lat, 1.0),
             100.0 * with_offer as f64 / lat.len() as f64,
-            if json { format!(" | {:.1} KB JSON per decision", bytes as f64 / lat.len() as f64 / 1024.0) } else { String::new() }
+            if json {
+                format!(
+                    " | {:.1} KB JSON per decision",
+                    bytes as f64 / lat.len() as f64 / 1024.0
+                )
+            } else {
+                String::new()
+            }
         );
     }
 }

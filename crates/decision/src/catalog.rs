@@ -182,7 +182,10 @@ impl Offer {
             );
         }
         if self.cost_fen < 0 {
-            err("cost_fen", format!("is {}; must be ≥ 0 (分)", self.cost_fen));
+            err(
+                "cost_fen",
+                format!("is {}; must be ≥ 0 (分)", self.cost_fen),
+            );
         }
         if let Some(to) = self.valid_to
             && to < self.valid_from
@@ -218,7 +221,10 @@ impl Offer {
         if !self.eligibility.trim().is_empty()
             && let Err(e) = zhiying_audience::parse(&self.eligibility)
         {
-            err("eligibility", format!("is not a valid audience expression: {e}"));
+            err(
+                "eligibility",
+                format!("is not a valid audience expression: {e}"),
+            );
         }
         if self.treatments.is_empty() {
             err(
@@ -236,10 +242,13 @@ impl Offer {
                 );
             }
             seen.push(t.channel);
-            for (name, text) in [("template_zh", &t.template_zh), ("template_en", &t.template_en)]
-                .into_iter()
-                .chain(t.title_zh.as_ref().map(|s| ("title_zh", s)))
-                .chain(t.title_en.as_ref().map(|s| ("title_en", s)))
+            for (name, text) in [
+                ("template_zh", &t.template_zh),
+                ("template_en", &t.template_en),
+            ]
+            .into_iter()
+            .chain(t.title_zh.as_ref().map(|s| ("title_zh", s)))
+            .chain(t.title_en.as_ref().map(|s| ("title_en", s)))
             {
                 let field = format!("treatments[{at}].{name}");
                 if name.starts_with("template") && text.trim().is_empty() {
@@ -289,9 +298,9 @@ pub fn template_fields(template: &str) -> Result<Vec<&str>, String> {
             ));
         }
         let after = &rest[open + 1..];
-        let close = after.find('}').ok_or_else(|| {
-            "has a '{' that is never closed; write fields as {name}".to_string()
-        })?;
+        let close = after
+            .find('}')
+            .ok_or_else(|| "has a '{' that is never closed; write fields as {name}".to_string())?;
         let name = &after[..close];
         if !TEMPLATE_FIELDS.contains(&name) {
             return Err(format!(
@@ -345,11 +354,19 @@ pub fn render(
             "offer_name" => out.push_str(if zh { &offer.name_zh } else { &offer.name_en }),
             "rate" => match offer.rate_bp {
                 Some(bp) => out.push_str(&format!("{}.{:02}%", bp / 100, (bp % 100).abs())),
-                None => out.push_str(if zh { "优惠利率" } else { "a preferential rate" }),
+                None => out.push_str(if zh {
+                    "优惠利率"
+                } else {
+                    "a preferential rate"
+                }),
             },
             "valid_to" => match offer.valid_to {
                 Some(d) => out.push_str(&d.format("%Y-%m-%d").to_string()),
-                None => out.push_str(if zh { "活动结束" } else { "the end of the offer" }),
+                None => out.push_str(if zh {
+                    "活动结束"
+                } else {
+                    "the end of the offer"
+                }),
             },
             "name_masked" => out.push_str(
                 personalisation
@@ -361,7 +378,11 @@ pub fn render(
                 personalisation
                     .get("branch_name")
                     .map(String::as_str)
-                    .unwrap_or(if zh { "您的开户网点" } else { "your branch" }),
+                    .unwrap_or(if zh {
+                        "您的开户网点"
+                    } else {
+                        "your branch"
+                    }),
             ),
             other => {
                 out.push('{');
@@ -463,10 +484,11 @@ impl Catalog {
 
     /// Loads `{"offers": [...]}` or a bare JSON array of offers.
     pub fn from_json_str(text: &str) -> Result<Self, CatalogError> {
-        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| CatalogError::Syntax {
-            format: "JSON",
-            message: e.to_string(),
-        })?;
+        let v: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| CatalogError::Syntax {
+                format: "JSON",
+                message: e.to_string(),
+            })?;
         let list = match v {
             serde_json::Value::Array(a) => a,
             serde_json::Value::Object(mut o) => match o.remove("offers") {
@@ -487,12 +509,17 @@ impl Catalog {
         };
         let values = list.into_iter().map(|v| {
             let id = v.get("id").and_then(|i| i.as_str()).map(str::to_string);
-            (id, serde_json::from_value::<Offer>(v).map_err(|e| e.to_string()))
+            (
+                id,
+                serde_json::from_value::<Offer>(v).map_err(|e| e.to_string()),
+            )
         });
         Self::from_parsed(values.collect())
     }
 
-    fn from_parsed(items: Vec<(Option<String>, Result<Offer, String>)>) -> Result<Self, CatalogError> {
+    fn from_parsed(
+        items: Vec<(Option<String>, Result<Offer, String>)>,
+    ) -> Result<Self, CatalogError> {
         let mut errs = Vec::new();
         let mut offers = Vec::new();
         for (i, (id, r)) in items.into_iter().enumerate() {
@@ -645,7 +672,10 @@ template_en = "Dear {name_masked}, {rate} a year"
         assert_eq!(o.risk_level, ProductRiskLevel::R1);
         let t = o.treatment(Channel::Sms).unwrap();
         let p = BTreeMap::from([("name_masked".to_string(), "李*".to_string())]);
-        assert_eq!(render(&t.template_zh, o, Lang::Zh, &p), "李*您好，年利率1.75%");
+        assert_eq!(
+            render(&t.template_zh, o, Lang::Zh, &p),
+            "李*您好，年利率1.75%"
+        );
         assert_eq!(
             render(&t.template_en, o, Lang::En, &BTreeMap::new()),
             "Dear customer, 1.75% a year"
@@ -654,7 +684,10 @@ template_en = "Dear {name_masked}, {rate} a year"
         let again = Catalog::from_toml_str(&c.to_toml_string()).unwrap();
         assert_eq!(again.get("O1"), c.get("O1"));
         let json = serde_json::to_string(&vec![o]).unwrap();
-        assert_eq!(Catalog::from_json_str(&json).unwrap().get("O1"), c.get("O1"));
+        assert_eq!(
+            Catalog::from_json_str(&json).unwrap().get("O1"),
+            c.get("O1")
+        );
     }
 
     #[test]
@@ -675,13 +708,19 @@ template_en = "Dear {name_masked}, {rate} a year"
         assert!(e.contains("rate_bp"), "{e}");
         let bad = ONE.replace("category = \"time_deposit\"", "category = \"crypto\"");
         let e = Catalog::from_toml_str(&bad).unwrap_err().to_string();
-        assert!(e.contains("field 'category'") && e.contains("time_deposit"), "{e}");
+        assert!(
+            e.contains("field 'category'") && e.contains("time_deposit"),
+            "{e}"
+        );
         let bad = ONE.replace("name_en = \"Deposit boost\"\n", "");
         let e = Catalog::from_toml_str(&bad).unwrap_err().to_string();
         assert!(e.contains("field 'name_en'"), "{e}");
         let bad = format!("{ONE}\neligibility = \"age >\"\n");
         assert!(Catalog::from_toml_str(&bad).is_err());
-        let dup = format!("{ONE}{}", ONE.replace("[[offer.treatments]]", "[[offer.treatments]]"));
+        let dup = format!(
+            "{ONE}{}",
+            ONE.replace("[[offer.treatments]]", "[[offer.treatments]]")
+        );
         let e = Catalog::from_toml_str(&dup).unwrap_err().to_string();
         assert!(e.contains("appears twice"), "{e}");
         assert!(matches!(
@@ -690,7 +729,10 @@ template_en = "Dear {name_masked}, {rate} a year"
         ));
         assert!(template_fields("a {b").is_err());
         assert!(template_fields("a } b").is_err());
-        assert_eq!(template_fields("{rate}{rate}").unwrap(), vec!["rate", "rate"]);
+        assert_eq!(
+            template_fields("{rate}{rate}").unwrap(),
+            vec!["rate", "rate"]
+        );
     }
 
     #[test]
@@ -698,7 +740,11 @@ template_en = "Dear {name_masked}, {rate} a year"
         let mut c = Catalog::from_toml_str(ONE).unwrap();
         let at = Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap();
         let mut o = c.get("O1").unwrap().clone();
-        assert_eq!(c.upsert(o.clone(), "alice", at).unwrap(), 1, "no change, no version");
+        assert_eq!(
+            c.upsert(o.clone(), "alice", at).unwrap(),
+            1,
+            "no change, no version"
+        );
         o.value_fen = 40000;
         assert_eq!(c.upsert(o.clone(), "alice", at).unwrap(), 2);
         assert_eq!(c.retire("O1", "bob", at).unwrap(), 3);

@@ -222,8 +222,7 @@ impl EngineConfig {
         if !(self.suppression.window_days.is_finite() && self.suppression.window_days >= 0.0) {
             return Err("suppression.window_days must be ≥ 0".into());
         }
-        if !(self.reoffer_after_accept_days.is_finite() && self.reoffer_after_accept_days >= 0.0)
-        {
+        if !(self.reoffer_after_accept_days.is_finite() && self.reoffer_after_accept_days >= 0.0) {
             return Err("reoffer_after_accept_days must be ≥ 0".into());
         }
         for (i, w) in self.context_weights.iter().enumerate() {

@@ -45,7 +45,9 @@ pub enum ConsentAnswer {
     /// On the do-not-contact list: overrides any consent.
     DoNotContact,
     /// No grant, or the latest event withdrew it; `detail` says which.
-    NotGranted { detail: String },
+    NotGranted {
+        detail: String,
+    },
 }
 
 /// Read access to consents. Implementations must be cheap: the engine asks once per
@@ -130,7 +132,10 @@ impl InMemoryConsents {
     /// Applies a grant or withdrawal. An event older than the one already known for the
     /// same purpose and scope is ignored, so replaying history in any order is safe.
     pub fn record(&self, e: ConsentEvent) {
-        let mut s = self.shard(&e.customer_id).write().unwrap_or_else(|p| p.into_inner());
+        let mut s = self
+            .shard(&e.customer_id)
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
         let list = s.latest.entry(e.customer_id.clone()).or_default();
         match list
             .iter_mut()
@@ -154,7 +159,10 @@ impl InMemoryConsents {
     }
 
     pub fn set_do_not_contact(&self, customer_id: &str, on: bool) {
-        let mut s = self.shard(customer_id).write().unwrap_or_else(|p| p.into_inner());
+        let mut s = self
+            .shard(customer_id)
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
         if on {
             s.dnc.insert(customer_id.to_string());
         } else {
@@ -173,7 +181,10 @@ impl ConsentView for InMemoryConsents {
         channel: Channel,
         now: DateTime<Utc>,
     ) -> ConsentAnswer {
-        let s = self.shard(customer_id).read().unwrap_or_else(|p| p.into_inner());
+        let s = self
+            .shard(customer_id)
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
         if s.dnc.contains(customer_id) {
             return ConsentAnswer::DoNotContact;
         }
@@ -223,7 +234,12 @@ mod tests {
         assert_eq!(c.check("A", m, Channel::Sms, t(10)), ConsentAnswer::Granted);
         // Not yet granted before the event.
         assert_ne!(
-            c.check("A", m, Channel::Sms, Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap()),
+            c.check(
+                "A",
+                m,
+                Channel::Sms,
+                Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap()
+            ),
             ConsentAnswer::Granted
         );
         // A later SMS withdrawal only removes SMS.
@@ -232,7 +248,10 @@ mod tests {
             c.check("A", m, Channel::Sms, t(10)),
             ConsentAnswer::NotGranted { .. }
         ));
-        assert_eq!(c.check("A", m, Channel::Wechat, t(10)), ConsentAnswer::Granted);
+        assert_eq!(
+            c.check("A", m, Channel::Wechat, t(10)),
+            ConsentAnswer::Granted
+        );
         // Replaying an older event changes nothing.
         c.record(ConsentEvent::from_row("A", "marketing", "sms", true, t(2)).unwrap());
         assert_ne!(c.check("A", m, Channel::Sms, t(10)), ConsentAnswer::Granted);
@@ -247,7 +266,10 @@ mod tests {
             ConsentAnswer::DoNotContact
         );
         c.set_do_not_contact("A", false);
-        assert_eq!(c.check("A", m, Channel::Wechat, t(10)), ConsentAnswer::Granted);
+        assert_eq!(
+            c.check("A", m, Channel::Wechat, t(10)),
+            ConsentAnswer::Granted
+        );
         assert!(ConsentEvent::from_row("A", "marketing", "mail", true, t(1)).is_err());
         assert!(ConsentEvent::from_row("A", "spam", "sms", true, t(1)).is_err());
         assert_eq!(

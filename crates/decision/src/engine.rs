@@ -174,9 +174,13 @@ pub struct ChosenOffer {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum CandidateOutcome {
-    Chosen { rank: usize },
+    Chosen {
+        rank: usize,
+    },
     /// Removed by a policy (or not returned after arbitration), with the reason.
-    Removed { reason: Reason },
+    Removed {
+        reason: Reason,
+    },
 }
 
 /// One offer's trace through the policies.
@@ -509,10 +513,11 @@ impl DecisionEngine {
             report.with_risk_level = risk_levels.iter().filter(|&&x| x > 0).count();
         }
         let mut models = self.models.lock().unwrap_or_else(|e| e.into_inner());
-        let layout_changed = models
-            .values()
-            .next()
-            .is_some_and(|m| m.read().map_or(true, |m| m.mean.len() != features.len()));
+        let layout_changed = models.values().next().is_some_and(|m| {
+            m.read()
+                .map(|m| m.mean.len() != features.len())
+                .unwrap_or(true)
+        });
         if layout_changed {
             models.clear();
         }
@@ -597,7 +602,10 @@ impl DecisionEngine {
     }
     /// The catalogue the engine decides on.
     pub fn catalog(&self) -> Arc<Catalog> {
-        self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.catalog
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
     pub fn levers(&self) -> Levers {
         (**self.levers.read().unwrap_or_else(|e| e.into_inner())).clone()
@@ -626,7 +634,11 @@ impl DecisionEngine {
     /// for the returned offers and explains what happened to every offer.
     pub fn decide(&self, req: &DecisionRequest) -> Decision {
         let snap = self.snap();
-        let levers = self.levers.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let levers = self
+            .levers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let cfg = &self.config;
         let channel = req.channel;
         let now = req.now;
@@ -826,7 +838,10 @@ impl DecisionEngine {
                     customer_id: req.customer_id.clone(),
                     channel,
                     features,
-                    offers: chosen.iter().map(|c: &ChosenOffer| c.offer_id.clone()).collect(),
+                    offers: chosen
+                        .iter()
+                        .map(|c: &ChosenOffer| c.offer_id.clone())
+                        .collect(),
                     learned: Vec::new(),
                 },
             );
@@ -993,14 +1008,11 @@ impl DecisionEngine {
     ) -> Factors {
         let o = &co.offer;
         let z: f64 = rng.sample(StandardNormal);
-        let scored = self
-            .propensity
-            .as_ref()
-            .and_then(|p| {
-                p.propensity(customer_id, o, req.channel)
-                    .filter(|x| x.is_finite())
-                    .map(|x| (x.clamp(0.0, 1.0), p.name().to_string()))
-            });
+        let scored = self.propensity.as_ref().and_then(|p| {
+            p.propensity(customer_id, o, req.channel)
+                .filter(|x| x.is_finite())
+                .map(|x| (x.clamp(0.0, 1.0), p.name().to_string()))
+        });
         let (propensity, origin) = match scored {
             Some((x, name)) => (x, PropensityOrigin::Model { name }),
             None => {
@@ -1033,7 +1045,11 @@ impl DecisionEngine {
             }
         }
         let value_yuan = ((o.value_fen - o.cost_fen).max(0)) as f64 / 100.0;
-        let product_weight = levers.product_weights.get(&o.product_id).copied().unwrap_or(1.0);
+        let product_weight = levers
+            .product_weights
+            .get(&o.product_id)
+            .copied()
+            .unwrap_or(1.0);
         let pinned_weight = match &o.pinned_campaign {
             Some(c) => levers
                 .campaign_weights
@@ -1128,7 +1144,11 @@ impl DecisionEngine {
         // The features the decision used, if it is still remembered.
         let mut from_decision = None;
         if let Some(id) = &r.decision_id {
-            let mut g = self.pending.shard(id).lock().unwrap_or_else(|e| e.into_inner());
+            let mut g = self
+                .pending
+                .shard(id)
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             if let Some(p) = g.0.get_mut(id)
                 && p.customer_id == r.customer_id
                 && p.channel == r.channel
@@ -1178,7 +1198,9 @@ impl DecisionEngine {
                 if co.offer.treatment(c).is_none() {
                     continue;
                 }
-                let m = co.models[c.index()].read().unwrap_or_else(|e| e.into_inner());
+                let m = co.models[c.index()]
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner());
                 let mut top: Vec<(f64, u32)> = m
                     .mean
                     .iter()

@@ -48,24 +48,49 @@ pub enum RiskLevelSource {
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum ReasonCode {
     /// The customer is not in the offer's eligibility audience.
-    NotInAudience { expression: String },
+    NotInAudience {
+        expression: String,
+    },
     /// The customer is not in the audience index, and the offer has an eligibility rule.
     UnknownCustomer,
-    OfferNotActive { status: String },
-    NotYetValid { valid_from: String },
-    Expired { valid_to: String },
-    NoTreatment { channel: Channel },
-    AlreadyHeld { product_id: String },
-    AcceptedRecently { accepted_at: String, window_days: u32 },
+    OfferNotActive {
+        status: String,
+    },
+    NotYetValid {
+        valid_from: String,
+    },
+    Expired {
+        valid_to: String,
+    },
+    NoTreatment {
+        channel: Channel,
+    },
+    AlreadyHeld {
+        product_id: String,
+    },
+    AcceptedRecently {
+        accepted_at: String,
+        window_days: u32,
+    },
     AboveSuitability {
         customer_level: CustomerRiskLevel,
         product_level: ProductRiskLevel,
         source: RiskLevelSource,
     },
     DoNotContact,
-    NoMarketingConsent { channel: Channel, detail: String },
-    QuietHours { channel: Channel, local_time: String, window: String },
-    Suppressed { rejects: u32, window_days: u32 },
+    NoMarketingConsent {
+        channel: Channel,
+        detail: String,
+    },
+    QuietHours {
+        channel: Channel,
+        local_time: String,
+        window: String,
+    },
+    Suppressed {
+        rejects: u32,
+        window_days: u32,
+    },
     CapReached {
         /// `None`: the global (all-channel) cap.
         channel: Option<Channel>,
@@ -74,7 +99,10 @@ pub enum ReasonCode {
         used: u32,
     },
     /// Passed every policy but ranked below the number of offers asked for.
-    BelowCutoff { rank: usize, max_offers: usize },
+    BelowCutoff {
+        rank: usize,
+        max_offers: usize,
+    },
 }
 
 fn lvl_c(l: CustomerRiskLevel) -> &'static str {
@@ -130,7 +158,10 @@ impl ReasonCode {
             ),
             ReasonCode::DoNotContact => "客户在免打扰名单中".into(),
             ReasonCode::NoMarketingConsent { channel, detail } => {
-                format!("客户未授权通过{}接收营销信息（{detail}）", channel.name_zh())
+                format!(
+                    "客户未授权通过{}接收营销信息（{detail}）",
+                    channel.name_zh()
+                )
             }
             ReasonCode::QuietHours {
                 channel,
@@ -198,7 +229,8 @@ impl ReasonCode {
                 match source {
                     RiskLevelSource::Questionnaire => "from this request's questionnaire",
                     RiskLevelSource::ProfileTag => "from the customer profile",
-                    RiskLevelSource::DefaultC1 => "not assessed, treated as the most conservative C1",
+                    RiskLevelSource::DefaultC1 =>
+                        "not assessed, treated as the most conservative C1",
                 }
             ),
             ReasonCode::DoNotContact => "customer is on the do-not-contact list".into(),

@@ -42,7 +42,14 @@ pub fn demo_index(n: usize, seed: u64) -> AudienceIndex {
     let mut b = IndexBuilder::new(ids);
     let tiers = ["mass", "affluent", "vip", "private"];
     let levels = ["c1", "c2", "c3", "c4", "c5"];
-    let stages = ["new", "growing", "mature", "declining", "dormant", "churned"];
+    let stages = [
+        "new",
+        "growing",
+        "mature",
+        "declining",
+        "dormant",
+        "churned",
+    ];
     let mut age = Vec::with_capacity(n);
     let mut tier = Vec::with_capacity(n);
     let mut level = Vec::with_capacity(n);

@@ -219,9 +219,11 @@ impl ContactLedger {
         let retention = self.retention_ms;
         self.with(customer_id, |log| {
             // A retried decision (same id) already holds its reservation.
-            if log.contacts.iter().any(|c| {
-                c.decision_id.as_deref() == Some(decision_id) && &*c.offer_id == offer_id
-            }) {
+            if log
+                .contacts
+                .iter()
+                .any(|c| c.decision_id.as_deref() == Some(decision_id) && &*c.offer_id == offer_id)
+            {
                 return Ok(());
             }
             for cap in caps {
@@ -254,10 +256,12 @@ impl ContactLedger {
         let t = now.timestamp_millis();
         self.peek(customer_id, |log| {
             let log = log?;
-            caps.iter().find(|c| !log.fits(c, channel, t)).map(|c| CapViolation {
-                cap: *c,
-                used: log.used(c, t),
-            })
+            caps.iter()
+                .find(|c| !log.fits(c, channel, t))
+                .map(|c| CapViolation {
+                    cap: *c,
+                    used: log.used(c, t),
+                })
         })
     }
 
@@ -352,7 +356,11 @@ impl ContactLedger {
         self.peek(customer_id, |log| {
             if let Some(log) = log {
                 for r in &log.responses {
-                    let w = if r.kind == ResponseKind::Reject { rw } else { aw };
+                    let w = if r.kind == ResponseKind::Reject {
+                        rw
+                    } else {
+                        aw
+                    };
                     if r.ts > t - w && r.ts <= t {
                         each(&r.offer_id, r.kind, r.ts);
                     }
@@ -405,25 +413,58 @@ mod tests {
             max: 2,
             window_days: 7.0,
         }];
-        assert!(l.try_reserve("A", Channel::Sms, "O1", "d1", t0(), &caps).is_ok());
         assert!(
-            l.try_reserve("A", Channel::Sms, "O1", "d2", t0() + Duration::days(1), &caps)
+            l.try_reserve("A", Channel::Sms, "O1", "d1", t0(), &caps)
                 .is_ok()
         );
+        assert!(
+            l.try_reserve(
+                "A",
+                Channel::Sms,
+                "O1",
+                "d2",
+                t0() + Duration::days(1),
+                &caps
+            )
+            .is_ok()
+        );
         let v = l
-            .try_reserve("A", Channel::Sms, "O1", "d3", t0() + Duration::days(2), &caps)
+            .try_reserve(
+                "A",
+                Channel::Sms,
+                "O1",
+                "d3",
+                t0() + Duration::days(2),
+                &caps,
+            )
             .unwrap_err();
         assert_eq!(v.used, 2);
         // Other channels are not covered by an SMS cap.
-        assert!(l.try_reserve("A", Channel::Email, "O1", "d4", t0(), &caps).is_ok());
-        // Exactly 7 days after the first contact it has left the window (t0, t0+7d].
         assert!(
-            l.try_reserve("A", Channel::Sms, "O1", "d5", t0() + Duration::days(7), &caps)
+            l.try_reserve("A", Channel::Email, "O1", "d4", t0(), &caps)
                 .is_ok()
         );
-        assert_eq!(l.count("A", Some(Channel::Sms), t0() + Duration::days(7), 7.0), 2);
+        // Exactly 7 days after the first contact it has left the window (t0, t0+7d].
+        assert!(
+            l.try_reserve(
+                "A",
+                Channel::Sms,
+                "O1",
+                "d5",
+                t0() + Duration::days(7),
+                &caps
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            l.count("A", Some(Channel::Sms), t0() + Duration::days(7), 7.0),
+            2
+        );
         assert_eq!(l.release("A", "d5"), 1);
-        assert_eq!(l.count("A", Some(Channel::Sms), t0() + Duration::days(7), 7.0), 1);
+        assert_eq!(
+            l.count("A", Some(Channel::Sms), t0() + Duration::days(7), 7.0),
+            1
+        );
     }
 
     #[test]
@@ -437,20 +478,36 @@ mod tests {
         l.seed_contact("A", Channel::Sms, "O1", t0() + Duration::days(3));
         l.seed_contact("A", Channel::Wechat, "O1", t0() + Duration::days(4));
         // (t0-4d, t0+3d] would be fine, but (t0-3d+ε … t0+4d] would hold three.
-        assert!(l.try_reserve("A", Channel::Email, "O2", "d", t0(), &caps).is_err());
+        assert!(
+            l.try_reserve("A", Channel::Email, "O2", "d", t0(), &caps)
+                .is_err()
+        );
         // Far enough before, it fits.
         assert!(
-            l.try_reserve("A", Channel::Email, "O2", "d", t0() - Duration::days(4), &caps)
-                .is_ok()
+            l.try_reserve(
+                "A",
+                Channel::Email,
+                "O2",
+                "d",
+                t0() - Duration::days(4),
+                &caps
+            )
+            .is_ok()
         );
-        assert!(l.check("A", Channel::Sms, t0() + Duration::days(5), &caps).is_some());
+        assert!(
+            l.check("A", Channel::Sms, t0() + Duration::days(5), &caps)
+                .is_some()
+        );
         assert!(l.check("B", Channel::Sms, t0(), &caps).is_none());
         let zero = [Cap {
             channel: Some(Channel::CallCentre),
             max: 0,
             window_days: 1.0,
         }];
-        assert!(l.try_reserve("B", Channel::CallCentre, "O", "d", t0(), &zero).is_err());
+        assert!(
+            l.try_reserve("B", Channel::CallCentre, "O", "d", t0(), &zero)
+                .is_err()
+        );
     }
 
     #[test]
@@ -461,7 +518,9 @@ mod tests {
         l.record_response("A", "O2", ResponseKind::Accept, t0() - Duration::days(50));
         l.record_response("A", "O2", ResponseKind::Click, t0());
         let mut seen = Vec::new();
-        l.offer_history("A", t0(), 30.0, 90.0, |o, k, _| seen.push((o.to_string(), k)));
+        l.offer_history("A", t0(), 30.0, 90.0, |o, k, _| {
+            seen.push((o.to_string(), k))
+        });
         seen.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(
             seen,

@@ -64,9 +64,9 @@ pub use channel::{Channel, QuietHours};
 pub use config::{ContextWeight, EngineConfig, Levers, Suppression};
 pub use consent::{ConsentAnswer, ConsentEvent, ConsentView, InMemoryConsents, Purpose};
 pub use engine::{
-    BindReport, Candidate, CandidateOutcome, ChosenOffer, CustomerFacts, Decision,
-    DecisionContext, DecisionEngine, DecisionRequest, EngineError, Factors, Message,
-    ModelSummary, PropensityOrigin, PropensitySource, Response, ResponseOutcome, Selection,
+    BindReport, Candidate, CandidateOutcome, ChosenOffer, CustomerFacts, Decision, DecisionContext,
+    DecisionEngine, DecisionRequest, EngineError, Factors, Message, ModelSummary, PropensityOrigin,
+    PropensitySource, Response, ResponseOutcome, Selection,
 };
 pub use explain::{Policy, Reason, ReasonCode, RiskLevelSource};
 pub use features::PredictorSpec;

@@ -21,7 +21,12 @@ mod tests {
         assert_eq!(c.len(), 13);
         for o in c.current() {
             let n: u32 = o.product_id[1..].parse().unwrap();
-            assert!((1..=20).contains(&n), "{} uses unknown product {}", o.id, o.product_id);
+            assert!(
+                (1..=20).contains(&n),
+                "{} uses unknown product {}",
+                o.id,
+                o.product_id
+            );
         }
         // Covers every product risk level.
         let mut levels: Vec<_> = c.current().map(|o| o.risk_level).collect();

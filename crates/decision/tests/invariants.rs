@@ -126,13 +126,15 @@ fn req() -> impl Strategy<Value = Req> {
         1usize..4,
         prop::option::of(1u8..=5),
     )
-        .prop_map(|(customer, channel, minutes, max_offers, questionnaire)| Req {
-            customer,
-            channel,
-            minutes,
-            max_offers,
-            questionnaire,
-        })
+        .prop_map(
+            |(customer, channel, minutes, max_offers, questionnaire)| Req {
+                customer,
+                channel,
+                minutes,
+                max_offers,
+                questionnaire,
+            },
+        )
 }
 
 fn to_request(r: &Req) -> DecisionRequest {
@@ -153,11 +155,7 @@ fn to_request(r: &Req) -> DecisionRequest {
 }
 
 fn offers_strategy() -> impl Strategy<Value = Vec<Offer>> {
-    prop::collection::vec(
-        (1u8..=5, prop::collection::vec(channel(), 1..4)),
-        1..12,
-    )
-    .prop_map(|v| {
+    prop::collection::vec((1u8..=5, prop::collection::vec(channel(), 1..4)), 1..12).prop_map(|v| {
         v.into_iter()
             .enumerate()
             .map(|(i, (risk, mut chans))| {
@@ -310,10 +308,20 @@ proptest! {
 #[test]
 fn concurrent_deciders_fill_but_never_exceed_a_cap() {
     let consents = Arc::new(InMemoryConsents::new());
-    consents.grant_all(&customer_id(0), Purpose::Marketing, t0() - Duration::days(1));
-    let caps = vec![Cap { channel: None, max: 3, window_days: 7.0 }];
+    consents.grant_all(
+        &customer_id(0),
+        Purpose::Marketing,
+        t0() - Duration::days(1),
+    );
+    let caps = vec![Cap {
+        channel: None,
+        max: 3,
+        window_days: 7.0,
+    }];
     let e = Arc::new(engine(
-        (0..5).map(|i| offer(i + 1, 1, &[Channel::AppPush, Channel::Email])).collect(),
+        (0..5)
+            .map(|i| offer(i + 1, 1, &[Channel::AppPush, Channel::Email]))
+            .collect(),
         consents,
         caps.clone(),
         0.0,
@@ -323,8 +331,16 @@ fn concurrent_deciders_fill_but_never_exceed_a_cap() {
             let e = e.clone();
             s.spawn(move || {
                 for j in 0..50 {
-                    let ch = if (j + k) % 2 == 0 { Channel::AppPush } else { Channel::Email };
-                    let mut r = DecisionRequest::new(&customer_id(0), ch, t0() + Duration::hours(12) + Duration::minutes(j));
+                    let ch = if (j + k) % 2 == 0 {
+                        Channel::AppPush
+                    } else {
+                        Channel::Email
+                    };
+                    let mut r = DecisionRequest::new(
+                        &customer_id(0),
+                        ch,
+                        t0() + Duration::hours(12) + Duration::minutes(j),
+                    );
                     r.max_offers = Some(2);
                     e.decide(&r);
                 }

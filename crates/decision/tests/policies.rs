@@ -35,7 +35,11 @@ fn setup(offers: Vec<Offer>, config: EngineConfig, customers: usize) -> Setup {
     let index = demo_index(customers, 7);
     let consents = Arc::new(InMemoryConsents::new());
     for i in 0..customers {
-        consents.grant_all(&customer_id(i), Purpose::Marketing, noon() - Duration::days(100));
+        consents.grant_all(
+            &customer_id(i),
+            Purpose::Marketing,
+            noon() - Duration::days(100),
+        );
     }
     let ledger = Arc::new(ContactLedger::new(config.retention_days()));
     let engine = DecisionEngine::new(
@@ -81,18 +85,32 @@ fn customer_with_level(s: &Setup, level: Option<&str>) -> String {
 #[test]
 fn eligibility_removes_customers_outside_the_audience() {
     let s = setup(
-        vec![offer("A", "P001", "R1", "age >= 200"), offer("B", "P001", "R1", "")],
+        vec![
+            offer("A", "P001", "R1", "age >= 200"),
+            offer("B", "P001", "R1", ""),
+        ],
         no_control(),
         200,
     );
-    let d = s.engine.decide(&DecisionRequest::new(&customer_id(0), Channel::AppPush, noon()));
+    let d = s.engine.decide(&DecisionRequest::new(
+        &customer_id(0),
+        Channel::AppPush,
+        noon(),
+    ));
     let r = reason_of(&d, "A").unwrap();
     assert_eq!(r.policy, Policy::Eligibility);
-    assert!(matches!(&r.code, ReasonCode::NotInAudience { expression } if expression == "age >= 200"));
+    assert!(
+        matches!(&r.code, ReasonCode::NotInAudience { expression } if expression == "age >= 200")
+    );
     assert!(r.text_zh.contains("资格规则") && r.text_en.contains("age >= 200"));
     // A customer outside the index is eligible only for rule-free offers.
-    let d = s.engine.decide(&DecisionRequest::new("NOBODY", Channel::AppPush, noon()));
-    assert_eq!(reason_of(&d, "A").unwrap().code, ReasonCode::UnknownCustomer);
+    let d = s
+        .engine
+        .decide(&DecisionRequest::new("NOBODY", Channel::AppPush, noon()));
+    assert_eq!(
+        reason_of(&d, "A").unwrap().code,
+        ReasonCode::UnknownCustomer
+    );
     assert!(!d.customer.indexed);
     // NOBODY has no consent, so B is removed by consent, after passing eligibility.
     assert_eq!(reason_of(&d, "B").unwrap().policy, Policy::Consent);
@@ -131,17 +149,35 @@ fn applicability_dates_treatment_holdings_and_recent_accepts() {
     req.max_offers = Some(5);
     let d = s.engine.decide(&req);
     let code = |o: &str| reason_of(&d, o).map(|r| (r.policy, r.code.clone()));
-    assert!(matches!(code("F"), Some((Policy::Applicability, ReasonCode::NotYetValid { .. }))));
-    assert!(matches!(code("E"), Some((Policy::Applicability, ReasonCode::Expired { .. }))));
-    assert!(matches!(code("Z"), Some((Policy::Applicability, ReasonCode::OfferNotActive { .. }))));
-    assert!(matches!(code("H"), Some((Policy::Applicability, ReasonCode::AlreadyHeld { .. }))));
+    assert!(matches!(
+        code("F"),
+        Some((Policy::Applicability, ReasonCode::NotYetValid { .. }))
+    ));
+    assert!(matches!(
+        code("E"),
+        Some((Policy::Applicability, ReasonCode::Expired { .. }))
+    ));
+    assert!(matches!(
+        code("Z"),
+        Some((Policy::Applicability, ReasonCode::OfferNotActive { .. }))
+    ));
+    assert!(matches!(
+        code("H"),
+        Some((Policy::Applicability, ReasonCode::AlreadyHeld { .. }))
+    ));
     assert_eq!(d.offers.len(), 1);
     assert_eq!(d.offers[0].offer_id, "K");
     // 2024-06-02 ends at 16:00 UTC (midnight in Shanghai): the offer is still valid at
     // 15:59 UTC on that day and gone a minute later — validity is a local day.
     let late = Utc.with_ymd_and_hms(2024, 6, 2, 15, 59, 0).unwrap();
-    let d2 = s.engine.decide(&DecisionRequest { simulate: true, ..DecisionRequest::new(&c, Channel::Email, late) });
-    assert!(matches!(reason_of(&d2, "E").map(|r| &r.code), Some(ReasonCode::NoTreatment { .. })));
+    let d2 = s.engine.decide(&DecisionRequest {
+        simulate: true,
+        ..DecisionRequest::new(&c, Channel::Email, late)
+    });
+    assert!(matches!(
+        reason_of(&d2, "E").map(|r| &r.code),
+        Some(ReasonCode::NoTreatment { .. })
+    ));
 
     // Accepting K stops it being offered again within the window.
     s.engine
@@ -154,9 +190,19 @@ fn applicability_dates_treatment_holdings_and_recent_accepts() {
             ts: noon() + Duration::minutes(5),
         })
         .unwrap();
-    let d = s.engine.decide(&DecisionRequest::new(&c, Channel::AppPush, noon() + Duration::days(1)));
+    let d = s.engine.decide(&DecisionRequest::new(
+        &c,
+        Channel::AppPush,
+        noon() + Duration::days(1),
+    ));
     let r = reason_of(&d, "K").unwrap();
-    assert!(matches!(r.code, ReasonCode::AcceptedRecently { window_days: 90, .. }));
+    assert!(matches!(
+        r.code,
+        ReasonCode::AcceptedRecently {
+            window_days: 90,
+            ..
+        }
+    ));
     assert!(r.text_en.contains("accepted"));
 }
 
@@ -166,7 +212,9 @@ fn holdings_in_the_index_make_an_offer_inapplicable() {
     let index = demo_index(200, 7);
     let holders = index.members("holds product \"P001\"").unwrap();
     let c = customer_id(holders.min().unwrap() as usize);
-    let d = s.engine.decide(&DecisionRequest::new(&c, Channel::AppPush, noon()));
+    let d = s
+        .engine
+        .decide(&DecisionRequest::new(&c, Channel::AppPush, noon()));
     assert!(matches!(
         reason_of(&d, "D").map(|r| &r.code),
         Some(ReasonCode::AlreadyHeld { product_id }) if product_id == "P001"
@@ -191,7 +239,11 @@ fn suitability_uses_questionnaire_then_profile_then_c1() {
     assert!(reason_of(&d, "R3").is_none());
     let r = reason_of(&d, "R5").unwrap();
     assert_eq!(r.policy, Policy::Suitability);
-    assert!(r.text_zh.contains("R5") && r.text_zh.contains("C3"), "{}", r.text_zh);
+    assert!(
+        r.text_zh.contains("R5") && r.text_zh.contains("C3"),
+        "{}",
+        r.text_zh
+    );
 
     // A fresh questionnaire result in the request wins over the profile.
     req.context.risk_level = Some(CustomerRiskLevel::C5);
@@ -206,7 +258,14 @@ fn suitability_uses_questionnaire_then_profile_then_c1() {
     let d = s.engine.decide(&req);
     assert_eq!(d.customer.risk_level_source, RiskLevelSource::DefaultC1);
     let r = reason_of(&d, "R3").unwrap();
-    assert!(matches!(r.code, ReasonCode::AboveSuitability { customer_level: CustomerRiskLevel::C1, product_level: ProductRiskLevel::R3, .. }));
+    assert!(matches!(
+        r.code,
+        ReasonCode::AboveSuitability {
+            customer_level: CustomerRiskLevel::C1,
+            product_level: ProductRiskLevel::R3,
+            ..
+        }
+    ));
     assert!(r.text_en.contains("not assessed"));
     assert_eq!(d.offers[0].offer_id, "R1");
 }
@@ -222,15 +281,23 @@ fn consent_and_do_not_contact() {
         granted: false,
         ts: noon() - Duration::days(1),
     });
-    let d = s.engine.decide(&DecisionRequest::new(&c, Channel::Sms, noon()));
+    let d = s
+        .engine
+        .decide(&DecisionRequest::new(&c, Channel::Sms, noon()));
     let r = reason_of(&d, "A").unwrap();
     assert_eq!(r.policy, Policy::Consent);
     assert!(r.text_zh.contains("短信"));
     // App push is still consented.
-    let d = s.engine.decide(&DecisionRequest::new(&c, Channel::AppPush, noon()));
+    let d = s
+        .engine
+        .decide(&DecisionRequest::new(&c, Channel::AppPush, noon()));
     assert_eq!(d.offers.len(), 1);
     s.consents.set_do_not_contact(&c, true);
-    let d = s.engine.decide(&DecisionRequest::new(&c, Channel::AppPush, noon() + Duration::days(3)));
+    let d = s.engine.decide(&DecisionRequest::new(
+        &c,
+        Channel::AppPush,
+        noon() + Duration::days(3),
+    ));
     assert_eq!(reason_of(&d, "A").unwrap().code, ReasonCode::DoNotContact);
 }
 
@@ -241,22 +308,47 @@ fn contact_policy_quiet_hours_caps_and_suppression() {
     let c = customer_id(2);
     // 22:30 in Shanghai: SMS is quiet.
     let night = Utc.with_ymd_and_hms(2024, 6, 3, 14, 30, 0).unwrap();
-    let d = s.engine.decide(&DecisionRequest::new(&c, Channel::Sms, night));
+    let d = s
+        .engine
+        .decide(&DecisionRequest::new(&c, Channel::Sms, night));
     let r = reason_of(&d, "A").unwrap();
-    assert!(matches!(&r.code, ReasonCode::QuietHours { window, local_time, .. } if window == "21:00–08:00" && local_time == "22:30"));
+    assert!(
+        matches!(&r.code, ReasonCode::QuietHours { window, local_time, .. } if window == "21:00–08:00" && local_time == "22:30")
+    );
     assert!(r.text_zh.contains("免打扰"));
 
     // SMS cap: 2 per 7 days. Two decisions get a contact, the third is capped.
     for k in 0..2 {
-        let d = s.engine.decide(&DecisionRequest::new(&c, Channel::Sms, noon() + Duration::hours(k)));
+        let d = s.engine.decide(&DecisionRequest::new(
+            &c,
+            Channel::Sms,
+            noon() + Duration::hours(k),
+        ));
         assert_eq!(d.offers.len(), 1, "{d}");
     }
-    let d = s.engine.decide(&DecisionRequest::new(&c, Channel::Sms, noon() + Duration::hours(3)));
+    let d = s.engine.decide(&DecisionRequest::new(
+        &c,
+        Channel::Sms,
+        noon() + Duration::hours(3),
+    ));
     assert!(d.offers.is_empty());
     let r = reason_of(&d, "A").unwrap();
-    assert!(matches!(r.code, ReasonCode::CapReached { channel: Some(Channel::Sms), max: 2, used: 2, .. }));
+    assert!(matches!(
+        r.code,
+        ReasonCode::CapReached {
+            channel: Some(Channel::Sms),
+            max: 2,
+            used: 2,
+            ..
+        }
+    ));
     assert!(r.text_en.contains("SMS cap reached"));
-    assert_eq!(s.engine.ledger().count(&c, Some(Channel::Sms), noon() + Duration::hours(3), 7.0), 2);
+    assert_eq!(
+        s.engine
+            .ledger()
+            .count(&c, Some(Channel::Sms), noon() + Duration::hours(3), 7.0),
+        2
+    );
 
     // Two rejects of A within 30 days suppress A (B is still offered).
     let c2 = customer_id(4);
@@ -276,7 +368,13 @@ fn contact_policy_quiet_hours_caps_and_suppression() {
     req.max_offers = Some(2);
     let d = s.engine.decide(&req);
     let r = reason_of(&d, "A").unwrap();
-    assert!(matches!(r.code, ReasonCode::Suppressed { rejects: 2, window_days: 30 }));
+    assert!(matches!(
+        r.code,
+        ReasonCode::Suppressed {
+            rejects: 2,
+            window_days: 30
+        }
+    ));
     assert_eq!(d.offers.len(), 1);
     assert_eq!(d.offers[0].offer_id, "B");
 }
@@ -306,7 +404,10 @@ fn arbitration_factors_levers_and_context() {
         let product = f.propensity * f.context_weight * f.value_yuan * f.levers.total;
         assert!((product - f.priority).abs() < 1e-12);
         assert!((f.value_yuan - 100.0).abs() < 1e-9);
-        assert!(matches!(f.propensity_origin, PropensityOrigin::Adaptive { evidence: 0, .. }));
+        assert!(matches!(
+            f.propensity_origin,
+            PropensityOrigin::Adaptive { evidence: 0, .. }
+        ));
     }
     let b_f = &d.offers.iter().find(|o| o.offer_id == "B").unwrap().factors;
     assert_eq!(b_f.levers.pinned_campaign_weight, 1.5);
@@ -343,9 +444,17 @@ impl PropensitySource for FixedModel {
 fn trained_scores_override_the_adaptive_model_and_personalisation_renders() {
     let index = demo_index(20, 7);
     let consents = Arc::new(InMemoryConsents::new());
-    consents.grant_all(&customer_id(1), Purpose::Marketing, noon() - Duration::days(1));
+    consents.grant_all(
+        &customer_id(1),
+        Purpose::Marketing,
+        noon() - Duration::days(1),
+    );
     let engine = DecisionEngine::new(
-        Catalog::from_offers(vec![offer("A", "P001", "R1", ""), offer("B", "P002", "R1", "")]).unwrap(),
+        Catalog::from_offers(vec![
+            offer("A", "P001", "R1", ""),
+            offer("B", "P002", "R1", ""),
+        ])
+        .unwrap(),
         Some(&index),
         no_control(),
         consents,
@@ -359,10 +468,18 @@ fn trained_scores_override_the_adaptive_model_and_personalisation_renders() {
     let d = engine.decide(&req);
     let a = d.offers.iter().find(|o| o.offer_id == "A").unwrap();
     assert_eq!(a.factors.propensity, 0.4);
-    assert_eq!(a.factors.propensity_origin, PropensityOrigin::Model { name: "champion-v3".into() });
+    assert_eq!(
+        a.factors.propensity_origin,
+        PropensityOrigin::Model {
+            name: "champion-v3".into()
+        }
+    );
     assert_eq!(a.message.text_zh, "张*您好，权益A");
     let b = d.offers.iter().find(|o| o.offer_id == "B").unwrap();
-    assert!(matches!(b.factors.propensity_origin, PropensityOrigin::Adaptive { .. }));
+    assert!(matches!(
+        b.factors.propensity_origin,
+        PropensityOrigin::Adaptive { .. }
+    ));
     // The decision serialises for the API, with zh/en reason texts.
     let json = serde_json::to_value(&d).unwrap();
     assert_eq!(json["offers"][0]["selection"], "arbitration");
@@ -371,7 +488,9 @@ fn trained_scores_override_the_adaptive_model_and_personalisation_renders() {
 
 #[test]
 fn control_group_gets_a_random_eligible_offer_and_is_flagged() {
-    let offers: Vec<Offer> = (0..6).map(|i| offer(&format!("O{i}"), &format!("P10{i}"), "R1", "")).collect();
+    let offers: Vec<Offer> = (0..6)
+        .map(|i| offer(&format!("O{i}"), &format!("P10{i}"), "R1", ""))
+        .collect();
     let config = EngineConfig {
         control_share: 0.5,
         ..Default::default()
@@ -393,7 +512,10 @@ fn control_group_gets_a_random_eligible_offer_and_is_flagged() {
             assert_eq!(d.offers[0].selection, Selection::Arbitration);
         }
     }
-    assert!((70..130).contains(&control), "control {control} of 200 at 50%");
+    assert!(
+        (70..130).contains(&control),
+        "control {control} of 200 at 50%"
+    );
     assert!(picks.len() >= 4, "random picks should vary: {picks:?}");
 }
 
@@ -407,7 +529,13 @@ fn idempotent_retry_and_release() {
     let d2 = s.engine.decide(&req);
     assert_eq!(d1.offers.len(), 1);
     assert_eq!(d2.offers.len(), 1);
-    assert_eq!(s.engine.ledger().count(&c, Some(Channel::Sms), noon(), 7.0), 1);
+    assert_eq!(
+        s.engine.ledger().count(&c, Some(Channel::Sms), noon(), 7.0),
+        1
+    );
     assert_eq!(s.engine.release(&c, "retry-1"), 1);
-    assert_eq!(s.engine.ledger().count(&c, Some(Channel::Sms), noon(), 7.0), 0);
+    assert_eq!(
+        s.engine.ledger().count(&c, Some(Channel::Sms), noon(), 7.0),
+        0
+    );
 }
