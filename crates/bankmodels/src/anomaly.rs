@@ -43,7 +43,10 @@ pub const FEATURES: &[&str] = &[
 ];
 
 pub fn transaction_sql(end: NaiveDate) -> String {
-    let e = format!("TIMESTAMP '{} 00:00:00'", (end + Days::new(1)).format("%Y-%m-%d"));
+    let e = format!(
+        "TIMESTAMP '{} 00:00:00'",
+        (end + Days::new(1)).format("%Y-%m-%d")
+    );
     let w = WINDOW_DAYS;
     let b = WINDOW_DAYS + BASELINE_DAYS;
     format!(
@@ -106,7 +109,9 @@ pub async fn score_transactions(
     let batches = engine.query(&transaction_sql(end)).await?;
     let (txn_ids, cols, _) = crate::features::batches_to_columns(&batches, "txn_id")?;
     let customer_ids: Vec<String> = match cols.iter().find(|c| c.name == "customer_id") {
-        Some(c) => (0..c.len()).map(|i| c.text(i).unwrap_or_default()).collect(),
+        Some(c) => (0..c.len())
+            .map(|i| c.text(i).unwrap_or_default())
+            .collect(),
         None => Vec::new(),
     };
     let n = txn_ids.len();

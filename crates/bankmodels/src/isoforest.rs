@@ -78,7 +78,15 @@ impl IsolationForest {
             }
             let mut sample: Vec<u32> = all[..psi.min(n)].to_vec();
             let mut nodes = Vec::new();
-            build(&mut nodes, data, n_features, &mut sample, 0, max_depth, &mut rng);
+            build(
+                &mut nodes,
+                data,
+                n_features,
+                &mut sample,
+                0,
+                max_depth,
+                &mut rng,
+            );
             trees.push(Tree { nodes });
         }
         IsolationForest {

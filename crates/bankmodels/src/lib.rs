@@ -153,7 +153,12 @@ pub async fn data_end(engine: &dyn AnalyticsEngine) -> Result<NaiveDate, BankMod
         .and_then(|r| r.get("d"))
         .and_then(|v| v.as_str())
         .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-        .ok_or_else(|| BankModelError::data("bank models", "there are no transactions: ingest data first (zhiying ingest or zhiying demo)"))
+        .ok_or_else(|| {
+            BankModelError::data(
+                "bank models",
+                "there are no transactions: ingest data first (zhiying ingest or zhiying demo)",
+            )
+        })
 }
 
 /// Trains the selected models, evaluates them on held-out customers, saves them and writes
@@ -284,8 +289,8 @@ pub(crate) fn fit_binary(
     let xte = x.select_rows(&parts[2])?;
     let model = GbdtModel::train_with_validation(&xtr, &ytr, &xva, &yva, &cfg)?;
     let p = model.predict(&xte)?;
-    let report = EvaluationReport::binary(&yte, &p)?
-        .with_feature_importance(model.feature_importance()?);
+    let report =
+        EvaluationReport::binary(&yte, &p)?.with_feature_importance(model.feature_importance()?);
     Ok(Trained {
         model,
         report,
@@ -328,15 +333,19 @@ impl SavedBankModel {
 
     /// Probabilities for a feature frame (boosted-tree models only).
     pub fn predict(&self, frame: &Frame) -> Result<Vec<f64>, BankModelError> {
-        let saved = self.gbdt.as_ref().ok_or_else(|| {
-            BankModelError::data(&self.summary.name, "not a boosted-tree model")
-        })?;
+        let saved = self
+            .gbdt
+            .as_ref()
+            .ok_or_else(|| BankModelError::data(&self.summary.name, "not a boosted-tree model"))?;
         Ok(GbdtModel::from_saved(saved)?.predict(frame)?)
     }
 }
 
 fn model_path(dd: &DataDir, name: &str) -> PathBuf {
-    dd.root().join("models").join("bank").join(format!("{name}.json"))
+    dd.root()
+        .join("models")
+        .join("bank")
+        .join(format!("{name}.json"))
 }
 
 pub(crate) fn save_model(
@@ -356,7 +365,8 @@ pub(crate) fn save_model(
         isolation_forest: forest.cloned(),
     };
     let tmp = path.with_extension("json.tmp");
-    let body = serde_json::to_vec(&saved).map_err(|e| BankModelError::data(&summary.name, e.to_string()))?;
+    let body = serde_json::to_vec(&saved)
+        .map_err(|e| BankModelError::data(&summary.name, e.to_string()))?;
     std::fs::write(&tmp, body).map_err(|e| BankModelError::io(&tmp, e))?;
     std::fs::rename(&tmp, &path).map_err(|e| BankModelError::io(&path, e))?;
     Ok(())

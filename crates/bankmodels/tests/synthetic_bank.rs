@@ -75,7 +75,9 @@ async fn read_csv_parquet_customers(
     engine: &DataFusionEngine,
 ) -> HashMap<String, HashMap<String, String>> {
     let rows = engine
-        .query_json("SELECT customer_id, CAST(monthly_income_fen AS DOUBLE) AS income FROM customers")
+        .query_json(
+            "SELECT customer_id, CAST(monthly_income_fen AS DOUBLE) AS income FROM customers",
+        )
         .await
         .unwrap();
     rows.into_iter()
@@ -101,8 +103,11 @@ async fn models_recover_the_planted_truth() {
     let summary = zhiying_bankmodels::train_and_score(&bank.engine, &bank.dd, &opts)
         .await
         .unwrap();
-    let by_name: HashMap<&str, &zhiying_bankmodels::ModelSummary> =
-        summary.models.iter().map(|m| (m.name.as_str(), m)).collect();
+    let by_name: HashMap<&str, &zhiying_bankmodels::ModelSummary> = summary
+        .models
+        .iter()
+        .map(|m| (m.name.as_str(), m))
+        .collect();
 
     // ── Churn: the label comes from behaviour, the truth from the generator. ──
     let churn_m = by_name["churn"];
@@ -134,28 +139,52 @@ async fn models_recover_the_planted_truth() {
         .filter(|(a, b)| (*a - *b).abs() < 0.5)
         .count() as f64
         / y.len() as f64;
-    assert!(agree > 0.95, "label agrees with the planted churn for {agree:.3}");
+    assert!(
+        agree > 0.95,
+        "label agrees with the planted churn for {agree:.3}"
+    );
     let model = zhiying_bankmodels::SavedBankModel::load(&bank.dd, "churn").unwrap();
     let p = model.predict(&table.frame).unwrap();
     let planted_auc = auc(&planted, &p).unwrap();
-    assert!(planted_auc > 0.80, "AUC against planted churners {planted_auc}");
-    // The planted drivers are among the model's top features.
-    let top: Vec<&str> = churn_m.top_features.iter().map(|(f, _)| f.as_str()).collect();
     assert!(
-        top.iter().any(|f| f.contains("competitor") || f.contains("trend") || f.contains("days_since")),
+        planted_auc > 0.80,
+        "AUC against planted churners {planted_auc}"
+    );
+    // The planted drivers are among the model's top features.
+    let top: Vec<&str> = churn_m
+        .top_features
+        .iter()
+        .map(|(f, _)| f.as_str())
+        .collect();
+    assert!(
+        top.iter()
+            .any(|f| f.contains("competitor") || f.contains("trend") || f.contains("days_since")),
         "top churn features {top:?}"
     );
 
     // ── Propensity: the credit-card look-alike must rank like the planted affinity. ──
     let cc = by_name[propensity::model_name("credit_card").as_str()];
-    assert!(cc.test_auc.unwrap() > 0.70, "credit card AUC {:?}", cc.test_auc);
+    assert!(
+        cc.test_auc.unwrap() > 0.70,
+        "credit card AUC {:?}",
+        cc.test_auc
+    );
     let scores = read_scores(&bank.dd);
     let mut model_s = Vec::new();
     let mut planted_s = Vec::new();
-    for (id, score) in scores.iter().filter(|(_, (m, _))| m == "propensity_credit_card").map(|(id, (_, s))| (id, s)) {
-        let Some(t) = truth.get(id.as_str()) else { continue };
+    for (id, score) in scores
+        .iter()
+        .filter(|(_, (m, _))| m == "propensity_credit_card")
+        .map(|(id, (_, s))| (id, s))
+    {
+        let Some(t) = truth.get(id.as_str()) else {
+            continue;
+        };
         let age: f64 = t["age"].parse().unwrap();
-        let income = bank.customers[id.as_str()]["income"].parse::<f64>().unwrap() / 100.0;
+        let income = bank.customers[id.as_str()]["income"]
+            .parse::<f64>()
+            .unwrap()
+            / 100.0;
         if !income.is_finite() || income <= 0.0 {
             continue;
         }
@@ -165,7 +194,11 @@ async fn models_recover_the_planted_truth() {
         planted_s.push(sigmoid(logit));
     }
     let rho = spearman(&model_s, &planted_s);
-    assert!(rho > 0.5, "Spearman(model, planted credit-card affinity) = {rho} over {} non-holders", model_s.len());
+    assert!(
+        rho > 0.5,
+        "Spearman(model, planted credit-card affinity) = {rho} over {} non-holders",
+        model_s.len()
+    );
 
     // ── Every score is in the scores file, readable by the engine as a table. ──
     assert_eq!(summary.score_rows, scores.len());
@@ -177,7 +210,10 @@ fn read_scores(dd: &DataDir) -> Vec<(String, (String, f64))> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     use zhiying_engine::arrow::array::{AsArray, Float64Array};
     let f = std::fs::File::open(zhiying_bankmodels::scores_path(dd)).unwrap();
-    let r = ParquetRecordBatchReaderBuilder::try_new(f).unwrap().build().unwrap();
+    let r = ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .build()
+        .unwrap();
     let mut out = Vec::new();
     for b in r {
         let b = b.unwrap();
@@ -185,7 +221,10 @@ fn read_scores(dd: &DataDir) -> Vec<(String, (String, f64))> {
         let models = b.column(1).as_string::<i32>();
         let s = b.column(2).as_any().downcast_ref::<Float64Array>().unwrap();
         for i in 0..b.num_rows() {
-            out.push((ids.value(i).to_string(), (models.value(i).to_string(), s.value(i))));
+            out.push((
+                ids.value(i).to_string(),
+                (models.value(i).to_string(), s.value(i)),
+            ));
         }
     }
     out
@@ -279,7 +318,12 @@ fn write_fact(dd: &DataDir, table: &str, batch: &str, rows: &[serde_json::Value]
         .build(std::io::Cursor::new(ndjson.into_bytes()))
         .unwrap();
     let path = dd.fact_batch(table, batch);
-    let mut w = ArrowWriter::try_new(std::fs::File::create(path).unwrap(), Arc::clone(&schema), None).unwrap();
+    let mut w = ArrowWriter::try_new(
+        std::fs::File::create(path).unwrap(),
+        Arc::clone(&schema),
+        None,
+    )
+    .unwrap();
     for b in reader {
         w.write(&b.unwrap()).unwrap();
     }

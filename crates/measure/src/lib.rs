@@ -133,7 +133,10 @@ fn rate(a: u64, b: u64) -> f64 {
 }
 
 /// KPIs by the chosen breakdown.
-pub async fn kpis(engine: &dyn AnalyticsEngine, by: Breakdown) -> Result<Vec<KpiRow>, MeasureError> {
+pub async fn kpis(
+    engine: &dyn AnalyticsEngine,
+    by: Breakdown,
+) -> Result<Vec<KpiRow>, MeasureError> {
     let rows = engine.query_json(&kpi_sql(by)).await?;
     Ok(rows
         .iter()
@@ -211,7 +214,10 @@ pub async fn campaign_effects(
     ids.dedup();
     let mut out = Vec::new();
     for id in ids {
-        let of = |g: &str| rows.iter().find(|r| r.campaign_id == id && r.contact_group.as_deref() == Some(g));
+        let of = |g: &str| {
+            rows.iter()
+                .find(|r| r.campaign_id == id && r.contact_group.as_deref() == Some(g))
+        };
         let Some(t) = of("treatment") else { continue };
         // Untreated: the holdout, plus a control group nobody in which was contacted.
         let mut untreated: Vec<&KpiRow> = of("holdout").into_iter().collect();
@@ -242,8 +248,12 @@ pub async fn campaign_effects(
         let level = ((1.0 - alpha) * 100.0).round();
         let inc = cmp.diff * n_t;
         let (lo, hi) = (cmp.ci.lower * n_t, cmp.ci.upper * n_t);
-        let roi_en = roi.map_or("no cost recorded".to_string(), |r| format!("ROI {:+.0}%", r * 100.0));
-        let roi_zh = roi.map_or("无成本记录".to_string(), |r| format!("投资回报率 {:+.0}%", r * 100.0));
+        let roi_en = roi.map_or("no cost recorded".to_string(), |r| {
+            format!("ROI {:+.0}%", r * 100.0)
+        });
+        let roi_zh = roi.map_or("无成本记录".to_string(), |r| {
+            format!("投资回报率 {:+.0}%", r * 100.0)
+        });
         let (verdict_en, verdict_zh) = if significant {
             (
                 format!(

@@ -31,7 +31,9 @@ async fn measured_lift_covers_the_planted_uplift() {
         }
     }
     let engine = DataFusionEngine::open(&dd).await.unwrap();
-    let effects = zhiying_measure::campaign_effects(&engine, 0.05).await.unwrap();
+    let effects = zhiying_measure::campaign_effects(&engine, 0.05)
+        .await
+        .unwrap();
     assert_eq!(effects.len(), 4, "{effects:#?}");
 
     // Planted: mean true uplift over the treatment group, times the delivered share (a
@@ -43,7 +45,10 @@ async fn measured_lift_covers_the_planted_uplift() {
     let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
     for c in 1..=4 {
         let id = format!("CP{c:03}");
-        let (u, g) = (col(&format!("uplift_cp{c:03}")), col(&format!("group_cp{c:03}")));
+        let (u, g) = (
+            col(&format!("uplift_cp{c:03}")),
+            col(&format!("group_cp{c:03}")),
+        );
         for rec in &rows {
             if &rec[g] == "treatment" {
                 let e = sums.entry(id.clone()).or_default();
@@ -59,7 +64,9 @@ async fn measured_lift_covers_the_planted_uplift() {
         let (sum, n) = sums[&e.campaign_id];
         let t = kpis
             .iter()
-            .find(|k| k.campaign_id == e.campaign_id && k.contact_group.as_deref() == Some("treatment"))
+            .find(|k| {
+                k.campaign_id == e.campaign_id && k.contact_group.as_deref() == Some("treatment")
+            })
             .unwrap();
         assert_eq!(n as u64, t.customers, "{}: treatment size", e.campaign_id);
         let planted = sum / n * t.delivered as f64 / t.customers as f64;
@@ -75,5 +82,8 @@ async fn measured_lift_covers_the_planted_uplift() {
     }
     // CP001 plants a large uplift (+10 points for young digital customers): detectable.
     let cp1 = effects.iter().find(|e| e.campaign_id == "CP001").unwrap();
-    assert!(cp1.significant && cp1.incremental_conversions > 0.0, "{cp1:#?}");
+    assert!(
+        cp1.significant && cp1.incremental_conversions > 0.0,
+        "{cp1:#?}"
+    );
 }

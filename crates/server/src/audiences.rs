@@ -1100,8 +1100,9 @@ impl zhiying_audience::LiveFacts for LiveProfile<'_, '_> {
         // The live profile only knows events since the log started; it can add a "yes"
         // to the batch history but not take one away.
         let days = days.map_or(i32::MAX, |d| d.min(i32::MAX as u32) as i32);
-        (min_count <= 1 && (self.0.did_event(event_type, days) || self.0.did_transaction(event_type, days)))
-            .then_some(true)
+        (min_count <= 1
+            && (self.0.did_event(event_type, days) || self.0.did_transaction(event_type, days)))
+        .then_some(true)
     }
 }
 
@@ -1123,7 +1124,9 @@ impl zhiying_events::MembershipWatcher for AudienceWatcher {
         let c = self.index.position(view.customer_id);
         let before = was_member
             || (!view.profile.audiences.iter().any(|a| a == &self.id)
-                && self.index.matches(&self.query, c, &zhiying_audience::NoLiveFacts));
+                && self
+                    .index
+                    .matches(&self.query, c, &zhiying_audience::NoLiveFacts));
         match (before, self.is_member(view)) {
             (false, true) => Some(zhiying_events::input::Change::Entered),
             (true, false) if was_member => Some(zhiying_events::input::Change::Left),

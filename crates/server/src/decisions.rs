@@ -18,8 +18,8 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 use tokio::sync::{OnceCell, mpsc};
 use zhiying_decision::{
-    Catalog, ContactLedger, ConsentEvent, Decision, DecisionEngine, DecisionRequest,
-    EngineConfig, InMemoryConsents, Response as OfferResponse, ResponseOutcome,
+    Catalog, ConsentEvent, ContactLedger, Decision, DecisionEngine, DecisionRequest, EngineConfig,
+    InMemoryConsents, Response as OfferResponse, ResponseOutcome,
 };
 
 use crate::AppState;
@@ -125,8 +125,13 @@ async fn build_engine(state: &AppState) -> Result<Arc<DecisionEngine>, ApiError>
             .and_then(|s| chrono::DateTime::from_timestamp(s, 0));
         let granted = r.get("granted").and_then(|v| v.as_bool()).unwrap_or(false);
         if let Some(ts) = ts
-            && let Ok(e) =
-                ConsentEvent::from_row(get("customer_id"), get("purpose"), get("channel"), granted, ts)
+            && let Ok(e) = ConsentEvent::from_row(
+                get("customer_id"),
+                get("purpose"),
+                get("channel"),
+                granted,
+                ts,
+            )
         {
             consents.record(e);
             loaded += 1;
@@ -142,15 +147,8 @@ async fn build_engine(state: &AppState) -> Result<Arc<DecisionEngine>, ApiError>
     }
     let config = EngineConfig::default();
     let ledger = Arc::new(ContactLedger::new(config.retention_days()));
-    let engine = DecisionEngine::new(
-        catalog,
-        index.as_deref(),
-        config,
-        consents,
-        ledger,
-        None,
-    )
-    .map_err(|e| ApiError::internal("building the decision engine", e))?;
+    let engine = DecisionEngine::new(catalog, index.as_deref(), config, consents, ledger, None)
+        .map_err(|e| ApiError::internal("building the decision engine", e))?;
     tracing::info!(
         consents = loaded,
         indexed = index.is_some(),
@@ -189,7 +187,12 @@ pub async fn respond(
 ) -> Result<Json<ResponseOutcome>, ApiError> {
     let engine = state.decisions.engine(&state).await?;
     let outcome = engine.record_response(&r).map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_response", e.to_string(), "check the decision id, offer id and channel")
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_response",
+            e.to_string(),
+            "check the decision id, offer id and channel",
+        )
     })?;
     let kind = match r.kind {
         zhiying_decision::ResponseKind::Impression => zhiying_store::ResponseKind::Impression,
@@ -289,8 +292,13 @@ mod tests {
             .unwrap();
         let res = app.clone().oneshot(req).await.unwrap();
         let status = res.status().as_u16();
-        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     /// Consent decides: the customer who granted marketing consent gets no consent
@@ -344,8 +352,13 @@ mod tests {
         let app = crate::router(AppState::new(dd.clone(), Arc::new(engine), sql));
         let noon = "2026-06-03T04:00:00Z"; // 12:00 in Shanghai: no quiet hours
 
-        let (s, d) = call(&app, &token, "/v1/decisions",
-            json!({"customer_id": no, "channel": "app_push", "now": noon})).await;
+        let (s, d) = call(
+            &app,
+            &token,
+            "/v1/decisions",
+            json!({"customer_id": no, "channel": "app_push", "now": noon}),
+        )
+        .await;
         assert_eq!(s, 200, "{d}");
         assert!(d["offers"].as_array().unwrap().is_empty(), "{d}");
         let candidates = d["candidates"].as_array().unwrap();
@@ -355,19 +368,39 @@ mod tests {
             assert!(!c["reason"]["text_en"].as_str().unwrap().is_empty());
             assert!(!c["reason"]["text_zh"].as_str().unwrap().is_empty());
         }
-        assert!(candidates.iter().any(|c| c["reason"]["policy"] == "consent"), "{d}");
+        assert!(
+            candidates
+                .iter()
+                .any(|c| c["reason"]["policy"] == "consent"),
+            "{d}"
+        );
 
-        let (s, d) = call(&app, &token, "/v1/decisions",
-            json!({"customer_id": yes, "channel": "app_push", "now": noon})).await;
+        let (s, d) = call(
+            &app,
+            &token,
+            "/v1/decisions",
+            json!({"customer_id": yes, "channel": "app_push", "now": noon}),
+        )
+        .await;
         assert_eq!(s, 200, "{d}");
         assert!(
-            d["candidates"].as_array().unwrap().iter().all(|c| c["reason"]["policy"] != "consent"),
+            d["candidates"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["reason"]["policy"] != "consent"),
             "{d}"
         );
         if let Some(first) = d["offers"].as_array().unwrap().first() {
-            let (s, r) = call(&app, &token, "/v1/responses", json!({
+            let (s, r) = call(
+                &app,
+                &token,
+                "/v1/responses",
+                json!({
                 "decision_id": d["decision_id"], "customer_id": yes, "offer_id": first["offer_id"],
-                "channel": "app_push", "kind": "accept", "ts": noon})).await;
+                "channel": "app_push", "kind": "accept", "ts": noon}),
+            )
+            .await;
             assert_eq!(s, 200, "{r}");
         }
     }

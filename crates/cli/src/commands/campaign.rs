@@ -65,7 +65,8 @@ fn optimize_cmd(a: OptimizeArgs) -> anyhow::Result<()> {
             let text = std::fs::read_to_string(spec)
                 .with_context(|| format!("reading {}", spec.display()))?;
             let spec_v: ProblemSpec = if spec.extension().is_some_and(|e| e == "toml") {
-                toml::from_str(&text).with_context(|| format!("{}: not a valid spec", spec.display()))?
+                toml::from_str(&text)
+                    .with_context(|| format!("{}: not a valid spec", spec.display()))?
             } else {
                 serde_json::from_str(&text)
                     .with_context(|| format!("{}: not a valid spec", spec.display()))?
@@ -86,7 +87,8 @@ fn optimize_cmd(a: OptimizeArgs) -> anyhow::Result<()> {
     let solution = optimize(&problem, &opts)?;
     pb.finish_and_clear();
     if let Some(out) = &a.out {
-        let f = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+        let f =
+            std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
         solution.write_assignments_csv(&problem, std::io::BufWriter::new(f))?;
     }
     if a.json {

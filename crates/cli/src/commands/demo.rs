@@ -191,7 +191,10 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
     say("⑧ Customer segments (客户分群): k-means on tags, each cluster saved as an audience");
     let seg_args = super::segment::RunArgs {
         data_dir: a.data_dir.clone(),
-        features: DEMO_SEGMENT_FEATURES.iter().map(|s| s.to_string()).collect(),
+        features: DEMO_SEGMENT_FEATURES
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
         name: "演示分群".into(),
         k: None,
         k_min: 3,

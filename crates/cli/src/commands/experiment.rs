@@ -181,9 +181,9 @@ fn power(a: PowerArgs) -> anyhow::Result<()> {
         (Some(p), None, Some(mde), None) => serde_json::to_value(power::sample_size_proportions(
             p, mde, a.alpha, a.power, a.ratio,
         )?)?,
-        (None, Some(sd), Some(mde), None) => {
-            serde_json::to_value(power::sample_size_means(mde, sd, a.alpha, a.power, a.ratio)?)?
-        }
+        (None, Some(sd), Some(mde), None) => serde_json::to_value(power::sample_size_means(
+            mde, sd, a.alpha, a.power, a.ratio,
+        )?)?,
         (Some(p), None, None, Some(n)) => serde_json::json!({
             "n_control": n,
             "mde_absolute": power::mde_proportions(p, n, a.alpha, a.power, a.ratio)?,

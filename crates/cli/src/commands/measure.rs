@@ -25,7 +25,9 @@ pub enum By {
 pub enum MeasureCommand {
     /// Each campaign's effect on conversion: treated vs untreated (holdout) with a 95%
     /// interval, incremental conversions and revenue, ROI and a plain-language verdict.
-    #[command(after_help = "Examples:\n  zhiying measure campaigns --data-dir data\n  zhiying measure campaigns --alpha 0.01 --json")]
+    #[command(
+        after_help = "Examples:\n  zhiying measure campaigns --data-dir data\n  zhiying measure campaigns --alpha 0.01 --json"
+    )]
     Campaigns {
         #[command(flatten)]
         data_dir: DataDirArg,
@@ -35,7 +37,9 @@ pub enum MeasureCommand {
         json: bool,
     },
     /// Reach, delivery, open, click, conversion, revenue, cost, ROI and complaints.
-    #[command(after_help = "Examples:\n  zhiying measure kpis --by campaign\n  zhiying measure kpis --by day --json")]
+    #[command(
+        after_help = "Examples:\n  zhiying measure kpis --by campaign\n  zhiying measure kpis --by day --json"
+    )]
     Kpis {
         #[command(flatten)]
         data_dir: DataDirArg,
@@ -110,7 +114,16 @@ pub fn print_effects(effects: &[CampaignEffect]) {
 fn print_kpis(rows: &[KpiRow]) {
     println!(
         "{:<10} {:<12} {:>9} {:>9} {:>7} {:>7} {:>7} {:>9} {:>12} {:>8}",
-        "campaign", "by", "customers", "reach", "open", "click", "conv", "converted", "revenue ¥", "ROI"
+        "campaign",
+        "by",
+        "customers",
+        "reach",
+        "open",
+        "click",
+        "conv",
+        "converted",
+        "revenue ¥",
+        "ROI"
     );
     for r in rows {
         let by = r
@@ -130,7 +143,8 @@ fn print_kpis(rows: &[KpiRow]) {
             r.conversion_rate * 100.0,
             r.converted,
             r.revenue_fen as f64 / 100.0,
-            r.roi.map_or("—".to_string(), |x| format!("{:+.0}%", x * 100.0))
+            r.roi
+                .map_or("—".to_string(), |x| format!("{:+.0}%", x * 100.0))
         );
     }
 }

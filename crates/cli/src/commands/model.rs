@@ -300,7 +300,12 @@ pub fn print_bank_summary(s: &zhiying_bankmodels::BankModelsSummary) {
     );
     for m in &s.models {
         let f = |v: Option<f64>| v.map_or("—".to_string(), |x| format!("{x:.3}"));
-        let top: Vec<&str> = m.top_features.iter().take(3).map(|(n, _)| n.as_str()).collect();
+        let top: Vec<&str> = m
+            .top_features
+            .iter()
+            .take(3)
+            .map(|(n, _)| n.as_str())
+            .collect();
         println!(
             "{:<28} {:>9} {:>9} {:>8} {:>7} {:>9}  {}",
             m.name,

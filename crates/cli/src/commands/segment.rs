@@ -103,7 +103,8 @@ pub fn segment_and_save(
         seed: a.seed,
         ..ClusterOptions::default()
     };
-    let seg = zhiying_audience::segments::segment_customers(&dd, &index, &a.name, &a.features, &opts)?;
+    let seg =
+        zhiying_audience::segments::segment_customers(&dd, &index, &a.name, &a.features, &opts)?;
     sp.finish_and_clear();
     drop(index);
     // The `segment` tag reads derived/segments.parquet.
@@ -120,9 +121,10 @@ pub fn segment_and_save(
                 let c = &seg.clustering.clusters[k];
                 let name = format!("{} c{}: {}", a.name, k + 1, c.description_zh);
                 // A re-run replaces the clusters of the same segmentation.
-                for old in existing.iter().filter(|x| {
-                    x.name.starts_with(&format!("{} c{}:", a.name, k + 1))
-                }) {
+                for old in existing
+                    .iter()
+                    .filter(|x| x.name.starts_with(&format!("{} c{}:", a.name, k + 1)))
+                {
                     store.delete_audience(&old.id).await?;
                 }
                 let count = index.members(expr).map(|m| m.len()).ok();
