@@ -161,12 +161,15 @@ pub async fn customer_features(
     })
 }
 
+/// Ids, feature columns and the `active_30d` flag of a query result.
+pub(crate) type SplitColumns = (Vec<String>, Vec<Column>, Vec<Option<f64>>);
+
 /// Splits query results into the id column, the other columns as frame columns, and the
 /// `active_30d` flag (if present) as numbers.
 pub(crate) fn batches_to_columns(
     batches: &[RecordBatch],
     id_column: &str,
-) -> Result<(Vec<String>, Vec<Column>, Vec<Option<f64>>), BankModelError> {
+) -> Result<SplitColumns, BankModelError> {
     let Some(first) = batches.first() else {
         return Ok((Vec::new(), Vec::new(), Vec::new()));
     };

@@ -717,10 +717,8 @@ template_en = "Dear {name_masked}, {rate} a year"
         assert!(e.contains("field 'name_en'"), "{e}");
         let bad = format!("{ONE}\neligibility = \"age >\"\n");
         assert!(Catalog::from_toml_str(&bad).is_err());
-        let dup = format!(
-            "{ONE}{}",
-            ONE.replace("[[offer.treatments]]", "[[offer.treatments]]")
-        );
+        // The same offer twice: its id appears twice.
+        let dup = format!("{ONE}{ONE}");
         let e = Catalog::from_toml_str(&dup).unwrap_err().to_string();
         assert!(e.contains("appears twice"), "{e}");
         assert!(matches!(

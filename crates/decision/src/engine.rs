@@ -364,8 +364,11 @@ struct PendingDecision {
 
 const PENDING_SHARDS: usize = 16;
 
+/// One shard: pending decisions by id, and their ids oldest first (for eviction).
+type PendingShard = (HashMap<String, PendingDecision>, VecDeque<String>);
+
 struct Pending {
-    shards: Vec<Mutex<(HashMap<String, PendingDecision>, VecDeque<String>)>>,
+    shards: Vec<Mutex<PendingShard>>,
     per_shard: usize,
 }
 

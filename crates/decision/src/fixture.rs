@@ -54,7 +54,7 @@ pub fn demo_index(n: usize, seed: u64) -> AudienceIndex {
     let mut tier = Vec::with_capacity(n);
     let mut level = Vec::with_capacity(n);
     let mut stage = Vec::with_capacity(n);
-    let mut flags: Vec<Vec<Option<bool>>> = vec![Vec::with_capacity(n); 7];
+    let mut flags: Vec<Vec<Option<bool>>> = (0..7).map(|_| Vec::with_capacity(n)).collect();
     let holds_products: [(usize, &[&str]); 4] = [
         (3, &["P014", "P015"]),
         (4, &["P005", "P006", "P007"]),

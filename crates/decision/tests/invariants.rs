@@ -27,7 +27,7 @@ fn offer(i: usize, risk: u8, channels: &[Channel]) -> Offer {
     serde_json::from_value(serde_json::json!({
         "id": format!("O{i:02}"), "product_id": format!("P9{i:02}"),
         "name_zh": "权益", "name_en": "Offer", "category": "fund",
-        "risk_level": format!("R{risk}"), "eligibility": if i % 3 == 0 { "age >= 30" } else { "" },
+        "risk_level": format!("R{risk}"), "eligibility": if i.is_multiple_of(3) { "age >= 30" } else { "" },
         "value_fen": 1000 + 100 * i as i64, "cost_fen": 10, "valid_from": "2024-01-01",
         "treatments": treatments,
     }))
@@ -204,7 +204,11 @@ proptest! {
             };
             if !allowed {
                 prop_assert!(d.offers.is_empty(), "contacted without consent: {d}");
-                prop_assert!(d.candidates.iter().all(|c| matches!(c.outcome, CandidateOutcome::Removed { .. })));
+                let all_removed = d
+                    .candidates
+                    .iter()
+                    .all(|c| matches!(c.outcome, CandidateOutcome::Removed { .. }));
+                prop_assert!(all_removed, "an offer survived without consent: {d}");
             }
         }
         for (i, s) in states.iter().enumerate() {

@@ -272,7 +272,7 @@ fn suitability_uses_questionnaire_then_profile_then_c1() {
 
 #[test]
 fn consent_and_do_not_contact() {
-    let s = setup(vec![offer("A", "P001", "R1", "")], no_control(), 20);
+    let s = setup(vec![offer("A", "P003", "R1", "")], no_control(), 20);
     let c = customer_id(5);
     s.consents.record(ConsentEvent {
         customer_id: c.clone(),
@@ -303,7 +303,7 @@ fn consent_and_do_not_contact() {
 
 #[test]
 fn contact_policy_quiet_hours_caps_and_suppression() {
-    let offers = vec![offer("A", "P001", "R1", ""), offer("B", "P002", "R1", "")];
+    let offers = vec![offer("A", "P003", "R1", ""), offer("B", "P002", "R1", "")];
     let s = setup(offers, no_control(), 20);
     let c = customer_id(2);
     // 22:30 in Shanghai: SMS is quiet.
@@ -381,7 +381,7 @@ fn contact_policy_quiet_hours_caps_and_suppression() {
 
 #[test]
 fn arbitration_factors_levers_and_context() {
-    let mut a = offer("A", "P001", "R1", "");
+    let mut a = offer("A", "P003", "R1", "");
     a.value_fen = 10_100; // ¥100 net
     let mut b = offer("B", "P002", "R1", "");
     b.value_fen = 10_100;
@@ -451,7 +451,7 @@ fn trained_scores_override_the_adaptive_model_and_personalisation_renders() {
     );
     let engine = DecisionEngine::new(
         Catalog::from_offers(vec![
-            offer("A", "P001", "R1", ""),
+            offer("A", "P003", "R1", ""),
             offer("B", "P002", "R1", ""),
         ])
         .unwrap(),
@@ -521,7 +521,7 @@ fn control_group_gets_a_random_eligible_offer_and_is_flagged() {
 
 #[test]
 fn idempotent_retry_and_release() {
-    let s = setup(vec![offer("A", "P001", "R1", "")], no_control(), 20);
+    let s = setup(vec![offer("A", "P003", "R1", "")], no_control(), 20);
     let c = customer_id(1);
     let mut req = DecisionRequest::new(&c, Channel::Sms, noon());
     req.decision_id = Some("retry-1".into());

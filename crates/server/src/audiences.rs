@@ -747,6 +747,100 @@ async fn page(
     )
 }
 
+/// A saved audience evaluated for one customer on every real-time update: batch tags from
+/// the audience index, "did event Y in the last N days" from the live profile first.
+struct AudienceWatcher {
+    id: String,
+    query: zhiying_audience::Query,
+    index: Arc<AudienceIndex>,
+}
+
+struct LiveProfile<'a, 'b>(&'a zhiying_events::profile::ProfileView<'b>);
+
+impl zhiying_audience::LiveFacts for LiveProfile<'_, '_> {
+    fn did(&self, event_type: &str, days: Option<u32>, min_count: u32) -> Option<bool> {
+        // The live profile only knows events since the log started; it can add a "yes"
+        // to the batch history but not take one away.
+        let days = days.map_or(i32::MAX, |d| d.min(i32::MAX as u32) as i32);
+        (min_count <= 1
+            && (self.0.did_event(event_type, days) || self.0.did_transaction(event_type, days)))
+        .then_some(true)
+    }
+}
+
+impl zhiying_events::MembershipWatcher for AudienceWatcher {
+    fn audience_id(&self) -> &str {
+        &self.id
+    }
+    fn is_member(&self, view: &zhiying_events::profile::ProfileView<'_>) -> bool {
+        let c = self.index.position(view.customer_id);
+        self.index.matches(&self.query, c, &LiveProfile(view))
+    }
+    fn transition(
+        &self,
+        view: &zhiying_events::profile::ProfileView<'_>,
+        was_member: bool,
+    ) -> Option<zhiying_events::input::Change> {
+        // A customer already in the batch audience has not "entered" it on their first live
+        // event: count batch membership as the starting state.
+        let c = self.index.position(view.customer_id);
+        let before = was_member
+            || (!view.profile.audiences.iter().any(|a| a == &self.id)
+                && self
+                    .index
+                    .matches(&self.query, c, &zhiying_audience::NoLiveFacts));
+        match (before, self.is_member(view)) {
+            (false, true) => Some(zhiying_events::input::Change::Entered),
+            (true, false) if was_member => Some(zhiying_events::input::Change::Left),
+            _ => None,
+        }
+    }
+}
+
+/// Registers every saved audience as a real-time watcher (and drops removed ones), so
+/// entering or leaving one emits an `AudienceEntered`/`AudienceLeft` change that triggers
+/// can act on. Audiences whose expression no longer compiles are skipped with a warning.
+pub async fn sync_watchers(state: &AppState) {
+    let Some(events) = state.events.clone() else {
+        return;
+    };
+    let Ok(store) = state.audiences.store().cloned() else {
+        return;
+    };
+    let index = match state.audiences.index().await {
+        Ok((ix, _)) => ix,
+        Err(e) => {
+            tracing::info!(error = %e.message, "no audience index yet: real-time audience watchers not registered");
+            return;
+        }
+    };
+    let saved = match store.audiences().await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list saved audiences for real-time watchers");
+            return;
+        }
+    };
+    let mut registered = 0;
+    for a in saved {
+        match index.compile(&a.definition) {
+            Ok(query) => {
+                events.register_watcher(Arc::new(AudienceWatcher {
+                    id: a.id.clone(),
+                    query,
+                    index: index.clone(),
+                }));
+                registered += 1;
+            }
+            Err(e) => {
+                events.unregister_watcher(&a.id);
+                tracing::warn!(audience = %a.id, error = %e, "saved audience no longer compiles; not watched");
+            }
+        }
+    }
+    tracing::info!(registered, "real-time audience watchers registered");
+}
+
 #[cfg(test)]
 mod tests {
     use axum::body::Body;
@@ -1083,98 +1177,4 @@ mod tests {
         .await;
         assert_eq!(json(&b)["count"], 1_500);
     }
-}
-
-/// A saved audience evaluated for one customer on every real-time update: batch tags from
-/// the audience index, "did event Y in the last N days" from the live profile first.
-struct AudienceWatcher {
-    id: String,
-    query: zhiying_audience::Query,
-    index: Arc<AudienceIndex>,
-}
-
-struct LiveProfile<'a, 'b>(&'a zhiying_events::profile::ProfileView<'b>);
-
-impl zhiying_audience::LiveFacts for LiveProfile<'_, '_> {
-    fn did(&self, event_type: &str, days: Option<u32>, min_count: u32) -> Option<bool> {
-        // The live profile only knows events since the log started; it can add a "yes"
-        // to the batch history but not take one away.
-        let days = days.map_or(i32::MAX, |d| d.min(i32::MAX as u32) as i32);
-        (min_count <= 1
-            && (self.0.did_event(event_type, days) || self.0.did_transaction(event_type, days)))
-        .then_some(true)
-    }
-}
-
-impl zhiying_events::MembershipWatcher for AudienceWatcher {
-    fn audience_id(&self) -> &str {
-        &self.id
-    }
-    fn is_member(&self, view: &zhiying_events::profile::ProfileView<'_>) -> bool {
-        let c = self.index.position(view.customer_id);
-        self.index.matches(&self.query, c, &LiveProfile(view))
-    }
-    fn transition(
-        &self,
-        view: &zhiying_events::profile::ProfileView<'_>,
-        was_member: bool,
-    ) -> Option<zhiying_events::input::Change> {
-        // A customer already in the batch audience has not "entered" it on their first live
-        // event: count batch membership as the starting state.
-        let c = self.index.position(view.customer_id);
-        let before = was_member
-            || (!view.profile.audiences.iter().any(|a| a == &self.id)
-                && self
-                    .index
-                    .matches(&self.query, c, &zhiying_audience::NoLiveFacts));
-        match (before, self.is_member(view)) {
-            (false, true) => Some(zhiying_events::input::Change::Entered),
-            (true, false) if was_member => Some(zhiying_events::input::Change::Left),
-            _ => None,
-        }
-    }
-}
-
-/// Registers every saved audience as a real-time watcher (and drops removed ones), so
-/// entering or leaving one emits an `AudienceEntered`/`AudienceLeft` change that triggers
-/// can act on. Audiences whose expression no longer compiles are skipped with a warning.
-pub async fn sync_watchers(state: &AppState) {
-    let Some(events) = state.events.clone() else {
-        return;
-    };
-    let Ok(store) = state.audiences.store().cloned() else {
-        return;
-    };
-    let index = match state.audiences.index().await {
-        Ok((ix, _)) => ix,
-        Err(e) => {
-            tracing::info!(error = %e.message, "no audience index yet: real-time audience watchers not registered");
-            return;
-        }
-    };
-    let saved = match store.audiences().await {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot list saved audiences for real-time watchers");
-            return;
-        }
-    };
-    let mut registered = 0;
-    for a in saved {
-        match index.compile(&a.definition) {
-            Ok(query) => {
-                events.register_watcher(Arc::new(AudienceWatcher {
-                    id: a.id.clone(),
-                    query,
-                    index: index.clone(),
-                }));
-                registered += 1;
-            }
-            Err(e) => {
-                events.unregister_watcher(&a.id);
-                tracing::warn!(audience = %a.id, error = %e, "saved audience no longer compiles; not watched");
-            }
-        }
-    }
-    tracing::info!(registered, "real-time audience watchers registered");
 }

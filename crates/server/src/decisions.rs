@@ -349,6 +349,16 @@ mod tests {
             &[zhiying_core::domain::Role::ChannelSystem],
         )
         .await;
+        // One rule-free R1 offer in the store's catalogue (it replaces the sample catalogue,
+        // whose rules need the full tag set).
+        let offer = json!({"id": "OT1", "product_id": "P900", "name_zh": "绑卡礼", "name_en": "Card gift",
+            "category": "deposit", "risk_level": "R1", "value_fen": 5000, "cost_fen": 10,
+            "valid_from": "2024-01-01",
+            "treatments": [{"channel": "app_push", "template_zh": "{name_masked}您好，绑卡有礼",
+                            "template_en": "Dear {name_masked}, a gift for linking your card"}]});
+        zhiying_store::OperationalStore::put_offer(sql.as_ref(), "OT1", 0, &offer, "test", "seed")
+            .await
+            .unwrap();
         let app = crate::router(AppState::new(dd.clone(), Arc::new(engine), sql));
         let noon = "2026-06-03T04:00:00Z"; // 12:00 in Shanghai: no quiet hours
 

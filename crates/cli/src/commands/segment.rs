@@ -132,7 +132,7 @@ pub fn segment_and_save(
                     store
                         .create_audience(&zhiying_store::NewAudience {
                             name,
-                            description: Some(c.description_en.clone()),
+                            description: c.description_en.clone(),
                             definition: expr.clone(),
                             created_by: a.by.clone(),
                             count,
