@@ -330,8 +330,8 @@ async fn hand_computed_tags_including_all_eight_rfm_classes() {
     let (_tmp, dd, engine, summary) = build_fixture().await;
     assert_eq!(summary.customers, 13, "C99 opens after the as-of date");
     assert!(summary.tags >= 40, "{} tags", summary.tags);
-    // customers + transactions + events + accounts + holdings + 3 SQL tags.
-    assert_eq!(summary.scans, 8);
+    // customers + transactions + events + accounts + holdings + scores + segments + 3 SQL tags.
+    assert_eq!(summary.scans, 10);
     let (_, tags) = read_tags(&dd);
     let get = |c: &str, k: &str| tags[c][k].clone();
 
