@@ -6,6 +6,9 @@
 # Usage: scripts/bench/events.sh [SECONDS] [CONNECTIONS] [BATCH] [WARMUP]
 #        (defaults: 300 s measured after a 200 s warm-up that fills the dedupe window, 32 connections, 100 events per request)
 # Also runs a short single-event-per-request pass (SINGLE_SECONDS, default 60; 0 skips it).
+# DATA=DIR serves an existing data dir (e.g. the 1M-customer bank of scripts/bench/tags.sh, so
+# the audience index and tags of every customer are loaded too); its event log is reset first.
+# CUSTOMERS sets how many distinct customers the events spread over (1000000 = all of them).
 set -euo pipefail
 SECONDS_RUN=${1:-300}
 CONNS=${2:-32}
@@ -28,7 +31,14 @@ LOADGEN="$CARGO_TARGET_DIR/debug/examples/loadgen"
 run_pass() { # name seconds connections batch warmup
   local name=$1 secs=$2 conns=$3 batch=$4 warm=$5
   rm -rf "$WORK"; mkdir -p "$WORK"
-  ZHIYING_LOG=warn "$BIN" serve --data-dir "$WORK/data" --port "$PORT" > "$WORK/server.log" 2>&1 &
+  local data="$WORK/data"
+  if [ -n "${DATA:-}" ]; then data="$DATA"; rm -rf "$data/events"; fi
+  # Every route but /healthz needs a token (status and metrics too): an admin bench user.
+  "$BIN" user add --data-dir "$data" --username bench-loadgen --role admin --json > /dev/null 2>&1 || true
+  ZHIYING_TOKEN=$("$BIN" token create --data-dir "$data" --user bench-loadgen --scope "*" --expires 1d --json |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  export ZHIYING_TOKEN
+  ZHIYING_LOG=warn "$BIN" serve --data-dir "$data" --port "$PORT" > "$WORK/server.log" 2>&1 &
   local pid=$!
   trap 'kill -TERM $pid 2>/dev/null || true' EXIT
   for _ in $(seq 1 300); do
@@ -39,11 +49,11 @@ run_pass() { # name seconds connections batch warmup
   "$LOADGEN" --addr "127.0.0.1:$PORT" --connections "$conns" --batch "$batch" \
     --seconds "$secs" --warmup "$warm" --customers "$CUSTOMERS" --rss-pid "$pid" \
     --sample-every 30 | tee "$WORK/../zhiying-bench-events-$name.json"
-  curl -s "http://127.0.0.1:$PORT/v1/events/status"; echo
-  curl -s "http://127.0.0.1:$PORT/metrics" | grep -E '^zhiying_(events_|event_append_duration_seconds_(sum|count))' || true
+  curl -s -H "authorization: Bearer $ZHIYING_TOKEN" "http://127.0.0.1:$PORT/v1/events/status"; echo
+  curl -s -H "authorization: Bearer $ZHIYING_TOKEN" "http://127.0.0.1:$PORT/metrics" | grep -E '^zhiying_(events_|event_append_duration_seconds_(sum|count))' || true
   kill -TERM "$pid"; wait "$pid" || true
   trap - EXIT
-  echo "log size: $(du -sh "$WORK/data/events/log" | cut -f1), checkpoint: $(du -h "$WORK/data/events/checkpoint.bin" | cut -f1)"
+  echo "log size: $(du -sh "$data/events/log" | cut -f1), checkpoint: $(du -h "$data/events/checkpoint.bin" | cut -f1)"
 }
 
 run_pass batched "$SECONDS_RUN" "$CONNS" "$BATCH" "$WARMUP"

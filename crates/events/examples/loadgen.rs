@@ -27,6 +27,8 @@ struct Args {
     customers: u64,
     rss_pid: Option<u32>,
     sample_every: u64,
+    /// Bearer token for `zhiying serve` (every route but /healthz needs one); also `ZHIYING_TOKEN`.
+    token: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -39,6 +41,7 @@ fn parse_args() -> Result<Args, String> {
         customers: 100_000,
         rss_pid: None,
         sample_every: 30,
+        token: std::env::var("ZHIYING_TOKEN").ok().filter(|t| !t.is_empty()),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -52,8 +55,9 @@ fn parse_args() -> Result<Args, String> {
             "--customers" => a.customers = val()?.parse().map_err(|e| format!("{e}"))?,
             "--rss-pid" => a.rss_pid = Some(val()?.parse().map_err(|e| format!("{e}"))?),
             "--sample-every" => a.sample_every = val()?.parse().map_err(|e| format!("{e}"))?,
+            "--token" => a.token = Some(val()?),
             "-h" | "--help" => {
-                return Err("usage: loadgen [--addr 127.0.0.1:8080] [--connections 32] [--batch 100] [--seconds 60] [--warmup 0] [--customers 100000] [--rss-pid PID] [--sample-every 30]".into());
+                return Err("usage: loadgen [--addr 127.0.0.1:8080] [--connections 32] [--batch 100] [--seconds 60] [--warmup 0] [--customers 100000] [--rss-pid PID] [--sample-every 30] [--token TOKEN]".into());
             }
             other => return Err(format!("unknown flag {other}; see --help")),
         }
@@ -150,9 +154,13 @@ async fn one_request(
     seq: &mut u64,
 ) -> Result<(u16, u32), String> {
     let b = body(rng, conn, seq, args.batch, args.customers);
-    let req = hyper::Request::post("/v1/events")
+    let mut req = hyper::Request::post("/v1/events")
         .header("host", host)
-        .header("content-type", "application/json")
+        .header("content-type", "application/json");
+    if let Some(token) = &args.token {
+        req = req.header("authorization", format!("Bearer {token}"));
+    }
+    let req = req
         .body(Full::new(Bytes::from(b)))
         .map_err(|e| e.to_string())?;
     sender
