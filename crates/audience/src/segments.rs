@@ -31,6 +31,44 @@ pub fn segments_path(dd: &DataDir) -> PathBuf {
     dd.derived("segments")
 }
 
+/// The cluster profiles of the latest segmentation (everything but the per-customer
+/// assignments), for the console's cluster-profile page.
+pub fn profiles_path(dd: &DataDir) -> PathBuf {
+    dd.root().join("derived").join("segments.json")
+}
+
+/// What [`profiles_path`] holds.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct SegmentProfiles {
+    pub name: String,
+    pub customers: usize,
+    pub k: usize,
+    pub silhouette: f64,
+    pub k_scores: Vec<zhiying_segment::KScore>,
+    /// Feature keys, with their zh and en labels, in the order of every per-feature vector.
+    pub features: Vec<String>,
+    pub labels_zh: Vec<String>,
+    pub labels_en: Vec<String>,
+    pub means: Vec<f64>,
+    pub std_devs: Vec<f64>,
+    pub clusters: Vec<zhiying_segment::ClusterProfile>,
+    /// The audience expression of each cluster.
+    pub expressions: Vec<String>,
+}
+
+/// Reads the latest segmentation's profiles; `Ok(None)` when nothing was segmented yet.
+pub fn load_profiles(dd: &DataDir) -> Result<Option<SegmentProfiles>, AudienceError> {
+    let path = profiles_path(dd);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(AudienceError::Io { path, source: e }),
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| AudienceError::Invalid(format!("{}: {e}", path.display())))
+}
+
 /// Clusters every customer of `index` on the numeric tags `features` and writes the result.
 pub fn segment_customers(
     dd: &DataDir,
@@ -40,6 +78,7 @@ pub fn segment_customers(
     opts: &ClusterOptions,
 ) -> Result<Segmentation, AudienceError> {
     let mut metas = Vec::new();
+    let (mut metas_zh, mut metas_en) = (Vec::new(), Vec::new());
     let mut columns = Vec::new();
     for key in features {
         let values = index.numeric_values(key).ok_or_else(|| {
@@ -59,6 +98,8 @@ pub fn segment_customers(
             .map(|m| (m.name_zh.clone(), m.name_en.clone()))
             .unwrap_or_else(|| (key.clone(), key.clone()));
         metas.push(FeatureMeta::new(key, &zh, &en));
+        metas_zh.push(zh);
+        metas_en.push(en);
         columns.push(values.to_vec());
     }
     let matrix = FeatureMatrix::new(metas, columns)
@@ -67,9 +108,26 @@ pub fn segment_customers(
         .map_err(|e| AudienceError::Invalid(format!("clustering: {e}")))?;
     let path = segments_path(dd);
     write_segments(&path, index, name, &clustering)?;
-    let expressions = (0..clustering.k)
+    let expressions: Vec<String> = (0..clustering.k)
         .map(|k| format!("segment = \"c{}\"", k + 1))
         .collect();
+    save_profiles(
+        dd,
+        &SegmentProfiles {
+            name: name.to_string(),
+            customers: clustering.assignments.len(),
+            k: clustering.k,
+            silhouette: clustering.silhouette,
+            k_scores: clustering.k_scores.clone(),
+            features: features.to_vec(),
+            labels_zh: metas_zh,
+            labels_en: metas_en,
+            means: clustering.means.clone(),
+            std_devs: clustering.std_devs.clone(),
+            clusters: clustering.clusters.clone(),
+            expressions: expressions.clone(),
+        },
+    )?;
     Ok(Segmentation {
         name: name.to_string(),
         customers: clustering.assignments.len(),
@@ -77,6 +135,23 @@ pub fn segment_customers(
         expressions,
         path,
     })
+}
+
+/// Writes the profiles atomically (temp file + rename).
+pub fn save_profiles(dd: &DataDir, profiles: &SegmentProfiles) -> Result<(), AudienceError> {
+    let path = profiles_path(dd);
+    let werr = |e: std::io::Error| AudienceError::Io {
+        path: path.clone(),
+        source: e,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(werr)?;
+    }
+    let json = serde_json::to_vec_pretty(profiles)
+        .map_err(|e| AudienceError::Invalid(format!("segment profiles: {e}")))?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, json).map_err(werr)?;
+    std::fs::rename(&tmp, &path).map_err(werr)
 }
 
 fn write_segments(

@@ -223,6 +223,31 @@ fn demo_runs_end_to_end_and_is_idempotent() {
         "planted duplicate persons are linked"
     );
 
+    // Example audiences are counted on the tags and saved; their sizes are real counts.
+    let examples = first["audiences"].as_array().unwrap();
+    assert_eq!(examples.len(), 3);
+    let customers = first["tags"]["customers"].as_u64().unwrap();
+    assert!(
+        examples
+            .iter()
+            .all(|a| a["count"].as_u64().unwrap() <= customers && a["id"].is_string())
+    );
+    assert!(
+        examples.iter().any(|a| a["count"].as_u64().unwrap() > 0),
+        "some example audience has members: {examples:?}"
+    );
+    // The cluster profiles the console shows are written beside segments.parquet.
+    let profiles: Value = serde_json::from_str(
+        &std::fs::read_to_string(data.join("derived").join("segments.json")).unwrap(),
+    )
+    .unwrap();
+    let k = first["segments"]["segmentation"]["clustering"]["k"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(profiles["k"].as_u64(), Some(k));
+    assert_eq!(profiles["clusters"].as_array().unwrap().len() as u64, k);
+    assert_eq!(profiles["expressions"][0], "segment = \"c1\"");
+
     let logins = |v: &Value| -> Vec<(String, String)> {
         v["logins"]
             .as_array()
@@ -262,6 +287,25 @@ fn demo_runs_end_to_end_and_is_idempotent() {
         0,
         "a second run adds nothing"
     );
+    // A second run replaces the example audiences instead of saving them twice.
+    let (ok, out, err) = zhiying(&[
+        "audience",
+        "list",
+        "--json",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(ok, "audience list failed: {err}");
+    let saved: Value = serde_json::from_str(&out).unwrap();
+    let named = |name: &str| {
+        saved
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["name"] == name)
+            .count()
+    };
+    assert_eq!(named("代发工资未持有理财客户"), 1);
 }
 
 #[test]

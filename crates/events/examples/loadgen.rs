@@ -41,7 +41,9 @@ fn parse_args() -> Result<Args, String> {
         customers: 100_000,
         rss_pid: None,
         sample_every: 30,
-        token: std::env::var("ZHIYING_TOKEN").ok().filter(|t| !t.is_empty()),
+        token: std::env::var("ZHIYING_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty()),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {

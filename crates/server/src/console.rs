@@ -173,6 +173,11 @@ const NAV: &[NavItem] = &[
         perm: Some(Permission::ModelRead),
     },
     NavItem {
+        key: "segments",
+        href: Some("/console/segments"),
+        perm: Some(Permission::AudienceRead),
+    },
+    NavItem {
         key: "decisions",
         href: Some("/console/decisions"),
         perm: Some(Permission::DecisionCall),
@@ -666,6 +671,7 @@ async fn customer_view(
     };
     let chart = customer_chart(&state, locale.lang, &c);
     let tag_groups = crate::tags::customer_page_tags(&state, id, locale.lang).await;
+    let scores = crate::models::customer_page_scores(&state, id).await;
     let mut res = page(
         &state,
         locale,
@@ -681,6 +687,7 @@ async fn customer_view(
             has_flows => !chart.months.is_empty(),
             has_holdings => !chart.holdings.is_empty(),
             tag_groups => tag_groups,
+            scores => scores,
         },
     );
     if !masked {

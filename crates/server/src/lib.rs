@@ -34,6 +34,7 @@ mod events;
 mod i18n;
 mod metrics;
 mod openapi;
+mod segments;
 mod tags;
 
 use std::future::Future;
@@ -114,6 +115,7 @@ pub fn all_routes() -> auth::Routes {
         .merge(audiences::routes())
         .merge(tags::routes())
         .merge(models::routes())
+        .merge(segments::routes())
         .merge(decisions::routes())
         .merge(auth::login::routes())
         .merge(console::routes())

@@ -123,3 +123,48 @@ async fn page(State(state): State<AppState>, locale: Locale, me: Principal) -> R
         context! { models => cards },
     )
 }
+
+/// One score on the customer-360 page, its reasons split into "feature=value (+contribution)" items.
+#[derive(serde::Serialize)]
+pub(crate) struct PageScore {
+    model: String,
+    score: Option<f64>,
+    band: Option<String>,
+    reasons: Vec<String>,
+    as_of: Option<String>,
+    model_version: Option<String>,
+}
+
+/// The customer's scores for the 360 page; a customer without scores (or a data dir without a
+/// `zhiying model bank` run) gets an empty list, never an error page.
+pub(crate) async fn customer_page_scores(state: &AppState, id: &str) -> Vec<PageScore> {
+    let rows = match customer_scores(state, id).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %e.message, "customer scores unavailable");
+            return Vec::new();
+        }
+    };
+    let text = |r: &zhiying_engine::Row, k: &str| match r.get(k) {
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(serde_json::Value::Null) | None => None,
+        Some(v) => Some(v.to_string()),
+    };
+    rows.iter()
+        .map(|r| PageScore {
+            model: text(r, "model").unwrap_or_default(),
+            score: r.get("score").and_then(serde_json::Value::as_f64),
+            band: text(r, "band"),
+            reasons: text(r, "reasons")
+                .map(|s| {
+                    s.split(';')
+                        .map(|x| x.trim().to_string())
+                        .filter(|x| !x.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            as_of: text(r, "as_of"),
+            model_version: text(r, "model_version"),
+        })
+        .collect()
+}

@@ -39,6 +39,7 @@ use utoipa::OpenApi;
         crate::models::customer_scores_api,
         crate::decisions::decide,
         crate::decisions::respond,
+        crate::segments::api,
     ),
     components(schemas(crate::error::ErrorBody)),
     tags(

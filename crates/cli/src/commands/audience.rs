@@ -17,13 +17,13 @@ use crate::output;
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "Expressions combine tags with and, or, not, comparisons, ranges, sets, \
-holdings and events:\n  aum_tier in (\"high\", \"private\") and age between 30 and 55\n  \
-holds category \"fund\" and not did(\"login\", 90d)\n  资产等级 = \"高净值客户\" 且 近90天交易笔数 >= 10\n\n\
-Examples:\n  zhiying audience count --data-dir data --expr 'aum_tier = \"high\" and did(\"login\", 30d)'\n  \
+holdings and events:\n  asset_tier in (\"vip\", \"private\") and age between 30 and 55\n  \
+holds category \"fund\" and not did(\"login\", 90d)\n  资产等级 = \"贵宾客户\" 且 近90天交易笔数 >= 10\n\n\
+Examples:\n  zhiying audience count --data-dir data --expr 'asset_tier = \"vip\" and did(\"login\", 30d)'\n  \
 zhiying audience sample --data-dir data --expr 'holds_fund' --n 10 --json\n  \
-zhiying audience save --data-dir data --name 高净值活跃 --expr 'aum_tier = \"high\" and did(\"login\", 30d)'\n  \
-zhiying audience export --data-dir data --expr 'rfm_class = \"important_retain\"' --tags aum_tier,age --format csv --out retain.csv\n  \
-zhiying audience overlap --data-dir data --expr holds_fund --expr holds_wealth --expr 'aum_tier = \"high\"'\n\n\
+zhiying audience save --data-dir data --name 贵宾活跃 --expr 'asset_tier = \"vip\" and did(\"login\", 30d)'\n  \
+zhiying audience export --data-dir data --expr 'rfm_class = \"important_winback\"' --tags asset_tier,age --format csv --out winback.csv\n  \
+zhiying audience overlap --data-dir data --expr holds_fund --expr holds_wealth --expr 'asset_tier = \"vip\"'\n\n\
 An invalid expression prints the position and what was expected, and exits with code 2."
 )]
 pub struct Args {
@@ -433,4 +433,99 @@ async fn snapshot(
         .record_audience_count(&saved.id, n, snap.taken_at)
         .await?;
     Ok(snap)
+}
+
+/// The audiences the demo saves and prints: what a bank's marketers ask for first.
+pub const EXAMPLE_AUDIENCES: [(&str, &str, &str); 3] = [
+    (
+        "高价值流失预警客户",
+        "High-value customers at risk of churning",
+        r#"asset_tier in ("affluent", "vip", "private") and churn_risk in ("high", "medium")"#,
+    ),
+    (
+        "代发工资未持有理财客户",
+        "Salary customers without a wealth product",
+        "salary_credit and not holds_wealth and not holds_fund",
+    ),
+    (
+        "近30天大额入账未持有定期客户",
+        "Large inflow in the last 30 days, no time deposit",
+        "large_inflow_30d and not holds_time_deposit",
+    ),
+];
+
+/// One example audience as saved by [`save_examples`].
+#[derive(Serialize, Debug)]
+pub struct ExampleAudience {
+    pub id: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub expression: String,
+    pub count: u64,
+    pub millis: f64,
+}
+
+/// Counts the [`EXAMPLE_AUDIENCES`] on the current tags and saves each one (replacing an
+/// earlier save of the same name), so the console and the campaigns can use them.
+pub fn save_examples(
+    cfg: &Config,
+    dd: &zhiying_core::DataDir,
+    created_by: &str,
+) -> anyhow::Result<Vec<ExampleAudience>> {
+    let (index, _) = zhiying_audience::load_index(dd)
+        .with_context(|| format!("loading tags from {}", dd.root().display()))?;
+    let mut counted = Vec::new();
+    for (zh, en, expr) in EXAMPLE_AUDIENCES {
+        let started = std::time::Instant::now();
+        let members = index
+            .members(expr)
+            .map_err(|e| anyhow::anyhow!("example audience {en}: {e}"))?;
+        counted.push((
+            zh,
+            en,
+            expr,
+            members.len(),
+            started.elapsed().as_secs_f64() * 1e3,
+        ));
+    }
+    drop(index);
+    super::runtime()?.block_on(async {
+        let store = zhiying_store::open(cfg.database_url.as_deref(), dd).await?;
+        let existing = store.audiences().await?;
+        let mut out = Vec::new();
+        for (zh, en, expr, count, millis) in counted {
+            for old in existing.iter().filter(|x| x.name == zh) {
+                store.delete_audience(&old.id).await?;
+            }
+            let saved = store
+                .create_audience(&zhiying_store::NewAudience {
+                    name: zh.to_string(),
+                    description: en.to_string(),
+                    definition: expr.to_string(),
+                    created_by: created_by.to_string(),
+                    count: Some(count),
+                })
+                .await?;
+            out.push(ExampleAudience {
+                id: saved.id,
+                name_zh: zh.to_string(),
+                name_en: en.to_string(),
+                expression: expr.to_string(),
+                count,
+                millis,
+            });
+        }
+        store.close().await;
+        anyhow::Ok(out)
+    })
+}
+
+/// Prints the example audiences as a small table.
+pub fn print_examples(examples: &[ExampleAudience]) {
+    for e in examples {
+        println!(
+            "   {:>9} customers  {} / {}  ({:.1} ms)\n              {}",
+            e.count, e.name_zh, e.name_en, e.millis, e.expression
+        );
+    }
 }

@@ -53,6 +53,8 @@ struct DemoSummary {
     models: zhiying_bankmodels::BankModelsSummary,
     tags: zhiying_profiles::BuildSummary,
     segments: super::segment::RunOut,
+    /// Example audiences (人群圈选) saved for the console and campaigns, with their sizes.
+    audiences: Vec<super::audience::ExampleAudience>,
     campaign_effects: Vec<zhiying_measure::CampaignEffect>,
     seconds: f64,
 }
@@ -209,14 +211,20 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
         super::segment::print_run(&segments);
     }
 
-    say("⑨ Measuring the campaigns against their holdouts (营销效果评估)");
+    say("⑨ Example audiences (人群圈选), saved for the console and campaigns");
+    let audiences = super::audience::save_examples(cfg, &dd, "demo")?;
+    if !quiet {
+        super::audience::print_examples(&audiences);
+    }
+
+    say("⑩ Measuring the campaigns against their holdouts (营销效果评估)");
     let effects = super::measure::campaign_effects(&dd, 0.05)?;
     if !quiet {
         super::measure::print_effects(&effects);
     }
 
     let rt = super::runtime()?;
-    say("⑩ Console accounts");
+    say("⑪ Console accounts");
     let logins = rt.block_on(async {
         for s in synthetic.iter().chain(&real) {
             super::ingest::record_run(cfg, &dd, s).await?;
@@ -237,6 +245,7 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
         models,
         tags,
         segments,
+        audiences,
         campaign_effects: effects,
         seconds: started.elapsed().as_secs_f64(),
     };

@@ -72,6 +72,13 @@
     timer = setTimeout(count, 250);
   });
 
+  // Links from other pages (e.g. a cluster profile) open the builder with ?expr=… counted.
+  var preset = new URLSearchParams(window.location.search).get("expr");
+  if (preset && !expr.value) {
+    expr.value = preset;
+    count();
+  }
+
   // Tag picker: click a tag (or a code) to insert it at the cursor.
   function insert(text) {
     var s = expr.selectionStart, e = expr.selectionEnd, v = expr.value;

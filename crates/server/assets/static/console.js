@@ -109,6 +109,27 @@
         ]
       };
     },
+    "segment-smd": function (d) {
+      return {
+        tooltip: { position: "top", formatter: function (p) { return d.clusters[p.value[1]] + " · " + d.features[p.value[0]] + ": " + p.value[2]; } },
+        grid: { left: 8, right: 16, top: 8, bottom: 48, containLabel: true },
+        xAxis: { type: "category", data: d.features, axisLabel: { fontSize: 11, rotate: 30 } },
+        yAxis: { type: "category", data: d.clusters },
+        visualMap: { min: -2, max: 2, calculable: true, orient: "horizontal", left: "center", bottom: 0, inRange: { color: ["#c0504d", "#f7f7f7", "#1f5fa8"] } },
+        series: [{ type: "heatmap", data: d.smd, label: { show: true, fontSize: 10 } }]
+      };
+    },
+    "segment-k": function (d) {
+      return {
+        color: ["#2e8b57"],
+        title: { text: "silhouette", left: "center", textStyle: { fontSize: 12 } },
+        tooltip: { trigger: "axis" },
+        grid: { left: 8, right: 16, top: 28, bottom: 8, containLabel: true },
+        xAxis: { type: "category", name: "k", data: d.k_scores.map(function (s) { return s[0]; }) },
+        yAxis: { type: "value" },
+        series: [{ type: "line", data: d.k_scores.map(function (s) { return s[1]; }) }]
+      };
+    },
     "holdings": function (d) {
       return {
         color: PALETTE,
