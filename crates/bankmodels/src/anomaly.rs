@@ -229,6 +229,7 @@ pub async fn train_and_score(
         scored: rows.len(),
         artifact: Default::default(),
         report: None,
+        clv: None,
     };
     crate::save_model(dd, &mut summary, None, Some(&scored.forest))?;
     Ok((

@@ -128,6 +128,7 @@ pub async fn train_and_score(
         scored: score_rows.len(),
         artifact: Default::default(),
         report: Some(trained.report),
+        clv: None,
     };
     crate::save_model(dd, &mut summary, Some(&trained.model), None)?;
     Ok((

@@ -26,6 +26,7 @@
 
 pub mod anomaly;
 pub mod churn;
+pub mod clv;
 pub mod features;
 pub mod isoforest;
 pub mod propensity;
@@ -87,6 +88,8 @@ pub struct BankModelsOptions {
     pub churn: bool,
     pub propensity: bool,
     pub anomaly: bool,
+    /// Customer lifetime value (BG/NBD + Gamma-Gamma) and P(alive).
+    pub clv: bool,
     /// Reason codes (TreeSHAP) for every scored customer of the churn model.
     pub reasons: bool,
     pub seed: u64,
@@ -101,6 +104,7 @@ impl Default for BankModelsOptions {
             churn: true,
             propensity: true,
             anomaly: true,
+            clv: true,
             reasons: true,
             seed: 42,
             num_threads: 0,
@@ -130,6 +134,9 @@ pub struct ModelSummary {
     pub artifact: PathBuf,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<EvaluationReport>,
+    /// The CLV model's parameters and holdout validation (CLV models only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clv: Option<clv::ClvReport>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -209,6 +216,19 @@ pub async fn train_and_score(
     if opts.anomaly {
         let r = anomaly::train_and_score(engine, dd, end, opts).await;
         keep(r, &mut models, &mut sets)?;
+    }
+    if opts.clv {
+        match clv::train_and_score(engine, dd, end, opts).await {
+            Ok((summary, clv_sets, _)) => {
+                models.push(summary);
+                sets.extend(clv_sets);
+            }
+            Err(BankModelError::Data { model, problem }) => {
+                tracing::warn!(%model, %problem, "model skipped");
+                skipped.push((model, problem));
+            }
+            Err(e) => return Err(e),
+        }
     }
     let score_rows = sets.iter().map(|s| s.rows.len()).sum();
     let scores_path = write_scores(dd, &sets)?;

@@ -108,6 +108,7 @@ pub fn train_and_score(
             scored: rows.len(),
             artifact: Default::default(),
             report: Some(trained.report),
+            clv: None,
         };
         crate::save_model(dd, &mut summary, Some(&trained.model), None)?;
         out.push((

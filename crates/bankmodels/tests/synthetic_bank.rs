@@ -200,6 +200,42 @@ async fn models_recover_the_planted_truth() {
         model_s.len()
     );
 
+    // ── CLV: the holdout check holds, and the planted churners are the ones BG/NBD
+    // thinks are gone (no purchase after the churn date). ──
+    let clv_m = by_name["clv"];
+    let c = clv_m.clv.as_ref().expect("CLV report");
+    let ratio = c.holdout_predicted / c.holdout_actual;
+    assert!(
+        (0.75..=1.25).contains(&ratio),
+        "predicted {:.0} vs actual {:.0} purchase days in the holdout",
+        c.holdout_predicted,
+        c.holdout_actual
+    );
+    assert!(
+        c.holdout_correlation > 0.5,
+        "holdout correlation {}",
+        c.holdout_correlation
+    );
+    assert!(c.gamma_gamma.is_some() && c.mean_clv_yuan > 0.0);
+    let data_end = summary.data_end.to_string();
+    let (mut dead, mut gone) = (Vec::new(), Vec::new());
+    for (id, (_, p_alive)) in scores.iter().filter(|(_, (m, _))| m == "p_alive") {
+        let Some(t) = truth.get(id.as_str()) else {
+            continue;
+        };
+        // Churned at least 60 days before the end: long enough to be visible.
+        let churned = t["churned"] == "true"
+            && chrono::NaiveDate::parse_from_str(&t["churn_date"], "%Y-%m-%d")
+                .is_ok_and(|d| d + chrono::TimeDelta::days(60) <= summary.data_end);
+        gone.push(if churned { 1.0 } else { 0.0 });
+        dead.push(1.0 - p_alive);
+    }
+    let alive_auc = auc(&gone, &dead).unwrap();
+    assert!(
+        alive_auc > 0.85,
+        "AUC of 1 − P(alive) against customers churned before {data_end} − 60 days: {alive_auc}"
+    );
+
     // ── Every score is in the scores file, readable by the engine as a table. ──
     assert_eq!(summary.score_rows, scores.len());
     assert!(summary.models.iter().any(|m| m.name == "fraud"));

@@ -66,7 +66,7 @@ zhiying model bank --only churn --json\n  zhiying model bank --as-of 2026-09-30 
 pub struct BankArgs {
     #[command(flatten)]
     pub data_dir: super::DataDirArg,
-    /// Train only these models (churn, propensity, anomaly); default all.
+    /// Train only these models (churn, propensity, anomaly, clv); default all.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Last day of data to use (YYYY-MM-DD); default the day of the latest transaction.
@@ -254,8 +254,8 @@ pub fn bank_options(a: &BankArgs) -> anyhow::Result<zhiying_bankmodels::BankMode
     let all = a.only.is_empty();
     for m in &a.only {
         anyhow::ensure!(
-            matches!(m.as_str(), "churn" | "propensity" | "anomaly"),
-            "--only {m}: unknown model; choose from churn, propensity, anomaly"
+            matches!(m.as_str(), "churn" | "propensity" | "anomaly" | "clv"),
+            "--only {m}: unknown model; choose from churn, propensity, anomaly, clv"
         );
     }
     let wants = |m: &str| all || a.only.iter().any(|x| x == m);
@@ -271,6 +271,7 @@ pub fn bank_options(a: &BankArgs) -> anyhow::Result<zhiying_bankmodels::BankMode
         churn: wants("churn"),
         propensity: wants("propensity"),
         anomaly: wants("anomaly"),
+        clv: wants("clv"),
         reasons: !a.no_reasons,
         seed: a.seed,
         num_threads: 0,
@@ -283,7 +284,7 @@ pub fn train_bank_models(
     quiet: bool,
 ) -> anyhow::Result<zhiying_bankmodels::BankModelsSummary> {
     let opts = bank_options(a)?;
-    let pb = output::spinner("training churn, propensity and anomaly models", quiet);
+    let pb = output::spinner("training churn, propensity, anomaly and CLV models", quiet);
     let rt = super::runtime()?;
     let summary = rt.block_on(async {
         let engine = zhiying_engine::DataFusionEngine::open(dd).await?;
@@ -315,6 +316,20 @@ pub fn print_bank_summary(s: &zhiying_bankmodels::BankModelsSummary) {
             f(m.test_ks),
             m.scored,
             top.join(", ")
+        );
+    }
+    for c in s.models.iter().filter_map(|m| m.clv.as_ref()) {
+        println!(
+            "CLV: BG/NBD r={:.3} α={:.2} a={:.3} b={:.3}; last {} days predicted {:.0} vs actual {:.0} purchase days (corr {:.2}); mean 12-month CLV {:.0} yuan",
+            c.bgnbd.r,
+            c.bgnbd.alpha,
+            c.bgnbd.a,
+            c.bgnbd.b,
+            c.holdout_days,
+            c.holdout_predicted,
+            c.holdout_actual,
+            c.holdout_correlation,
+            c.mean_clv_yuan
         );
     }
     for (m, why) in &s.skipped {
