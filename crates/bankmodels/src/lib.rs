@@ -309,8 +309,34 @@ pub(crate) fn fit_binary(
     let xte = x.select_rows(&parts[2])?;
     let model = GbdtModel::train_with_validation(&xtr, &ytr, &xva, &yva, &cfg)?;
     let p = model.predict(&xte)?;
-    let report =
-        EvaluationReport::binary(&yte, &p)?.with_feature_importance(model.feature_importance()?);
+    let threshold = selection_threshold(&p, pte as f64 / yte.len() as f64);
+    let mut report = EvaluationReport::binary(&yte, &p)?
+        .with_feature_importance(model.feature_importance()?)
+        .with_confusion(
+            &yte,
+            &p,
+            threshold,
+            zhiying_models::eval::CostMatrix::default(),
+        )?;
+    // Fairness across the protected attributes regulators ask about, on the test split.
+    for attribute in ["age", "gender"] {
+        let Some(col) = xte.column(attribute) else {
+            continue;
+        };
+        let groups: Vec<Option<String>> = match &col.data {
+            zhiying_models::ColumnData::Numeric(v) => zhiying_models::eval::age_bands(v),
+            _ => (0..col.len()).map(|i| col.text(i)).collect(),
+        };
+        let name = if attribute == "age" {
+            "age_band"
+        } else {
+            attribute
+        };
+        match zhiying_models::eval::fairness(name, &yte, &p, threshold, &groups) {
+            Ok(f) => report = report.with_fairness(f),
+            Err(e) => tracing::warn!(model = name, error = %e, "fairness report skipped"),
+        }
+    }
     Ok(Trained {
         model,
         report,
@@ -318,6 +344,18 @@ pub(crate) fn fit_binary(
         test_rows: yte.len(),
         positives: ptr + pte,
     })
+}
+
+/// The score above which as many customers are selected as there are positives (the
+/// operating point of a campaign that contacts the expected number of responders).
+fn selection_threshold(p: &[f64], share: f64) -> f64 {
+    let mut v: Vec<f64> = p.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return 0.5;
+    }
+    v.sort_by(|a, b| b.total_cmp(a));
+    let k = ((share * v.len() as f64).round() as usize).clamp(1, v.len());
+    v[k - 1]
 }
 
 pub(crate) fn gbdt_config(opts: &BankModelsOptions) -> GbdtConfig {

@@ -150,6 +150,26 @@ async fn models_recover_the_planted_truth() {
         planted_auc > 0.80,
         "AUC against planted churners {planted_auc}"
     );
+    // The report carries the confusion matrix at the campaign operating point and fairness by
+    // age band and gender (groups with both attributes planted by the generator).
+    let report = churn_m.report.as_ref().unwrap();
+    let conf = report.confusion.as_ref().expect("confusion matrix");
+    assert_eq!(
+        conf.true_positives + conf.false_positives + conf.false_negatives + conf.true_negatives,
+        churn_m.test_rows
+    );
+    let attrs: Vec<&str> = report
+        .fairness
+        .iter()
+        .map(|f| f.attribute.as_str())
+        .collect();
+    assert_eq!(attrs, ["age_band", "gender"]);
+    assert!(
+        report
+            .fairness
+            .iter()
+            .all(|f| f.groups.len() >= 2 && (0.0..=1.0).contains(&f.disparate_impact_ratio))
+    );
     // The planted drivers are among the model's top features.
     let top: Vec<&str> = churn_m
         .top_features

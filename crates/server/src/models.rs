@@ -104,6 +104,13 @@ async fn page(State(state): State<AppState>, locale: Locale, me: Principal) -> R
                     "roc": r.roc.iter().map(|p| [p.fpr, p.tpr]).collect::<Vec<_>>(),
                     "gains": r.gains.iter().map(|g| [g.decile as f64, g.lift]).collect::<Vec<_>>(),
                     "calibration": r.calibration.bins.iter().map(|b| [b.mean_predicted, b.observed_rate]).collect::<Vec<_>>(),
+                    "importance": r.feature_importance.iter().take(12).map(|f| (f.feature.as_str(), f.gain_share)).collect::<Vec<_>>(),
+                    "fairness": r.fairness.iter().map(|f| serde_json::json!({
+                        "attribute": f.attribute,
+                        "groups": f.groups.iter().map(|g| g.group.as_str()).collect::<Vec<_>>(),
+                        "selection": f.groups.iter().map(|g| g.selection_rate).collect::<Vec<_>>(),
+                        "tpr": f.groups.iter().map(|g| g.true_positive_rate).collect::<Vec<_>>(),
+                    })).collect::<Vec<_>>(),
                 })
             });
             context! {

@@ -109,6 +109,34 @@
         ]
       };
     },
+    "model-importance": function (d) {
+      var f = d.importance.slice().reverse();
+      return {
+        color: ["#1f5fa8"],
+        title: { text: "Feature importance (gain)", left: "center", textStyle: { fontSize: 12 } },
+        tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+        grid: { left: 8, right: 16, top: 28, bottom: 8, containLabel: true },
+        xAxis: { type: "value", axisLabel: { formatter: function (v) { return Math.round(v * 100) + "%"; } } },
+        yAxis: { type: "category", data: f.map(function (x) { return x[0]; }), axisLabel: { fontSize: 10 } },
+        series: [{ type: "bar", data: f.map(function (x) { return x[1]; }), barMaxWidth: 12 }]
+      };
+    },
+    "model-fairness": function (d) {
+      var groups = [], sel = [], tpr = [];
+      d.fairness.forEach(function (f) {
+        f.groups.forEach(function (g, i) { groups.push(f.attribute + ": " + g); sel.push(f.selection[i]); tpr.push(f.tpr[i]); });
+      });
+      return {
+        color: ["#2e8b57", "#c0504d"],
+        title: { text: "Fairness", left: "center", textStyle: { fontSize: 12 } },
+        legend: { bottom: 0, data: ["selection rate", "TPR"] },
+        tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+        grid: { left: 8, right: 16, top: 28, bottom: 28, containLabel: true },
+        xAxis: { type: "category", data: groups, axisLabel: { fontSize: 10, rotate: 30 } },
+        yAxis: { type: "value", min: 0, max: 1 },
+        series: [{ name: "selection rate", type: "bar", data: sel, barMaxWidth: 12 }, { name: "TPR", type: "bar", data: tpr, barMaxWidth: 12 }]
+      };
+    },
     "segment-smd": function (d) {
       return {
         tooltip: { position: "top", formatter: function (p) { return d.clusters[p.value[1]] + " · " + d.features[p.value[0]] + ": " + p.value[2]; } },
