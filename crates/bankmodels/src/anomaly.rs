@@ -154,23 +154,33 @@ pub async fn score_transactions(
 }
 
 fn reasons(f: &[f64], txn_id: &str) -> String {
+    // By name, so reordering FEATURES cannot silently mislabel a reason.
+    let v = |name: &str| {
+        FEATURES
+            .iter()
+            .position(|x| *x == name)
+            .and_then(|i| f.get(i).copied())
+            .unwrap_or(0.0)
+    };
     let mut r = vec![format!("txn {txn_id}")];
-    if f[0].abs() >= 3.0 {
-        r.push(format!("amount {:+.1} sd from usual", f[0]));
+    let z = v("amount_z");
+    if z.abs() >= 3.0 {
+        r.push(format!("amount {z:+.1} sd from usual"));
     }
-    if f[2] < 0.02 {
+    if v("channel_share") < 0.02 {
         r.push("channel never used before".into());
     }
-    if f[3] < 0.02 {
+    if v("hour_share") < 0.02 {
         r.push("unusual hour".into());
     }
-    if f[4] > 0.5 {
+    if v("night") > 0.5 {
         r.push("at night".into());
     }
-    if f[5] >= 5.0 {
-        r.push(format!("{} debits that day", f[5]));
+    let same_day = v("same_day");
+    if same_day >= 5.0 {
+        r.push(format!("{same_day} debits that day"));
     }
-    if f[6] > 0.5 {
+    if v("new_counterparty") > 0.5 {
         r.push("new counterparty".into());
     }
     r.join("; ")
