@@ -340,7 +340,8 @@ test("models page: the churn model with its test AUC and charts, in both languag
       assert.equal(await page.locator("#model-churn").count(), 1, "the churn model is listed");
       const auc = Number(await page.locator("#model-churn .card .value").first().innerText());
       assert.ok(auc > 0.6, `churn AUC shown as ${auc}`);
-      await page.waitForFunction(() => document.querySelectorAll("#model-churn [data-chart] canvas").length >= 3);
+      // ROC, lift, calibration, feature importance and fairness.
+      await page.waitForFunction(() => document.querySelectorAll("#model-churn [data-chart] canvas").length >= 5);
       await page.screenshot({ path: path.join(shotDir, `models-${lang}.png`), fullPage: true });
       assert.deepEqual(problems, []);
     } finally {
@@ -364,6 +365,26 @@ test("decision explorer: ranked offers, and a reason for every removed offer", {
       assert.ok(cell.trim().length > 0, "every removal has a reason");
     }
     await page.screenshot({ path: path.join(shotDir, "decisions-en.png"), fullPage: true });
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
+// The demo segments the customers: the cluster profiles page shows the heatmap, and a cluster
+// opens in the audience builder with its live count.
+test("segments page: cluster profiles with charts, and a cluster opens as an audience", { timeout: 120_000 }, async () => {
+  const { context, page, problems } = await openPage("en", "marketer");
+  try {
+    const res = await page.goto(`${baseUrl}/console/segments?lang=en`);
+    assert.equal(res.status(), 200);
+    const rows = await page.locator("#clusters tbody tr").count();
+    assert.ok(rows >= 2, `clusters listed: ${rows}`);
+    await page.waitForFunction(() => document.querySelectorAll("[data-chart] canvas").length >= 2);
+    await page.screenshot({ path: path.join(shotDir, "segments-en.png"), fullPage: true });
+    await Promise.all([page.waitForURL(/\/console\/audiences/), page.locator("#clusters tbody tr a").first().click()]);
+    assert.equal(await page.locator("#aud-expr").inputValue(), 'segment = "c1"');
+    await page.waitForFunction(() => /\d/.test(document.getElementById("aud-count").textContent));
     assert.deepEqual(problems, []);
   } finally {
     await context.close();
