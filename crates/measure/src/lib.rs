@@ -36,6 +36,8 @@ pub enum Breakdown {
     CampaignGroup,
     CampaignChannel,
     CampaignDay,
+    /// By the customer's cluster in the latest segmentation (`c1`, `c2`, …; `none`).
+    CampaignSegment,
 }
 
 impl Breakdown {
@@ -45,6 +47,7 @@ impl Breakdown {
             Breakdown::CampaignGroup => &["campaign_id", "contact_group"],
             Breakdown::CampaignChannel => &["campaign_id", "channel"],
             Breakdown::CampaignDay => &["campaign_id", "day"],
+            Breakdown::CampaignSegment => &["campaign_id", "segment"],
         }
     }
 }
@@ -56,6 +59,7 @@ pub struct KpiRow {
     pub contact_group: Option<String>,
     pub channel: Option<String>,
     pub day: Option<String>,
+    pub segment: Option<String>,
     /// Customers with a contact row (any status, holdout included).
     pub customers: u64,
     /// Customers actually contacted (status sent or delivered).
@@ -73,12 +77,19 @@ pub struct KpiRow {
     pub click_rate: f64,
     pub conversion_rate: f64,
     pub complaint_rate: f64,
+    /// Customers still transacting 30 days after the contact (holdout included: compare groups).
+    pub retained: u64,
+    /// `retained` over `customers`.
+    pub retention_rate: f64,
+    /// Mean 12-month CLV (yuan) of the customers, from the CLV model; `None` without scores.
+    pub avg_clv_yuan: Option<f64>,
     /// (revenue − cost) / cost; `None` without cost.
     pub roi: Option<f64>,
 }
 
 /// The KPI statement: one row per contact, its customer's responses to the same campaign
-/// (within the campaign, counted once per customer) and the offer's cost per contact.
+/// (within the campaign, counted once per customer), the offer's cost per contact, whether
+/// the customer still transacts 30 days later, their CLV score and their segment.
 pub fn kpi_sql(by: Breakdown) -> String {
     let keys = by.keys();
     let select_keys = keys
@@ -89,8 +100,15 @@ pub fn kpi_sql(by: Breakdown) -> String {
     format!(
         "WITH k AS (
   SELECT c.campaign_id, c.customer_id, c.channel, c.\"group\" AS contact_group, c.status,
-         CAST(CAST(c.ts AS DATE) AS VARCHAR) AS day, coalesce(o.cost_fen, 0) AS cost_fen
+         CAST(CAST(c.ts AS DATE) AS VARCHAR) AS day, c.ts AS contact_ts,
+         coalesce(sg.segment, 'none') AS segment, coalesce(o.cost_fen, 0) AS cost_fen
   FROM contacts c LEFT JOIN offers o ON o.offer_id = c.offer_id
+  LEFT JOIN (SELECT customer_id, concat('c', CAST(MAX(cluster) AS VARCHAR)) AS segment
+             FROM segments GROUP BY customer_id) sg ON sg.customer_id = c.customer_id
+), t AS (
+  SELECT customer_id, MAX(ts) AS last_ts FROM transactions GROUP BY customer_id
+), v AS (
+  SELECT customer_id, MAX(score) AS clv FROM scores WHERE model = 'clv' GROUP BY customer_id
 ), r AS (
   SELECT campaign_id, customer_id,
     MAX(CASE WHEN response_type = 'open' THEN 1 ELSE 0 END) AS opened,
@@ -112,8 +130,12 @@ SELECT {select_keys},
   SUM(coalesce(r.complained, 0)) AS complaints,
   SUM(coalesce(r.unsubscribed, 0)) AS unsubscribed,
   SUM(coalesce(r.revenue_fen, 0)) AS revenue_fen,
-  SUM(CASE WHEN k.status IN ('sent', 'delivered', 'failed') THEN k.cost_fen ELSE 0 END) AS cost_fen
+  SUM(CASE WHEN k.status IN ('sent', 'delivered', 'failed') THEN k.cost_fen ELSE 0 END) AS cost_fen,
+  SUM(CASE WHEN t.last_ts >= k.contact_ts + INTERVAL '30 days' THEN 1 ELSE 0 END) AS retained,
+  AVG(v.clv) AS avg_clv_yuan
 FROM k LEFT JOIN r ON r.campaign_id = k.campaign_id AND r.customer_id = k.customer_id
+LEFT JOIN t ON t.customer_id = k.customer_id
+LEFT JOIN v ON v.customer_id = k.customer_id
 GROUP BY {select_keys}
 ORDER BY {select_keys}"
     )
@@ -148,6 +170,7 @@ pub async fn kpis(
                 contact_group: s(r, "contact_group"),
                 channel: s(r, "channel"),
                 day: s(r, "day"),
+                segment: s(r, "segment"),
                 customers: u(r, "customers"),
                 reach,
                 delivered: u(r, "delivered"),
@@ -163,6 +186,9 @@ pub async fn kpis(
                 click_rate: rate(u(r, "clicked"), reach),
                 conversion_rate: rate(u(r, "converted"), u(r, "customers")),
                 complaint_rate: rate(u(r, "complaints"), reach),
+                retained: u(r, "retained"),
+                retention_rate: rate(u(r, "retained"), u(r, "customers")),
+                avg_clv_yuan: r.get("avg_clv_yuan").and_then(|v| v.as_f64()),
                 roi: (cost > 0).then(|| (revenue - cost) as f64 / cost as f64),
             }
         })

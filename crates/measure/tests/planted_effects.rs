@@ -80,6 +80,25 @@ async fn measured_lift_covers_the_planted_uplift() {
         );
         assert!(!e.verdict_en.is_empty() && !e.verdict_zh.is_empty());
     }
+    // The segment breakdown partitions each campaign's customers (no segmentation here: all
+    // `none`), and retention counts customers still transacting 30 days after the contact:
+    // the planted churners make it less than everyone.
+    let by_segment = zhiying_measure::kpis(&engine, zhiying_measure::Breakdown::CampaignSegment)
+        .await
+        .unwrap();
+    for e in &effects {
+        let total = |rows: &[zhiying_measure::KpiRow]| -> u64 {
+            rows.iter()
+                .filter(|k| k.campaign_id == e.campaign_id)
+                .map(|k| k.customers)
+                .sum()
+        };
+        assert_eq!(total(&by_segment), total(&kpis), "{}", e.campaign_id);
+        for k in by_segment.iter().filter(|k| k.campaign_id == e.campaign_id) {
+            assert_eq!(k.segment.as_deref(), Some("none"));
+            assert!(k.retained < k.customers && k.retention_rate > 0.3, "{k:?}");
+        }
+    }
     // CP001 plants a large uplift (+10 points for young digital customers): detectable.
     let cp1 = effects.iter().find(|e| e.campaign_id == "CP001").unwrap();
     assert!(

@@ -19,6 +19,8 @@ pub enum By {
     Group,
     Channel,
     Day,
+    /// By the customer's cluster in the latest `zhiying segment run`.
+    Segment,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -77,6 +79,7 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
                 By::Group => Breakdown::CampaignGroup,
                 By::Channel => Breakdown::CampaignChannel,
                 By::Day => Breakdown::CampaignDay,
+                By::Segment => Breakdown::CampaignSegment,
             };
             let dd = data_dir.resolve(cfg);
             let rows = super::runtime()?.block_on(async {
@@ -131,6 +134,7 @@ fn print_kpis(rows: &[KpiRow]) {
             .as_deref()
             .or(r.channel.as_deref())
             .or(r.day.as_deref())
+            .or(r.segment.as_deref())
             .unwrap_or("");
         println!(
             "{:<10} {:<12} {:>9} {:>9} {:>6.1}% {:>6.1}% {:>6.2}% {:>9} {:>12.0} {:>8}",
