@@ -96,9 +96,15 @@ async fn measured_lift_covers_the_planted_uplift() {
         assert_eq!(total(&by_segment), total(&kpis), "{}", e.campaign_id);
         for k in by_segment.iter().filter(|k| k.campaign_id == e.campaign_id) {
             assert_eq!(k.segment.as_deref(), Some("none"));
-            assert!(k.retained < k.customers && k.retention_rate > 0.3, "{k:?}");
+            assert!(k.retained <= k.customers, "{k:?}");
         }
     }
+    let retained: u64 = by_segment.iter().map(|k| k.retained).sum();
+    let customers: u64 = by_segment.iter().map(|k| k.customers).sum();
+    assert!(
+        retained > 0 && retained < customers,
+        "retained {retained} of {customers}"
+    );
     // CP001 plants a large uplift (+10 points for young digital customers): detectable.
     let cp1 = effects.iter().find(|e| e.campaign_id == "CP001").unwrap();
     assert!(
