@@ -24,7 +24,7 @@ WORK=${WORK:-/tmp/zhiying-bench-events}
 cd "$ROOT"
 
 echo "== building (whole workspace, dev profile: zhiying-events is opt-level 3)"
-cargo build -q --workspace --all-targets
+cargo build -q --workspace --bins --examples
 BIN="$CARGO_TARGET_DIR/debug/zhiying"
 LOADGEN="$CARGO_TARGET_DIR/debug/examples/loadgen"
 
