@@ -11,8 +11,8 @@
 use chrono::{NaiveDate, TimeDelta};
 use serde::{Deserialize, Serialize};
 use zhiying_clv::{
-    BgNbdParams, ClvOptions, CustomerSummary, FitOptions, GammaGammaParams, PurchaseModel,
-    SummaryBuilder, SummaryOptions, TimeUnit,
+    BgNbdParams, ClvOptions, CustomerSummary, FitOptions, GammaGammaParams, SummaryBuilder,
+    SummaryOptions, TimeUnit,
 };
 use zhiying_core::DataDir;
 use zhiying_engine::AnalyticsEngine;
