@@ -188,7 +188,8 @@ impl BudgetLedger {
         }
         let spent = entry.spent();
         let after = spent.plus(cost);
-        if after.epsilon > entry.limit.epsilon + SLACK || after.delta > entry.limit.delta * (1.0 + SLACK)
+        if after.epsilon > entry.limit.epsilon + SLACK
+            || after.delta > entry.limit.delta * (1.0 + SLACK)
         {
             let remaining = entry.remaining();
             return Err(PrivacyError::BudgetExhausted {
@@ -238,11 +239,10 @@ mod tests {
             assert!((r.spent.epsilon - 0.1 * (i + 1) as f64).abs() < 1e-9);
         }
         // Exactly exhausted: one more, however small, is refused and not recorded.
-        let err = ledger.charge("city", limit, c(0.01, 0.0), "one more").unwrap_err();
-        assert!(
-            matches!(err, PrivacyError::BudgetExhausted { .. }),
-            "{err}"
-        );
+        let err = ledger
+            .charge("city", limit, c(0.01, 0.0), "one more")
+            .unwrap_err();
+        assert!(matches!(err, PrivacyError::BudgetExhausted { .. }), "{err}");
         assert!(err.to_string().contains("city"));
         let status = ledger.status("city").unwrap().unwrap();
         assert_eq!(status.spends.len(), 10);
@@ -273,8 +273,12 @@ mod tests {
             ledger.status("r").unwrap().is_none(),
             "a refused charge records nothing"
         );
-        ledger.charge("r", c(1.0, 0.0), c(0.5, 0.0), "first").unwrap();
-        let err = ledger.charge("r", c(5.0, 0.0), c(0.5, 0.0), "raise").unwrap_err();
+        ledger
+            .charge("r", c(1.0, 0.0), c(0.5, 0.0), "first")
+            .unwrap();
+        let err = ledger
+            .charge("r", c(5.0, 0.0), c(0.5, 0.0), "raise")
+            .unwrap_err();
         assert!(matches!(err, PrivacyError::BudgetFixed { .. }), "{err}");
     }
 
@@ -295,7 +299,10 @@ mod tests {
             .collect();
         let ok: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
         assert_eq!(ok, 20, "exactly 1.0 / 0.05 charges succeed");
-        let st = BudgetLedger::in_data_dir(&path).status("r").unwrap().unwrap();
+        let st = BudgetLedger::in_data_dir(&path)
+            .status("r")
+            .unwrap()
+            .unwrap();
         assert_eq!(st.spends.len(), 20);
     }
 
@@ -305,7 +312,9 @@ mod tests {
         let ledger = BudgetLedger::in_data_dir(dir.path());
         fs::create_dir_all(ledger.path().parent().unwrap()).unwrap();
         fs::write(ledger.path(), b"{not json").unwrap();
-        let err = ledger.charge("r", c(1.0, 0.0), c(0.1, 0.0), "x").unwrap_err();
+        let err = ledger
+            .charge("r", c(1.0, 0.0), c(0.1, 0.0), "x")
+            .unwrap_err();
         assert!(matches!(err, PrivacyError::Ledger(_)), "{err}");
     }
 }

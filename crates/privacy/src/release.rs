@@ -349,8 +349,15 @@ mod tests {
         }
         let mean = got.iter().sum::<f64>() / runs as f64;
         let var = got.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (runs as f64 - 1.0);
-        assert!((mean - 500.0).abs() < 5.0 * sd / (runs as f64).sqrt(), "{mean}");
-        assert!((var.sqrt() / sd - 1.0).abs() < 0.06, "sd {} want {sd}", var.sqrt());
+        assert!(
+            (mean - 500.0).abs() < 5.0 * sd / (runs as f64).sqrt(),
+            "{mean}"
+        );
+        assert!(
+            (var.sqrt() / sd - 1.0).abs() < 0.06,
+            "sd {} want {sd}",
+            var.sqrt()
+        );
         // Laplace scale 1/0.5 = 2: sd = sqrt(2 q)/(1-q), q = e^-0.5.
         assert!((sd - 2.7).abs() < 0.1, "{sd}");
     }
@@ -375,7 +382,10 @@ mod tests {
         let bj = &r.groups[1];
         assert!((sh.sum.unwrap() - 15.0).abs() < 0.5, "{sh:?}");
         assert!((bj.sum.unwrap() - 2000.0).abs() < 0.5, "clamped: {bj:?}");
-        assert!(sh.count.is_none(), "a sum over public keys spends nothing on counts");
+        assert!(
+            sh.count.is_none(),
+            "a sum over public keys spends nothing on counts"
+        );
     }
 
     #[test]
@@ -387,8 +397,16 @@ mod tests {
             let m = g.mean.unwrap();
             assert!((0.0..=2000.0).contains(&m), "{g:?}");
         }
-        assert!((r.groups[0].mean.unwrap() - 1000.0).abs() < 100.0, "{:?}", r.groups[0]);
-        assert!((r.groups[1].mean.unwrap() - 50.0).abs() < 100.0, "{:?}", r.groups[1]);
+        assert!(
+            (r.groups[0].mean.unwrap() - 1000.0).abs() < 100.0,
+            "{:?}",
+            r.groups[0]
+        );
+        assert!(
+            (r.groups[1].mean.unwrap() - 50.0).abs() < 100.0,
+            "{:?}",
+            r.groups[1]
+        );
     }
 
     #[test]

@@ -207,11 +207,7 @@ mod tests {
     fn moments(xs: &[i128]) -> (f64, f64) {
         let n = xs.len() as f64;
         let mean = xs.iter().map(|&x| x as f64).sum::<f64>() / n;
-        let var = xs
-            .iter()
-            .map(|&x| (x as f64 - mean).powi(2))
-            .sum::<f64>()
-            / (n - 1.0);
+        let var = xs.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / (n - 1.0);
         (mean, var)
     }
 
@@ -302,7 +298,11 @@ mod tests {
         let xs: Vec<i128> = (0..4000).map(|_| discrete_gaussian(&mut rng, s2)).collect();
         let (_, var) = moments(&xs);
         let sd = MAX_SIGMA2.sqrt();
-        assert!((var.sqrt() / sd - 1.0).abs() < 0.1, "sd {} want {sd}", var.sqrt());
+        assert!(
+            (var.sqrt() / sd - 1.0).abs() < 0.1,
+            "sd {} want {sd}",
+            var.sqrt()
+        );
     }
 
     #[test]
