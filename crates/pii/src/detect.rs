@@ -31,15 +31,53 @@ fn resolve(mut cands: Vec<Finding>) -> Vec<Finding> {
     if cands.len() <= 1 {
         return cands;
     }
+    // Overlaps only happen inside a cluster of transitively overlapping spans, and the
+    // greedy choice inside one cluster does not depend on any other: sort by position, cut
+    // into clusters, resolve each (nearly all hold one candidate) on its own.
+    cands.sort_unstable_by_key(|f| (f.start, f.end));
+    let mut out = Vec::with_capacity(cands.len());
+    let mut i = 0;
+    while i < cands.len() {
+        let mut end = cands[i].end;
+        let mut j = i + 1;
+        while j < cands.len() && cands[j].start < end {
+            end = end.max(cands[j].end);
+            j += 1;
+        }
+        if j - i == 1 {
+            out.push(cands[i]);
+        } else {
+            resolve_cluster(&mut cands[i..j], &mut out);
+        }
+        i = j;
+    }
+    out
+}
+
+/// Highest confidence first, then the longer span, then the earlier one; keep each
+/// candidate that overlaps nothing kept so far. Appends the kept spans in position order.
+fn resolve_cluster(cands: &mut [Finding], out: &mut Vec<Finding>) {
     cands.sort_by(|a, b| {
         b.confidence
             .total_cmp(&a.confidence)
             .then((b.end - b.start).cmp(&(a.end - a.start)))
             .then(a.start.cmp(&b.start))
     });
-    // Kept spans keyed by start, so each overlap check is two neighbour look-ups.
+    if cands.len() <= 32 {
+        let mut kept: Vec<Finding> = Vec::with_capacity(2);
+        for c in cands.iter() {
+            if kept.iter().all(|k| k.end <= c.start || k.start >= c.end) {
+                kept.push(*c);
+            }
+        }
+        kept.sort_unstable_by_key(|f| f.start);
+        out.extend(kept);
+        return;
+    }
+    // A large cluster (adversarial input): kept spans keyed by start, so each overlap
+    // check is two neighbour look-ups instead of a pass over everything kept.
     let mut kept: std::collections::BTreeMap<usize, Finding> = std::collections::BTreeMap::new();
-    for c in cands {
+    for c in cands.iter() {
         let before_ok = kept
             .range(..=c.start)
             .next_back()
@@ -49,10 +87,10 @@ fn resolve(mut cands: Vec<Finding>) -> Vec<Finding> {
             .next()
             .is_none_or(|(_, k)| k.start >= c.end);
         if before_ok && after_ok {
-            kept.insert(c.start, c);
+            kept.insert(c.start, *c);
         }
     }
-    kept.into_values().collect()
+    out.extend(kept.into_values());
 }
 
 // ---------------------------------------------------------------- checks
@@ -613,7 +651,45 @@ enum Cue {
 struct Dicts {
     ac: AhoCorasick,
     cues: Vec<Cue>,
-    surnames: Vec<char>,
+    surnames: CjkSet,
+    not_given: CjkSet,
+    coarse: CjkSet,
+    fine: CjkSet,
+}
+
+/// A set of characters of the CJK Unified Ideographs block as a bitmap: membership is one
+/// load, where `str::contains(char)` searched the whole list on every character.
+struct CjkSet(Box<[u64; 328]>);
+
+impl CjkSet {
+    fn of(chars: &str) -> Self {
+        let mut bits = Box::new([0u64; 328]);
+        for c in chars.chars() {
+            if is_cjk(c) {
+                let i = c as usize - 0x4E00;
+                bits[i / 64] |= 1 << (i % 64);
+            }
+        }
+        CjkSet(bits)
+    }
+
+    #[inline]
+    fn contains(&self, c: char) -> bool {
+        is_cjk(c) && {
+            let i = c as usize - 0x4E00;
+            self.0[i / 64] & (1 << (i % 64)) != 0
+        }
+    }
+}
+
+/// An administrative address marker (省市区县镇乡).
+pub(crate) fn is_coarse(c: char) -> bool {
+    dicts().coarse.contains(c)
+}
+
+/// A street-level address marker (路街道巷弄号栋幢楼室村座).
+pub(crate) fn is_fine(c: char) -> bool {
+    dicts().fine.contains(c)
 }
 
 fn dicts() -> &'static Dicts {
@@ -644,9 +720,14 @@ fn dicts() -> &'static Dicts {
                     .build(&pats)
             })
             .unwrap_or_else(|e| panic!("fixed cue dictionary failed to build: {e}"));
-        let mut surnames: Vec<char> = SURNAMES.chars().collect();
-        surnames.sort_unstable();
-        Dicts { ac, cues, surnames }
+        Dicts {
+            ac,
+            cues,
+            surnames: CjkSet::of(SURNAMES),
+            not_given: CjkSet::of(NOT_GIVEN),
+            coarse: CjkSet::of(COARSE),
+            fine: CjkSet::of(FINE),
+        }
     })
 }
 
@@ -655,11 +736,11 @@ fn is_cjk(c: char) -> bool {
 }
 
 fn is_surname(c: char) -> bool {
-    dicts().surnames.binary_search(&c).is_ok()
+    dicts().surnames.contains(c)
 }
 
 fn given_ok(c: char) -> bool {
-    is_cjk(c) && !NOT_GIVEN.contains(c)
+    is_cjk(c) && !dicts().not_given.contains(c)
 }
 
 fn scan_cjk(text: &str, out: &mut Vec<Finding>) {
@@ -789,6 +870,7 @@ pub(crate) const FINE: &str = "路街道巷弄号栋幢楼室村座";
 /// Extends an address from `s` across CJK, digits and `-#`, ending at the last
 /// administrative or street marker; needs at least two markers, one of them street-level.
 fn address_from(text: &str, s: usize, out: &mut Vec<Finding>) {
+    let d = dicts();
     let mut markers = 0;
     let mut fine = 0;
     let mut last_end = None;
@@ -797,9 +879,9 @@ fn address_from(text: &str, s: usize, out: &mut Vec<Finding>) {
         if k > 60 || !(is_cjk(c) || c.is_ascii_alphanumeric() || c == '-' || c == '#') {
             break;
         }
-        if COARSE.contains(c) || FINE.contains(c) {
+        if d.coarse.contains(c) || d.fine.contains(c) {
             markers += 1;
-            if FINE.contains(c) {
+            if d.fine.contains(c) {
                 fine += 1;
             }
             last_end = Some(s + off + c.len_utf8());
@@ -873,10 +955,7 @@ pub fn classify_field(column_name: &str, value: &str) -> Option<PiiKind> {
         return out.first().map(|x| x.kind);
     }
     if has(&["addr", "地址", "住址"]) {
-        let markers = v
-            .chars()
-            .filter(|&c| COARSE.contains(c) || FINE.contains(c))
-            .count();
+        let markers = v.chars().filter(|&c| is_coarse(c) || is_fine(c)).count();
         return (markers >= 1 && v.chars().any(is_cjk)).then_some(PiiKind::Address);
     }
     None
@@ -951,5 +1030,53 @@ mod tests {
         );
         assert_eq!(classify_field("product_name", "欧阳娜娜"), None);
         assert_eq!(classify_field("amount", "12345"), None);
+    }
+}
+
+#[cfg(test)]
+mod resolve_tests {
+    use super::*;
+
+    /// The greedy rule over the whole set at once, as `resolve` did before clustering.
+    fn greedy(mut cands: Vec<Finding>) -> Vec<Finding> {
+        cands.sort_by(|a, b| {
+            b.confidence
+                .total_cmp(&a.confidence)
+                .then((b.end - b.start).cmp(&(a.end - a.start)))
+                .then(a.start.cmp(&b.start))
+        });
+        let mut kept: Vec<Finding> = Vec::new();
+        for c in cands {
+            if kept.iter().all(|k| k.end <= c.start || k.start >= c.end) {
+                kept.push(c);
+            }
+        }
+        kept.sort_by_key(|f| f.start);
+        kept
+    }
+
+    #[test]
+    fn clustered_resolution_equals_the_global_greedy_rule() {
+        // Deterministic pseudo-random spans: small and large clusters, ties, nesting.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..300 {
+            let n = 1 + (next() % if round % 10 == 0 { 400 } else { 40 }) as usize;
+            let width = 1 + (next() % 2000) as usize;
+            let cands: Vec<Finding> = (0..n)
+                .map(|_| {
+                    let s = (next() as usize) % width;
+                    let len = 1 + (next() % 30) as usize;
+                    let conf = [0.5f32, 0.7, 0.9, 0.99][(next() % 4) as usize];
+                    f(PiiKind::Mobile, s, s + len, conf)
+                })
+                .collect();
+            assert_eq!(resolve(cands.clone()), greedy(cands), "round {round}");
+        }
     }
 }

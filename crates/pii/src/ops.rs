@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::detect::{COARSE, FINE, compound_surname_len};
+use crate::detect::{compound_surname_len, is_coarse, is_fine};
 use crate::{Finding, PiiError, PiiKind};
 
 /// HMAC-SHA256 over `parts` (each length-prefixed, so ("ab","c") ≠ ("a","bc")).
@@ -119,10 +119,10 @@ pub fn mask(value: &str, kind: PiiKind) -> String {
             // marker; mask every character after it.
             let mut keep = 0;
             for (i, c) in value.char_indices() {
-                if FINE.contains(c) {
+                if is_fine(c) {
                     break;
                 }
-                if COARSE.contains(c) {
+                if is_coarse(c) {
                     keep = i + c.len_utf8();
                 }
             }
