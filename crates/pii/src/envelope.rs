@@ -200,8 +200,8 @@ impl KeyFile {
             path: path.to_path_buf(),
             source,
         };
-        let text = toml::to_string_pretty(self)
-            .map_err(|e| err(std::io::Error::other(e.to_string())))?;
+        let text =
+            toml::to_string_pretty(self).map_err(|e| err(std::io::Error::other(e.to_string())))?;
         let tmp = path.with_extension("toml.tmp");
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create(true).truncate(true);
@@ -430,8 +430,14 @@ mod tests {
         let other = KeyRing::generate("k1");
         assert_ne!(other.encrypt("13812345678").expect("encrypts"), a);
         assert!(matches!(other.decrypt(&a), Err(KeyError::DecryptFailed(_))));
-        assert!(matches!(r.decrypt("enc:v1:k9:AAAA"), Err(KeyError::UnknownKey(_))));
-        assert!(matches!(r.decrypt("13812345678"), Err(KeyError::Malformed(_))));
+        assert!(matches!(
+            r.decrypt("enc:v1:k9:AAAA"),
+            Err(KeyError::UnknownKey(_))
+        ));
+        assert!(matches!(
+            r.decrypt("13812345678"),
+            Err(KeyError::Malformed(_))
+        ));
         // Tampering is detected.
         let mut t = a.clone().into_bytes();
         let last = t.len() - 3;

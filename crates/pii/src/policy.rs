@@ -206,7 +206,15 @@ impl FieldPolicy {
     pub fn rows(&self) -> Vec<(Role, [Display; 4])> {
         Role::ALL
             .into_iter()
-            .map(|r| (r, self.table.get(r.as_str()).copied().unwrap_or([Display::Hidden; 4])))
+            .map(|r| {
+                (
+                    r,
+                    self.table
+                        .get(r.as_str())
+                        .copied()
+                        .unwrap_or([Display::Hidden; 4]),
+                )
+            })
             .collect()
     }
 }
@@ -388,7 +396,10 @@ mod tests {
             p.role_display(Role::ChannelSystem, Sensitivity::C2),
             Display::Hidden
         );
-        assert_eq!(p.role_display(Role::Admin, Sensitivity::C3), Display::Hidden);
+        assert_eq!(
+            p.role_display(Role::Admin, Sensitivity::C3),
+            Display::Hidden
+        );
         assert_eq!(
             p.display(&[Role::Marketer, Role::ComplianceOfficer], Sensitivity::C3),
             Display::Masked
@@ -438,7 +449,11 @@ mod tests {
             marketer.text("13812345678", Sensitivity::C2, PiiKind::Mobile),
             Some("138****5678".into())
         );
-        assert_eq!(marketer.amount(1_234_567), Some(1_234_567), "amounts clear by default");
+        assert_eq!(
+            marketer.amount(1_234_567),
+            Some(1_234_567),
+            "amounts clear by default"
+        );
         let mut p = FieldPolicy::default();
         p.set_financial(Role::Marketer, Display::Masked);
         let marketer = Redactor::new(Arc::new(p), &[Role::Marketer], false, None);
@@ -452,7 +467,12 @@ mod tests {
         let keys = Arc::new(KeyRing::generate("k1"));
         let stored = keys.encrypt("110105194912310021").expect("encrypts");
         let p = Arc::new(FieldPolicy::default());
-        let clear = Redactor::new(p.clone(), &[Role::ComplianceOfficer], true, Some(keys.clone()));
+        let clear = Redactor::new(
+            p.clone(),
+            &[Role::ComplianceOfficer],
+            true,
+            Some(keys.clone()),
+        );
         assert_eq!(
             clear.text(&stored, Sensitivity::C2, PiiKind::ResidentId),
             Some("110105194912310021".into())
