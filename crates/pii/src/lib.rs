@@ -11,10 +11,25 @@
 //! only run on candidates, which is what keeps it fast on Chinese text.
 
 mod detect;
+pub mod envelope;
 pub mod ops;
+pub mod policy;
 
 pub use detect::{classify_field, luhn_valid, resident_id_valid, scan};
+pub use envelope::{KeyError, KeyFile, KeyRing};
 pub use ops::{KeyedHasher, Keyring, Operator, Vault, apply, mask, redact};
+pub use policy::{Display, FieldPolicy, Redactor};
+
+/// `text` with every detected identifier replaced by its tag (`[手机号]`, `[身份证]`, …);
+/// borrowed unchanged when nothing was found. The log writer runs every line through it.
+pub fn redact_text(text: &str) -> std::borrow::Cow<'_, str> {
+    let found = scan(text);
+    if found.is_empty() {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(apply(text, &found, &mut Operator::Redact))
+    }
+}
 
 use serde::{Deserialize, Serialize};
 
