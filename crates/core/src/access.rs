@@ -78,6 +78,8 @@ permissions! {
     CampaignWrite = "campaign.write",
     /// Approve a campaign (maker-checker: never one's own).
     CampaignApprove = "campaign.approve",
+    /// Create, edit and retire offers in the catalogue (read with `campaign.read`).
+    OfferWrite = "offer.write",
     /// Call the real-time decision API.
     DecisionCall = "decision.call",
     /// Post behavioural events.
@@ -131,6 +133,7 @@ const ADMIN: &[Permission] = &[
     P::ModelTrain,
     P::CampaignRead,
     P::CampaignWrite,
+    P::OfferWrite,
     P::ConsentRead,
     P::ComplianceRead,
     P::ComplianceCheckCopy,
@@ -147,6 +150,7 @@ const MARKETER: &[Permission] = &[
     P::ModelRead,
     P::CampaignRead,
     P::CampaignWrite,
+    P::OfferWrite,
     P::DecisionCall,
     P::ConsentRead,
     P::ComplianceCheckCopy,

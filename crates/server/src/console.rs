@@ -184,8 +184,8 @@ const NAV: &[NavItem] = &[
     },
     NavItem {
         key: "campaigns",
-        href: None,
-        perm: None,
+        href: Some("/console/campaigns"),
+        perm: Some(Permission::CampaignRead),
     },
     NavItem {
         key: "measurement",

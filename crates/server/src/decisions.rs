@@ -36,18 +36,81 @@ pub fn routes() -> Routes {
 }
 
 /// The shared engine and the decision log writer.
+///
+/// Offer edits bump `catalog_generation` ([`DecisionService::invalidate_catalog`]); the next
+/// request that needs the engine sees the engine's generation is behind and rebinds it to
+/// the store's current catalogue. Rebinding keeps the contact ledger and the adaptive
+/// models, so an edit to an offer's copy does not forget what was learned.
 #[derive(Default)]
 pub struct DecisionService {
     engine: OnceCell<Arc<DecisionEngine>>,
     log: OnceCell<mpsc::Sender<zhiying_store::Decision>>,
+    /// The consents the engine was built with (for the approval queue's reach estimate).
+    consents: std::sync::OnceLock<Arc<InMemoryConsents>>,
+    catalog_generation: std::sync::atomic::AtomicU64,
+    /// The generation the engine's catalogue reflects.
+    bound_generation: std::sync::atomic::AtomicU64,
+    rebinding: tokio::sync::Mutex<()>,
 }
 
 impl DecisionService {
-    async fn engine(&self, state: &AppState) -> Result<Arc<DecisionEngine>, ApiError> {
-        self.engine
-            .get_or_try_init(|| build_engine(state))
-            .await
-            .cloned()
+    pub(crate) async fn engine(&self, state: &AppState) -> Result<Arc<DecisionEngine>, ApiError> {
+        use std::sync::atomic::Ordering;
+        let engine = self
+            .engine
+            .get_or_try_init(|| async {
+                let generation = self.catalog_generation.load(Ordering::SeqCst);
+                let engine = build_engine(state).await?;
+                self.bound_generation.store(generation, Ordering::SeqCst);
+                Ok::<_, ApiError>(engine)
+            })
+            .await?
+            .clone();
+        if self.bound_generation.load(Ordering::SeqCst)
+            < self.catalog_generation.load(Ordering::SeqCst)
+        {
+            let _one_at_a_time = self.rebinding.lock().await;
+            let generation = self.catalog_generation.load(Ordering::SeqCst);
+            if self.bound_generation.load(Ordering::SeqCst) < generation {
+                let catalog = load_catalog(state).await?;
+                let index = state.audiences.index().await.ok().map(|(ix, _)| ix);
+                match engine.rebind(catalog, index.as_deref()) {
+                    Ok(report) => tracing::info!(
+                        offers = report.offers,
+                        generation,
+                        "decision engine rebound to the edited offer catalogue"
+                    ),
+                    // Keep serving the previous catalogue rather than failing every decision.
+                    Err(e) => tracing::error!(
+                        "rebinding the decision engine to the edited catalogue failed; \
+                         decisions keep the previous catalogue: {e}"
+                    ),
+                }
+                self.bound_generation.store(generation, Ordering::SeqCst);
+            }
+        }
+        Ok(engine)
+    }
+
+    /// The offer catalogue in the store changed: the next decision rebinds the engine to it.
+    pub(crate) fn invalidate_catalog(&self) {
+        self.catalog_generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The consents and do-not-contact list the engine decides with, building the engine
+    /// if needed.
+    pub(crate) async fn consents(
+        &self,
+        state: &AppState,
+    ) -> Result<Arc<InMemoryConsents>, ApiError> {
+        self.engine(state).await?;
+        self.consents.get().cloned().ok_or_else(|| {
+            ApiError::internal(
+                "reading consents",
+                "the decision engine kept no consent view",
+            )
+        })
     }
 
     /// Queues a decision for the store; drops it (with a warning) if the writer is far behind.
@@ -88,24 +151,33 @@ fn spawn_log_writer(
     tx
 }
 
-async fn build_engine(state: &AppState) -> Result<Arc<DecisionEngine>, ApiError> {
-    let started = std::time::Instant::now();
+/// The store's active offers at their current versions (each offer's `version` is the
+/// store's), or the built-in sample catalogue while the store has none.
+async fn load_catalog(state: &AppState) -> Result<Catalog, ApiError> {
     let stored = state
         .store
         .offers(false)
         .await
         .map_err(|e| ApiError::internal("reading the offer catalogue", e))?;
-    let catalog = if stored.is_empty() {
-        zhiying_decision::sample_catalog()
-    } else {
-        let offers = stored
-            .iter()
-            .map(|o| serde_json::from_value(o.body.clone()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ApiError::internal("a stored offer is not a valid offer", e))?;
-        Catalog::from_offers(offers)
-            .map_err(|e| ApiError::internal("building the offer catalogue", e))?
-    };
+    if stored.is_empty() {
+        return Ok(zhiying_decision::sample_catalog());
+    }
+    let offers = stored
+        .iter()
+        .map(|o| {
+            serde_json::from_value::<zhiying_decision::Offer>(o.body.clone()).map(|mut offer| {
+                offer.version = u32::try_from(o.version).unwrap_or(u32::MAX);
+                offer
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::internal("a stored offer is not a valid offer", e))?;
+    Catalog::from_offers(offers).map_err(|e| ApiError::internal("building the offer catalogue", e))
+}
+
+async fn build_engine(state: &AppState) -> Result<Arc<DecisionEngine>, ApiError> {
+    let started = std::time::Instant::now();
+    let catalog = load_catalog(state).await?;
     let index = state.audiences.index().await.ok().map(|(ix, _)| ix);
     let consents = Arc::new(InMemoryConsents::new());
     let rows = state
@@ -145,6 +217,7 @@ async fn build_engine(state: &AppState) -> Result<Arc<DecisionEngine>, ApiError>
     {
         consents.set_do_not_contact(&d.customer_id, true);
     }
+    let _ = state.decisions.consents.set(consents.clone());
     let config = EngineConfig::default();
     let ledger = Arc::new(ContactLedger::new(config.retention_days()));
     let engine = DecisionEngine::new(catalog, index.as_deref(), config, consents, ledger, None)

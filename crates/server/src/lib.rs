@@ -24,6 +24,8 @@ mod decisions;
 pub(crate) mod models;
 pub use audiences::sync_watchers;
 mod audit;
+mod campaigns;
+pub use campaigns::{CampaignLauncher, LaunchError, LaunchSummary};
 pub mod auth;
 mod compliance;
 mod console;
@@ -62,6 +64,8 @@ pub struct AppState {
     templates: Arc<console::Templates>,
     audiences: Arc<audiences::AudienceService>,
     decisions: Arc<decisions::DecisionService>,
+    /// Starts a campaign when it moves to `running`; `None` only records the state.
+    pub launcher: Option<Arc<dyn CampaignLauncher>>,
 }
 
 impl AppState {
@@ -79,6 +83,7 @@ impl AppState {
                 Some(store.clone()),
             )),
             decisions: Arc::new(decisions::DecisionService::default()),
+            launcher: None,
             data_dir,
             engine,
             events: None,
@@ -92,6 +97,12 @@ impl AppState {
     /// Serves `POST /v1/events` and the real-time profile routes from this store.
     pub fn with_events(mut self, store: Arc<zhiying_events::EventStore>) -> Self {
         self.events = Some(store);
+        self
+    }
+
+    /// Calls `launcher` when a campaign moves to `running` (the campaign runner).
+    pub fn with_launcher(mut self, launcher: Arc<dyn CampaignLauncher>) -> Self {
+        self.launcher = Some(launcher);
         self
     }
 
@@ -121,6 +132,7 @@ pub fn all_routes() -> auth::Routes {
         .merge(console::routes())
         .merge(audit::routes())
         .merge(compliance::routes())
+        .merge(campaigns::routes())
         .merge(assets::routes())
 }
 

@@ -806,6 +806,7 @@ use zhiying_store::OperationalStore;
 /// A concrete URI for a registered path.
 fn sample_uri(path: &str) -> String {
     path.replace("{id}", "C00000001")
+        .replace("{version}", "1")
         .replace("{*path}", "static/console.css")
 }
 
