@@ -666,6 +666,11 @@ async fn customer_view(
     };
     let chart = customer_chart(&state, locale.lang, &c);
     let tag_groups = crate::tags::customer_page_tags(&state, id, locale.lang).await;
+    let ledger = if me.can(Permission::ConsentRead) {
+        crate::dsr::console_panel(&state, id).await
+    } else {
+        None
+    };
     let mut res = page(
         &state,
         locale,
@@ -681,6 +686,8 @@ async fn customer_view(
             has_flows => !chart.months.is_empty(),
             has_holdings => !chart.holdings.is_empty(),
             tag_groups => tag_groups,
+            ledger => Value::from_serialize(&ledger),
+            can_consent => me.can(Permission::ConsentWrite),
         },
     );
     if !masked {

@@ -34,6 +34,7 @@ mod events;
 mod i18n;
 mod metrics;
 mod openapi;
+mod dsr;
 mod tags;
 
 use std::future::Future;
@@ -120,6 +121,7 @@ pub fn all_routes() -> auth::Routes {
         .merge(audit::routes())
         .merge(compliance::routes())
         .merge(assets::routes())
+        .merge(dsr::routes())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -209,6 +211,7 @@ pub async fn serve(
         engine = state.engine.name()
     );
     let upkeep = tokio::spawn(auth::upkeep(state.clone()));
+    let retention = tokio::spawn(dsr::retention_task(state.clone()));
     let served = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -216,6 +219,7 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     upkeep.abort();
+    retention.abort();
     served?;
     tracing::info!("server stopped");
     Ok(())
