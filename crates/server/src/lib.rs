@@ -29,12 +29,12 @@ mod compliance;
 mod console;
 mod customer360;
 mod data;
+mod dsr;
 mod error;
 mod events;
 mod i18n;
 mod metrics;
 mod openapi;
-mod dsr;
 mod tags;
 
 use std::future::Future;
