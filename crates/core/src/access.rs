@@ -66,6 +66,8 @@ permissions! {
     CustomerRead = "customer.read",
     /// Unmask personal data (with a stated reason, audited).
     CustomerReadPii = "customer.read_pii",
+    /// Erase a customer everywhere (data-subject erasure; audited, irreversible).
+    CustomerErase = "customer.erase",
     TagRead = "tag.read",
     TagWrite = "tag.write",
     AudienceRead = "audience.read",
@@ -173,6 +175,7 @@ const COMPLIANCE_OFFICER: &[Permission] = &[
     P::DataRead,
     P::CustomerRead,
     P::CustomerReadPii,
+    P::CustomerErase,
     P::TagRead,
     P::AudienceRead,
     P::ModelRead,

@@ -97,6 +97,18 @@ impl ConsentEvent {
     }
 }
 
+/// One change of the consent ledger, pushed into the live view by [`InMemoryConsents::apply`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ConsentUpdate {
+    /// A grant or withdrawal.
+    Event(ConsentEvent),
+    /// Put on (`on = true`) or taken off the do-not-contact list.
+    DoNotContact { customer_id: String, on: bool },
+    /// The customer was erased: forget every consent and list entry.
+    Forget { customer_id: String },
+}
+
 #[derive(Debug, Default)]
 struct Shard {
     /// Per customer, the latest event per (purpose, scope).
@@ -156,6 +168,40 @@ impl InMemoryConsents {
             granted: true,
             ts,
         });
+    }
+
+    /// Applies one change of the live ledger. This is the seam between the consent ledger
+    /// (the store, the API) and decisioning: the integrator loads the initial state (the
+    /// consents facts, then the store's ledger) with [`InMemoryConsents::record`] and then
+    /// pushes every change as it is committed, so the very next decision sees it. Events
+    /// win by time, so facts and ledger can be loaded in any order.
+    pub fn apply(&self, update: ConsentUpdate) {
+        match update {
+            ConsentUpdate::Event(e) => self.record(e),
+            ConsentUpdate::DoNotContact { customer_id, on } => {
+                self.set_do_not_contact(&customer_id, on)
+            }
+            ConsentUpdate::Forget { customer_id } => self.forget(&customer_id),
+        }
+    }
+
+    /// Drops everything known about a customer (erasure). Consent is opt-in, so a forgotten
+    /// customer is not contacted again unless a new grant arrives.
+    pub fn forget(&self, customer_id: &str) {
+        let mut s = self
+            .shard(customer_id)
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        s.latest.remove(customer_id);
+        s.dnc.remove(customer_id);
+    }
+
+    /// Number of customers with at least one consent event (for logs and tests).
+    pub fn customers(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).latest.len())
+            .sum()
     }
 
     pub fn set_do_not_contact(&self, customer_id: &str, on: bool) {

@@ -62,7 +62,9 @@ pub use adaptive::{AdaptiveConfig, AdaptiveModel};
 pub use catalog::{Catalog, CatalogError, Offer, OfferFieldError, OfferStatus, Treatment};
 pub use channel::{Channel, QuietHours};
 pub use config::{ContextWeight, EngineConfig, Levers, Suppression};
-pub use consent::{ConsentAnswer, ConsentEvent, ConsentView, InMemoryConsents, Purpose};
+pub use consent::{
+    ConsentAnswer, ConsentEvent, ConsentUpdate, ConsentView, InMemoryConsents, Purpose,
+};
 pub use engine::{
     BindReport, Candidate, CandidateOutcome, ChosenOffer, CustomerFacts, Decision, DecisionContext,
     DecisionEngine, DecisionRequest, EngineError, Factors, Message, ModelSummary, PropensityOrigin,

@@ -91,6 +91,14 @@ impl Record {
             Record::Audience(a) => &a.customer_id,
         }
     }
+    /// When it happened (UTC microseconds).
+    pub fn ts(&self) -> i64 {
+        match self {
+            Record::Event(e) => e.ts,
+            Record::Transaction(t) => t.ts,
+            Record::Audience(a) => a.ts,
+        }
+    }
     /// The client-supplied id that makes the record idempotent (`None` for derived records).
     pub fn id(&self) -> Option<&str> {
         match self {

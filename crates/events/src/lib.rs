@@ -57,7 +57,8 @@ pub use input::{
 pub use log::Position;
 pub use profile::{ProfileView, RULE_TAGS, RealtimeSnapshot, Rules, TagSet, WindowCounts};
 pub use store::{
-    AppendOutcome, Clock, EventConfig, EventStats, EventStore, ManualClock, Recovery, SystemClock,
+    AppendOutcome, Clock, EventConfig, EventStats, EventStore, ManualClock, PurgeFilter,
+    PurgeOutcome, Recovery, SystemClock,
 };
 pub use watch::{FnWatcher, MembershipWatcher};
 

@@ -258,6 +258,25 @@ impl SegmentWriter {
     }
 }
 
+/// Replaces segment `n` with a header and `frames` (whole frames), crash-safely: written
+/// and synced under a temporary name, renamed over the old file, directory synced. Used by
+/// erasure and retention, which drop records from closed and open segments alike.
+pub fn rewrite_segment(dir: &Path, n: u64, frames: &[u8]) -> Result<(), EventError> {
+    let path = segment_path(dir, n);
+    let tmp = dir.join(format!("segment-{n:010}.log.rewrite"));
+    let mut f = File::create(&tmp).map_err(|e| EventError::io(&tmp, e))?;
+    let mut header = Vec::with_capacity(HEADER_LEN as usize);
+    header.extend_from_slice(MAGIC);
+    header.extend_from_slice(&n.to_le_bytes());
+    f.write_all(&header)
+        .and_then(|_| f.write_all(frames))
+        .and_then(|_| f.sync_all())
+        .map_err(|e| EventError::io(&tmp, e))?;
+    drop(f);
+    std::fs::rename(&tmp, &path).map_err(|e| EventError::io(&path, e))?;
+    sync_dir(dir)
+}
+
 /// Cuts a torn tail off segment `n` at `len` and syncs.
 pub fn truncate_segment(dir: &Path, n: u64, len: u64) -> Result<(), EventError> {
     let path = segment_path(dir, n);

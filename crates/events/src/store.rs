@@ -176,6 +176,10 @@ impl Profiles {
             .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).len())
             .sum()
     }
+    fn remove(&self, id: &str) -> bool {
+        let mut s = self.shard(id).write().unwrap_or_else(|p| p.into_inner());
+        s.remove(id).is_some()
+    }
     fn all(&self) -> Vec<(Box<str>, Arc<Profile>)> {
         let mut out = Vec::new();
         for s in &self.shards {
@@ -207,6 +211,36 @@ enum Command {
     Sweep {
         reply: oneshot::Sender<Result<usize, EventError>>,
     },
+    Purge {
+        filter: PurgeFilter,
+        reply: oneshot::Sender<Result<PurgeOutcome, EventError>>,
+    },
+}
+
+/// Which records [`EventStore::purge`] removes from the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PurgeFilter {
+    /// Every record of one customer, and their profile (erasure).
+    Customer(String),
+    /// Records with `ts` before this (UTC micros): retention. Profiles keep their counters.
+    OlderThan(i64),
+}
+
+impl PurgeFilter {
+    pub fn matches(&self, r: &Record) -> bool {
+        match self {
+            PurgeFilter::Customer(id) => r.customer_id() == id,
+            PurgeFilter::OlderThan(ts) => r.ts() < *ts,
+        }
+    }
+}
+
+/// What a purge removed.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct PurgeOutcome {
+    pub records_removed: u64,
+    pub segments_rewritten: u64,
+    pub profiles_dropped: u64,
 }
 
 /// The durable event log with its derived real-time profiles. Cheap to share behind an `Arc`;
@@ -451,6 +485,29 @@ impl EventStore {
         rx.await.map_err(|_| EventError::Closed)?
     }
 
+    /// Removes the matching records from every segment of the log (each affected segment is
+    /// rewritten crash-safely), drops an erased customer's profile, and writes a fresh
+    /// checkpoint, so neither a restart nor a replay brings the records back. The
+    /// checkpoint is deleted before any segment is rewritten: a crash part-way leaves a log
+    /// that replays from the start, and running the purge again finishes it.
+    pub async fn purge(&self, filter: PurgeFilter) -> Result<PurgeOutcome, EventError> {
+        let (reply, rx) = oneshot::channel();
+        self.sender()?
+            .send(Command::Purge { filter, reply })
+            .await
+            .map_err(|_| EventError::Closed)?;
+        rx.await.map_err(|_| EventError::Closed)?
+    }
+
+    /// [`EventStore::purge`] for callers outside an async runtime.
+    pub fn purge_blocking(&self, filter: PurgeFilter) -> Result<PurgeOutcome, EventError> {
+        let (reply, rx) = oneshot::channel();
+        self.sender()?
+            .blocking_send(Command::Purge { filter, reply })
+            .map_err(|_| EventError::Closed)?;
+        rx.blocking_recv().map_err(|_| EventError::Closed)?
+    }
+
     /// Writes a checkpoint now and waits for it.
     pub async fn checkpoint(&self) -> Result<Position, EventError> {
         let (reply, rx) = oneshot::channel();
@@ -563,6 +620,10 @@ impl Writer {
                 }
                 Command::Sweep { reply } => {
                     let r = self.sweep();
+                    let _ = reply.send(r);
+                }
+                Command::Purge { filter, reply } => {
+                    let r = self.purge(&filter);
                     let _ = reply.send(r);
                 }
             }
@@ -831,6 +892,60 @@ impl Writer {
             "event log checkpoint"
         );
         Ok(snap.position)
+    }
+
+    fn purge(&mut self, filter: &PurgeFilter) -> Result<PurgeOutcome, EventError> {
+        if let Some(f) = &self.failed {
+            return Err(EventError::Failed(f.clone()));
+        }
+        if let Some(h) = self.background.take() {
+            let _ = h.join();
+        }
+        let log_dir = self.dir.join("log");
+        let ck = self.dir.join(checkpoint::FILE);
+        if ck.exists() {
+            std::fs::remove_file(&ck).map_err(|e| EventError::io(&ck, e))?;
+            log::sync_dir(&self.dir)?;
+        }
+        let mut out = PurgeOutcome::default();
+        let current = self.seg.position().segment;
+        for n in log::list_segments(&log_dir)? {
+            let mut kept = Vec::new();
+            let mut dropped = 0u64;
+            log::scan_segment(&log_dir, n, 0, |payload, _| {
+                let drop = serde_json::from_slice::<Record>(payload)
+                    .map(|r| filter.matches(&r))
+                    .unwrap_or(false);
+                if drop {
+                    dropped += 1;
+                } else {
+                    log::encode_frame(&mut kept, payload);
+                }
+                Ok(())
+            })?;
+            if dropped > 0 {
+                log::rewrite_segment(&log_dir, n, &kept)?;
+                out.records_removed += dropped;
+                out.segments_rewritten += 1;
+            }
+        }
+        let path = log::segment_path(&log_dir, current);
+        let len = std::fs::metadata(&path)
+            .map_err(|e| EventError::io(&path, e))?
+            .len();
+        self.seg = SegmentWriter::open(&log_dir, current, len, self.config.segment_bytes)?;
+        if let PurgeFilter::Customer(id) = filter
+            && self.shared.profiles.remove(id)
+        {
+            out.profiles_dropped = 1;
+        }
+        self.shared
+            .stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .position = self.seg.position();
+        self.checkpoint_now()?;
+        Ok(out)
     }
 
     /// Checkpoints on another thread so appends keep flowing; skipped if one is running.

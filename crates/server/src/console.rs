@@ -672,6 +672,11 @@ async fn customer_view(
     let chart = customer_chart(&state, locale.lang, &c);
     let tag_groups = crate::tags::customer_page_tags(&state, id, locale.lang).await;
     let scores = crate::models::customer_page_scores(&state, id).await;
+    let ledger = if me.can(Permission::ConsentRead) {
+        crate::dsr::console_panel(&state, id).await
+    } else {
+        None
+    };
     let mut res = page(
         &state,
         locale,
@@ -688,6 +693,8 @@ async fn customer_view(
             has_holdings => !chart.holdings.is_empty(),
             tag_groups => tag_groups,
             scores => scores,
+            ledger => Value::from_serialize(&ledger),
+            can_consent => me.can(Permission::ConsentWrite),
         },
     );
     if !masked {

@@ -18,8 +18,8 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 use tokio::sync::{OnceCell, mpsc};
 use zhiying_decision::{
-    Catalog, ConsentEvent, ContactLedger, Decision, DecisionEngine, DecisionRequest, EngineConfig,
-    InMemoryConsents, Response as OfferResponse, ResponseOutcome,
+    Catalog, ConsentEvent, ConsentUpdate, ContactLedger, Decision, DecisionEngine, DecisionRequest,
+    EngineConfig, InMemoryConsents, Response as OfferResponse, ResponseOutcome,
 };
 
 use crate::AppState;
@@ -45,8 +45,14 @@ pub fn routes() -> Routes {
 pub struct DecisionService {
     engine: OnceCell<Arc<DecisionEngine>>,
     log: OnceCell<mpsc::Sender<zhiying_store::Decision>>,
-    /// The consents the engine was built with (for the approval queue's reach estimate).
-    consents: std::sync::OnceLock<Arc<InMemoryConsents>>,
+    /// The live consent view the engine asks on every decision. It exists before the engine
+    /// so ledger changes made before the first decision are not lost; the engine build
+    /// loads the consents facts and then the store's ledger into it, and every change
+    /// posted later is pushed into it ([`DecisionService::consent_changed`]).
+    consents: Arc<InMemoryConsents>,
+    /// Serialises the initial load against live changes, so a change is never overtaken by
+    /// an older snapshot of the list being applied after it.
+    consent_lock: tokio::sync::Mutex<()>,
     catalog_generation: std::sync::atomic::AtomicU64,
     /// The generation the engine's catalogue reflects.
     bound_generation: std::sync::atomic::AtomicU64,
@@ -54,6 +60,40 @@ pub struct DecisionService {
 }
 
 impl DecisionService {
+    /// Pushes a committed ledger change into the live view: the very next decision sees it.
+    /// `commit` writes the change to the store; it runs under the same lock as the initial
+    /// load.
+    pub(crate) async fn consent_changed<T, E>(
+        &self,
+        commit: impl std::future::Future<Output = Result<(T, Vec<ConsentUpdate>), E>>,
+    ) -> Result<T, E> {
+        let _g = self.consent_lock.lock().await;
+        let (out, updates) = commit.await?;
+        for u in updates {
+            self.consents.apply(u);
+        }
+        Ok(out)
+    }
+
+    /// What the live view answers for a customer on each channel now (for the consent API).
+    pub(crate) fn consent_answers(
+        &self,
+        customer_id: &str,
+    ) -> Vec<(zhiying_decision::Channel, zhiying_decision::ConsentAnswer)> {
+        use zhiying_decision::ConsentView;
+        let now = chrono::Utc::now();
+        zhiying_decision::Channel::ALL
+            .into_iter()
+            .map(|c| {
+                (
+                    c,
+                    self.consents
+                        .check(customer_id, zhiying_decision::Purpose::Marketing, c, now),
+                )
+            })
+            .collect()
+    }
+
     pub(crate) async fn engine(&self, state: &AppState) -> Result<Arc<DecisionEngine>, ApiError> {
         use std::sync::atomic::Ordering;
         let engine = self
@@ -99,18 +139,13 @@ impl DecisionService {
     }
 
     /// The consents and do-not-contact list the engine decides with, building the engine
-    /// if needed.
+    /// (and so loading them) if needed.
     pub(crate) async fn consents(
         &self,
         state: &AppState,
     ) -> Result<Arc<InMemoryConsents>, ApiError> {
         self.engine(state).await?;
-        self.consents.get().cloned().ok_or_else(|| {
-            ApiError::internal(
-                "reading consents",
-                "the decision engine kept no consent view",
-            )
-        })
+        Ok(self.consents.clone())
     }
 
     /// Queues a decision for the store; drops it (with a warning) if the writer is far behind.
@@ -179,7 +214,8 @@ async fn build_engine(state: &AppState) -> Result<Arc<DecisionEngine>, ApiError>
     let started = std::time::Instant::now();
     let catalog = load_catalog(state).await?;
     let index = state.audiences.index().await.ok().map(|(ix, _)| ix);
-    let consents = Arc::new(InMemoryConsents::new());
+    let consents = state.decisions.consents.clone();
+    let loading = state.decisions.consent_lock.lock().await;
     let rows = state
         .engine
         .query_json(
@@ -209,6 +245,24 @@ async fn build_engine(state: &AppState) -> Result<Arc<DecisionEngine>, ApiError>
             loaded += 1;
         }
     }
+    // The live ledger in the store overrides the facts by time.
+    let mut ledger_events = 0usize;
+    for e in state
+        .store
+        .consent_events()
+        .await
+        .map_err(|e| ApiError::internal("reading the consent ledger", e))?
+    {
+        let Some(ts) = chrono::DateTime::from_timestamp_micros(e.ts) else {
+            continue;
+        };
+        if let Ok(ev) =
+            ConsentEvent::from_row(&e.customer_id, &e.purpose, &e.channel, e.granted, ts)
+        {
+            consents.record(ev);
+            ledger_events += 1;
+        }
+    }
     for d in state
         .store
         .dnc_list()
@@ -217,13 +271,14 @@ async fn build_engine(state: &AppState) -> Result<Arc<DecisionEngine>, ApiError>
     {
         consents.set_do_not_contact(&d.customer_id, true);
     }
-    let _ = state.decisions.consents.set(consents.clone());
+    drop(loading);
     let config = EngineConfig::default();
     let ledger = Arc::new(ContactLedger::new(config.retention_days()));
     let engine = DecisionEngine::new(catalog, index.as_deref(), config, consents, ledger, None)
         .map_err(|e| ApiError::internal("building the decision engine", e))?;
     tracing::info!(
         consents = loaded,
+        ledger_events,
         indexed = index.is_some(),
         millis = started.elapsed().as_millis() as u64,
         "decision engine ready"

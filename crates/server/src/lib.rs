@@ -31,6 +31,7 @@ mod compliance;
 mod console;
 mod customer360;
 mod data;
+mod dsr;
 mod error;
 mod events;
 mod i18n;
@@ -134,6 +135,7 @@ pub fn all_routes() -> auth::Routes {
         .merge(compliance::routes())
         .merge(campaigns::routes())
         .merge(assets::routes())
+        .merge(dsr::routes())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -223,6 +225,7 @@ pub async fn serve(
         engine = state.engine.name()
     );
     let upkeep = tokio::spawn(auth::upkeep(state.clone()));
+    let retention = tokio::spawn(dsr::retention_task(state.clone()));
     let served = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -230,6 +233,7 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     upkeep.abort();
+    retention.abort();
     served?;
     tracing::info!("server stopped");
     Ok(())

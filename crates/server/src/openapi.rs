@@ -61,6 +61,13 @@ use utoipa::OpenApi;
         crate::campaigns::complete_campaign,
         crate::campaigns::cancel_campaign,
         crate::campaigns::reopen_campaign,
+        crate::dsr::get_consents,
+        crate::dsr::post_consent,
+        crate::dsr::list_dnc,
+        crate::dsr::add_dnc,
+        crate::dsr::remove_dnc,
+        crate::dsr::export,
+        crate::dsr::erase,
     ),
     components(schemas(crate::error::ErrorBody)),
     tags(
@@ -76,6 +83,7 @@ use utoipa::OpenApi;
         (name = "decisions", description = "Next-best-action: ranked offers with the full explanation, and responses"),
         (name = "models", description = "The bank's models: evaluation reports and customer scores with reasons"),
         (name = "tags", description = "Customer tags (客户画像): catalogue, distributions, values with explanations"),
+        (name = "consent", description = "Consent ledger, do-not-contact list, data-subject access and erasure"),
     )
 )]
 pub struct ApiDoc;

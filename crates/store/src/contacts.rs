@@ -124,7 +124,7 @@ fn row_invalid(field: &'static str, i: usize, id: &str, e: StoreError) -> StoreE
     }
 }
 
-const CONTACT_COLUMNS: [&str; 9] = [
+pub(crate) const CONTACT_COLUMNS: [&str; 9] = [
     "contact_id",
     "campaign_id",
     "decision_id",
@@ -136,7 +136,7 @@ const CONTACT_COLUMNS: [&str; 9] = [
     "status",
 ];
 
-fn contact_from_row(row: &AnyRow) -> Result<Contact, StoreError> {
+pub(crate) fn contact_from_row(row: &AnyRow) -> Result<Contact, StoreError> {
     let id: String = get(row, "contact_id")?;
     let group: String = get(row, "contact_group")?;
     let status: String = get(row, "status")?;

@@ -349,7 +349,7 @@ pub(crate) async fn record_assignments(
     Ok(inserted)
 }
 
-fn assignment_from_row(row: &AnyRow) -> Result<Assignment, StoreError> {
+pub(crate) fn assignment_from_row(row: &AnyRow) -> Result<Assignment, StoreError> {
     Ok(Assignment {
         experiment_id: get(row, "experiment_id")?,
         customer_id: get(row, "customer_id")?,

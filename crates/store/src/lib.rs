@@ -57,6 +57,7 @@ mod error;
 mod experiments;
 mod models;
 mod offers;
+mod privacy;
 mod sql;
 mod types;
 mod util;
@@ -81,6 +82,7 @@ pub use experiments::{
 };
 pub use models::{ChampionSwap, ModelEntry, ModelStatus, ModelTransition, NewModel};
 pub use offers::{Offer, OfferStatus, OfferVersion};
+pub use privacy::{ErasureRecord, RetentionTable};
 pub use sql::{Backend, SqlStore, StoreOptions};
 pub use types::{
     ALL_CHANNELS, ApiToken, AuditAnchor, AuditEntry, AuditFilter, ConsentEvent, DncEntry,
@@ -455,4 +457,32 @@ pub trait OperationalStore: Send + Sync {
     async fn get_setting(&self, key: &str) -> Result<Option<serde_json::Value>, StoreError>;
     /// Inserts or replaces a setting.
     async fn put_setting(&self, key: &str, value: &serde_json::Value) -> Result<(), StoreError>;
+
+    // ---- data-subject rights and retention (migration 0007) ----
+
+    /// The whole consent ledger, oldest first (the decision engine's live consent view
+    /// starts from it).
+    async fn consent_events(&self) -> Result<Vec<ConsentEvent>, StoreError>;
+    /// A customer's contacts, oldest first (data-subject access).
+    async fn customer_contacts(&self, customer_id: &str) -> Result<Vec<Contact>, StoreError>;
+    /// A customer's experiment assignments (data-subject access).
+    async fn customer_assignments(&self, customer_id: &str) -> Result<Vec<Assignment>, StoreError>;
+    /// Deletes every row about a customer (consents, do-not-contact, contacts, decisions,
+    /// responses, assignments) in one transaction; returns rows deleted per table. The audit
+    /// log is kept. On SQLite the freed cells are zeroed and the WAL truncated.
+    async fn erase_customer(&self, customer_id: &str) -> Result<BTreeMap<String, u64>, StoreError>;
+    /// Remembers an erased customer by a keyed hash of the id. Returns false if already known.
+    async fn record_erasure(&self, id_hash: &str, reason: &str) -> Result<bool, StoreError>;
+    /// The erasure record for this id hash, if the customer was erased.
+    async fn erasure(&self, id_hash: &str) -> Result<Option<ErasureRecord>, StoreError>;
+    /// Every erasure record, oldest first.
+    async fn erasures(&self) -> Result<Vec<ErasureRecord>, StoreError>;
+    /// Deletes (or with `dry_run` only counts) the rows of `table` older than `before`
+    /// (UTC micros).
+    async fn purge_older_than(
+        &self,
+        table: RetentionTable,
+        before: i64,
+        dry_run: bool,
+    ) -> Result<u64, StoreError>;
 }

@@ -397,7 +397,7 @@ fn audit_from_row(row: &AnyRow) -> Result<AuditEntry, StoreError> {
     })
 }
 
-fn consent_from_row(row: &AnyRow) -> Result<ConsentEvent, StoreError> {
+pub(crate) fn consent_from_row(row: &AnyRow) -> Result<ConsentEvent, StoreError> {
     Ok(ConsentEvent {
         customer_id: get(row, "customer_id")?,
         purpose: get(row, "purpose")?,
@@ -1483,6 +1483,36 @@ impl OperationalStore for SqlStore {
         .await
         .ctx("writing a setting")?;
         Ok(())
+    }
+
+    async fn consent_events(&self) -> Result<Vec<ConsentEvent>, StoreError> {
+        crate::privacy::consent_events(self).await
+    }
+    async fn customer_contacts(&self, customer_id: &str) -> Result<Vec<Contact>, StoreError> {
+        crate::privacy::customer_contacts(self, customer_id).await
+    }
+    async fn customer_assignments(&self, customer_id: &str) -> Result<Vec<Assignment>, StoreError> {
+        crate::privacy::customer_assignments(self, customer_id).await
+    }
+    async fn erase_customer(&self, customer_id: &str) -> Result<BTreeMap<String, u64>, StoreError> {
+        crate::privacy::erase_customer(self, customer_id).await
+    }
+    async fn record_erasure(&self, id_hash: &str, reason: &str) -> Result<bool, StoreError> {
+        crate::privacy::record_erasure(self, id_hash, reason).await
+    }
+    async fn erasure(&self, id_hash: &str) -> Result<Option<crate::ErasureRecord>, StoreError> {
+        crate::privacy::erasure(self, id_hash).await
+    }
+    async fn erasures(&self) -> Result<Vec<crate::ErasureRecord>, StoreError> {
+        crate::privacy::erasures(self).await
+    }
+    async fn purge_older_than(
+        &self,
+        table: crate::RetentionTable,
+        before: i64,
+        dry_run: bool,
+    ) -> Result<u64, StoreError> {
+        crate::privacy::purge_older_than(self, table, before, dry_run).await
     }
 }
 
