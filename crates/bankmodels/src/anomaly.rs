@@ -101,11 +101,37 @@ pub struct ScoredTransactions {
     pub forest: IsolationForest,
 }
 
-pub async fn score_transactions(
+/// The recent debits and their features (row-major, [`FEATURES`] order).
+pub struct TransactionFeatures {
+    pub txn_ids: Vec<String>,
+    pub customer_ids: Vec<String>,
+    pub features: Vec<f64>,
+}
+
+impl TransactionFeatures {
+    /// The features as a frame (for drift).
+    pub fn frame(&self) -> Result<zhiying_models::Frame, BankModelError> {
+        let nf = FEATURES.len();
+        let n = self.txn_ids.len();
+        let cols = FEATURES
+            .iter()
+            .enumerate()
+            .map(|(j, name)| {
+                zhiying_models::Column::numeric(
+                    *name,
+                    (0..n).map(|i| self.features[i * nf + j]).collect(),
+                )
+            })
+            .collect();
+        Ok(zhiying_models::Frame::new(cols)?)
+    }
+}
+
+/// Every debit of the last [`WINDOW_DAYS`] days up to `end` with its features.
+pub async fn transaction_features(
     engine: &dyn AnalyticsEngine,
     end: NaiveDate,
-    seed: u64,
-) -> Result<ScoredTransactions, BankModelError> {
+) -> Result<TransactionFeatures, BankModelError> {
     let batches = engine.query(&transaction_sql(end)).await?;
     let (txn_ids, cols, _) = crate::features::batches_to_columns(&batches, "txn_id")?;
     let customer_ids: Vec<String> = match cols.iter().find(|c| c.name == "customer_id") {
@@ -130,27 +156,78 @@ pub async fn score_transactions(
             .ok_or_else(|| BankModelError::data(NAME, format!("feature {name} missing")))?;
         if let ColumnData::Numeric(v) = &col.data {
             for (i, x) in v.iter().enumerate() {
-                // Missing means no history: neutral values, not extremes.
                 features[i * nf + j] = if x.is_finite() { *x } else { 0.0 };
             }
         }
     }
+    Ok(TransactionFeatures {
+        txn_ids,
+        customer_ids,
+        features,
+    })
+}
+
+pub async fn score_transactions(
+    engine: &dyn AnalyticsEngine,
+    end: NaiveDate,
+    seed: u64,
+) -> Result<ScoredTransactions, BankModelError> {
+    let tx = transaction_features(engine, end).await?;
     let forest = IsolationForest::fit(
-        &features,
-        nf,
+        &tx.features,
+        FEATURES.len(),
         &IsolationForestConfig {
             seed,
             ..Default::default()
         },
     );
-    let scores = forest.score_all(&features);
+    let scores = forest.score_all(&tx.features);
     Ok(ScoredTransactions {
-        txn_ids,
-        customer_ids,
+        txn_ids: tx.txn_ids,
+        customer_ids: tx.customer_ids,
         scores,
-        features,
+        features: tx.features,
         forest,
     })
+}
+
+/// Customer scores (their most anomalous debit) from per-debit scores.
+pub fn customer_scores(
+    txn_ids: &[String],
+    customer_ids: &[String],
+    features: &[f64],
+    scores: &[f64],
+) -> Vec<ScoreRow> {
+    let nf = FEATURES.len();
+    let mut best: HashMap<&str, usize> = HashMap::new();
+    for (i, c) in customer_ids.iter().enumerate() {
+        let e = best.entry(c.as_str()).or_insert(i);
+        if scores[i] > scores[*e] {
+            *e = i;
+        }
+    }
+    let mut picks: Vec<(&str, usize)> = best.into_iter().collect();
+    picks.sort_unstable();
+    let s: Vec<f64> = picks.iter().map(|(_, i)| scores[*i]).collect();
+    let bands = rank_bands(&s);
+    picks
+        .iter()
+        .zip(bands)
+        .map(|((c, i), band)| ScoreRow {
+            customer_id: c.to_string(),
+            model: NAME.into(),
+            score: scores[*i],
+            band: Some(band.into()),
+            reasons: Some(reasons(&features[i * nf..(i + 1) * nf], &txn_ids[*i])),
+        })
+        .collect()
+}
+
+/// Scores recent debits with a saved forest (a registered champion).
+pub fn score(forest: &IsolationForest, tx: &TransactionFeatures) -> (Vec<ScoreRow>, Vec<f64>) {
+    let scores = forest.score_all(&tx.features);
+    let rows = customer_scores(&tx.txn_ids, &tx.customer_ids, &tx.features, &scores);
+    (rows, scores)
 }
 
 fn reasons(f: &[f64], txn_id: &str) -> String {
@@ -193,33 +270,37 @@ pub async fn train_and_score(
     opts: &BankModelsOptions,
 ) -> Result<(ModelSummary, ModelScores), BankModelError> {
     let scored = score_transactions(engine, end, opts.seed).await?;
+    let rows = customer_scores(
+        &scored.txn_ids,
+        &scored.customer_ids,
+        &scored.features,
+        &scored.scores,
+    );
+    let s: Vec<f64> = rows.iter().map(|r| r.score).collect();
     let nf = FEATURES.len();
-    // Per customer: the most anomalous debit.
-    let mut best: HashMap<&str, usize> = HashMap::new();
-    for (i, c) in scored.customer_ids.iter().enumerate() {
-        let e = best.entry(c.as_str()).or_insert(i);
-        if scored.scores[i] > scored.scores[*e] {
-            *e = i;
-        }
+    let all: Vec<usize> = (0..scored.txn_ids.len()).collect();
+    let sample = crate::sample_rows(&all);
+    let tx_frame = TransactionFeatures {
+        txn_ids: sample.iter().map(|&i| scored.txn_ids[i].clone()).collect(),
+        customer_ids: Vec::new(),
+        features: sample
+            .iter()
+            .flat_map(|&i| scored.features[i * nf..(i + 1) * nf].iter().copied())
+            .collect(),
     }
-    let mut picks: Vec<(&str, usize)> = best.into_iter().collect();
-    picks.sort_unstable();
-    let s: Vec<f64> = picks.iter().map(|(_, i)| scored.scores[*i]).collect();
-    let bands = rank_bands(&s);
-    let rows: Vec<ScoreRow> = picks
-        .iter()
-        .zip(bands)
-        .map(|((c, i), band)| ScoreRow {
-            customer_id: c.to_string(),
-            model: NAME.into(),
-            score: scored.scores[*i],
-            band: Some(band.into()),
-            reasons: Some(reasons(
-                &scored.features[i * nf..(i + 1) * nf],
-                &scored.txn_ids[*i],
-            )),
-        })
-        .collect();
+    .frame()?;
+    let reference = crate::Reference {
+        scores: sample.iter().map(|&i| scored.scores[i]).collect(),
+        features: tx_frame,
+    };
+    let data_hash = {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        for x in &scored.features {
+            h.update(x.to_bits().to_le_bytes());
+        }
+        hex::encode(h.finalize())
+    };
     let version = crate::version_of(end, &(scored.txn_ids.len(), &s[..s.len().min(100)]));
     let mut summary = ModelSummary {
         name: NAME.into(),
@@ -240,8 +321,20 @@ pub async fn train_and_score(
         artifact: Default::default(),
         report: None,
         clv: None,
+        training_data_hash: data_hash,
+        params: serde_json::to_value(IsolationForestConfig {
+            seed: opts.seed,
+            ..Default::default()
+        })
+        .unwrap_or_default(),
     };
-    crate::save_model(dd, &mut summary, None, Some(&scored.forest))?;
+    crate::save_model(
+        dd,
+        &mut summary,
+        None,
+        Some(&scored.forest),
+        Some(reference),
+    )?;
     Ok((
         summary,
         ModelScores {

@@ -86,32 +86,8 @@ pub async fn train_and_score(
         crate::gbdt_config(opts),
     )?;
 
-    let rows: Vec<usize> = (0..current.customer_ids.len())
-        .filter(|&i| current.active_30d[i])
-        .collect();
-    let scoring = current.select(&rows)?;
-    let p = trained.model.predict(&scoring.frame)?;
-    let reasons = if opts.reasons {
-        reason_codes(&trained.model, &scoring)?
-    } else {
-        vec![None; p.len()]
-    };
-    let bands = rank_bands(&p);
+    let (score_rows, _) = score(&trained.model, current, opts.reasons)?;
     let version = crate::version_of(end, &trained.report);
-    let score_rows: Vec<ScoreRow> = scoring
-        .customer_ids
-        .iter()
-        .zip(&p)
-        .zip(bands)
-        .zip(reasons)
-        .map(|(((id, &score), band), reasons)| ScoreRow {
-            customer_id: id.clone(),
-            model: NAME.into(),
-            score,
-            band: Some(band.to_string()),
-            reasons,
-        })
-        .collect();
     let mut summary = ModelSummary {
         name: NAME.into(),
         kind: "churn".into(),
@@ -129,8 +105,16 @@ pub async fn train_and_score(
         artifact: Default::default(),
         report: Some(trained.report),
         clv: None,
+        training_data_hash: trained.data_hash,
+        params: crate::gbdt_params(&crate::gbdt_config(opts)),
     };
-    crate::save_model(dd, &mut summary, Some(&trained.model), None)?;
+    crate::save_model(
+        dd,
+        &mut summary,
+        Some(&trained.model),
+        None,
+        Some(trained.reference),
+    )?;
     Ok((
         summary,
         ModelScores {
@@ -140,6 +124,42 @@ pub async fn train_and_score(
             rows: score_rows,
         },
     ))
+}
+
+/// Scores the customers of `current` active in its last 30 days with a churn model (the
+/// trained one, or a registered champion), with reason codes when `with_reasons`. Returns
+/// the score rows and the scoring frame (for drift).
+pub fn score(
+    model: &zhiying_models::GbdtModel,
+    current: &FeatureTable,
+    with_reasons: bool,
+) -> Result<(Vec<ScoreRow>, zhiying_models::Frame), BankModelError> {
+    let rows: Vec<usize> = (0..current.customer_ids.len())
+        .filter(|&i| current.active_30d[i])
+        .collect();
+    let scoring = current.select(&rows)?;
+    let p = model.predict(&scoring.frame)?;
+    let reasons = if with_reasons {
+        reason_codes(model, &scoring)?
+    } else {
+        vec![None; p.len()]
+    };
+    let bands = rank_bands(&p);
+    let score_rows: Vec<ScoreRow> = scoring
+        .customer_ids
+        .iter()
+        .zip(&p)
+        .zip(bands)
+        .zip(reasons)
+        .map(|(((id, &score), band), reasons)| ScoreRow {
+            customer_id: id.clone(),
+            model: NAME.into(),
+            score,
+            band: Some(band.to_string()),
+            reasons,
+        })
+        .collect();
+    Ok((score_rows, scoring.frame))
 }
 
 /// The three features that push each customer's score up most (TreeSHAP on the log-odds),

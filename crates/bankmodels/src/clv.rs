@@ -95,6 +95,18 @@ async fn purchase_days(
         .collect())
 }
 
+/// SHA-256 of the purchase days the model learned from.
+fn rows_hash(rows: &[(String, i32, f64)]) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    for (c, day, yuan) in rows {
+        h.update(c.as_bytes());
+        h.update(day.to_le_bytes());
+        h.update(yuan.to_le_bytes());
+    }
+    format!("{:x}", h.finalize())
+}
+
 fn summarise(
     rows: &[(String, i32, f64)],
     calibration_end: i32,
@@ -267,8 +279,16 @@ pub(crate) async fn train_and_score(
         artifact: Default::default(),
         report: None,
         clv: Some(report.clone()),
+        training_data_hash: rows_hash(&rows),
+        params: serde_json::json!({
+            "holdout_days": HOLDOUT_DAYS,
+            "horizon_days": HORIZON_DAYS,
+            "clv_months": CLV_MONTHS,
+            "monthly_discount_rate": MONTHLY_DISCOUNT,
+            "unit": "days",
+        }),
     };
-    crate::save_model(dd, &mut summary, None, None)?;
+    crate::save_model(dd, &mut summary, None, None, None)?;
     let set = |model: &str, rows| ModelScores {
         model: model.into(),
         version: version.clone(),

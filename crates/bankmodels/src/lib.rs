@@ -30,6 +30,7 @@ pub mod clv;
 pub mod features;
 pub mod isoforest;
 pub mod propensity;
+pub mod registry;
 pub mod scores;
 
 use std::path::{Path, PathBuf};
@@ -137,6 +138,13 @@ pub struct ModelSummary {
     /// The CLV model's parameters and holdout validation (CLV models only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clv: Option<clv::ClvReport>,
+    /// SHA-256 of the training feature frame and labels ([`frame_hash`]), so a registered
+    /// version can be traced to exactly what it learned from.
+    #[serde(default)]
+    pub training_data_hash: String,
+    /// The training parameters (trees, learning rate, leaves, seed…).
+    #[serde(default)]
+    pub params: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -266,6 +274,127 @@ pub(crate) struct Trained {
     pub train_rows: usize,
     pub test_rows: usize,
     pub positives: usize,
+    pub data_hash: String,
+    /// A sample of the training rows and their scores, the baseline for drift at score time.
+    pub reference: Reference,
+}
+
+/// Rows kept from the training sample as the drift baseline.
+pub const REFERENCE_ROWS: usize = 5_000;
+
+/// The training-time baseline saved with a model: a sample of its training feature rows
+/// (after the model's own preprocessing, e.g. a propensity model's dropped holding flag)
+/// and the model's scores on them. Scoring compares against it: PSI of the score, CSI of
+/// every feature.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Reference {
+    /// Stored with missing numbers as `null` (JSON has no NaN).
+    #[serde(with = "nan_frame")]
+    pub features: Frame,
+    pub scores: Vec<f64>,
+}
+
+/// A frame in JSON with `NaN` written as `null` and read back as `NaN`.
+mod nan_frame {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use zhiying_models::{Column, ColumnData, Frame};
+
+    #[derive(Serialize, Deserialize)]
+    enum Data {
+        Numeric(Vec<Option<f64>>),
+        Categorical {
+            codes: Vec<Option<u32>>,
+            levels: Vec<String>,
+        },
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct Col {
+        name: String,
+        data: Data,
+    }
+
+    pub fn serialize<S: Serializer>(frame: &Frame, s: S) -> Result<S::Ok, S::Error> {
+        let cols: Vec<Col> = frame
+            .columns()
+            .iter()
+            .map(|c| Col {
+                name: c.name.clone(),
+                data: match &c.data {
+                    ColumnData::Numeric(v) => {
+                        Data::Numeric(v.iter().map(|x| x.is_finite().then_some(*x)).collect())
+                    }
+                    ColumnData::Categorical { codes, levels } => Data::Categorical {
+                        codes: codes.clone(),
+                        levels: levels.clone(),
+                    },
+                },
+            })
+            .collect();
+        cols.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Frame, D::Error> {
+        let cols = Vec::<Col>::deserialize(d)?;
+        let columns = cols
+            .into_iter()
+            .map(|c| Column {
+                name: c.name,
+                data: match c.data {
+                    Data::Numeric(v) => {
+                        ColumnData::Numeric(v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+                    }
+                    Data::Categorical { codes, levels } => {
+                        ColumnData::Categorical { codes, levels }
+                    }
+                },
+            })
+            .collect();
+        Frame::new(columns).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Every `k`-th of `rows` so that at most [`REFERENCE_ROWS`] remain.
+pub(crate) fn sample_rows(rows: &[usize]) -> Vec<usize> {
+    let step = rows.len().div_ceil(REFERENCE_ROWS).max(1);
+    rows.iter().step_by(step).copied().collect()
+}
+
+/// SHA-256 over a feature frame (names, types, values, level lists) and its labels.
+pub fn frame_hash(x: &Frame, y: &[f64]) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    for c in x.columns() {
+        h.update(c.name.as_bytes());
+        h.update([0u8]);
+        match &c.data {
+            zhiying_models::ColumnData::Numeric(v) => {
+                h.update(b"n");
+                for x in v {
+                    h.update(x.to_bits().to_le_bytes());
+                }
+            }
+            zhiying_models::ColumnData::Categorical { codes, levels } => {
+                h.update(b"c");
+                for l in levels {
+                    h.update(l.as_bytes());
+                    h.update([0u8]);
+                }
+                for c in codes {
+                    h.update(c.map_or(u32::MAX, |k| k).to_le_bytes());
+                }
+            }
+        }
+    }
+    h.update(b"y");
+    for v in y {
+        h.update(v.to_bits().to_le_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+pub(crate) fn gbdt_params(cfg: &GbdtConfig) -> serde_json::Value {
+    serde_json::to_value(cfg).unwrap_or_default()
 }
 
 /// Train on the train split with early stopping on the validation split; report on test.
@@ -337,12 +466,19 @@ pub(crate) fn fit_binary(
             Err(e) => tracing::warn!(model = name, error = %e, "fairness report skipped"),
         }
     }
+    let sample = x.select_rows(&sample_rows(&parts[0]))?;
+    let reference = Reference {
+        scores: model.predict(&sample)?,
+        features: sample,
+    };
     Ok(Trained {
         model,
         report,
         train_rows: ytr.len(),
         test_rows: yte.len(),
         positives: ptr + pte,
+        data_hash: frame_hash(x, y),
+        reference,
     })
 }
 
@@ -378,15 +514,26 @@ pub struct SavedBankModel {
     pub summary: ModelSummary,
     pub gbdt: Option<zhiying_models::gbdt::SavedGbdt>,
     pub isolation_forest: Option<isoforest::IsolationForest>,
+    /// The drift baseline (absent in files written before the registry).
+    #[serde(default)]
+    pub reference: Option<Reference>,
 }
 
 impl SavedBankModel {
     /// Reads `DATA_DIR/models/bank/NAME.json`.
     pub fn load(dd: &DataDir, name: &str) -> Result<SavedBankModel, BankModelError> {
-        let path = model_path(dd, name);
-        let body = std::fs::read(&path).map_err(|e| BankModelError::io(&path, e))?;
-        serde_json::from_slice(&body)
-            .map_err(|e| BankModelError::data(name, format!("{}: {e}", path.display())))
+        Self::load_file(&model_path(dd, name))
+    }
+
+    /// Reads a saved bank model from any path (e.g. a registered version's artefact).
+    pub fn load_file(path: &Path) -> Result<SavedBankModel, BankModelError> {
+        let body = std::fs::read(path).map_err(|e| BankModelError::io(path, e))?;
+        serde_json::from_slice(&body).map_err(|e| {
+            BankModelError::data(
+                &path.display().to_string(),
+                format!("not a saved bank model: {e}"),
+            )
+        })
     }
 
     /// Probabilities for a feature frame (boosted-tree models only).
@@ -399,7 +546,7 @@ impl SavedBankModel {
     }
 }
 
-fn model_path(dd: &DataDir, name: &str) -> PathBuf {
+pub fn model_path(dd: &DataDir, name: &str) -> PathBuf {
     dd.root()
         .join("models")
         .join("bank")
@@ -411,6 +558,7 @@ pub(crate) fn save_model(
     summary: &mut ModelSummary,
     gbdt: Option<&GbdtModel>,
     forest: Option<&isoforest::IsolationForest>,
+    reference: Option<Reference>,
 ) -> Result<(), BankModelError> {
     let path = model_path(dd, &summary.name);
     if let Some(dir) = path.parent() {
@@ -421,6 +569,7 @@ pub(crate) fn save_model(
         summary: summary.clone(),
         gbdt: gbdt.map(|m| m.to_saved()).transpose()?,
         isolation_forest: forest.cloned(),
+        reference,
     };
     let tmp = path.with_extension("json.tmp");
     let body = serde_json::to_vec(&saved)

@@ -45,6 +45,35 @@ pub fn frame_for(
     Ok((frame, y))
 }
 
+/// Scores the customers of `current` who do not hold `category` with a propensity model
+/// (the trained one or a registered champion), through the same preprocessing as
+/// training ([`frame_for`]). Returns the score rows and the scoring frame (for drift).
+pub fn score(
+    model: &zhiying_models::GbdtModel,
+    current: &FeatureTable,
+    category: &str,
+) -> Result<(Vec<ScoreRow>, Frame), BankModelError> {
+    let name = model_name(category);
+    let (frame, y) = frame_for(current, category)?;
+    let non_holders: Vec<usize> = (0..y.len()).filter(|&i| y[i] < 0.5).collect();
+    let x = frame.select_rows(&non_holders)?;
+    let p = model.predict(&x)?;
+    let bands = rank_bands(&p);
+    let rows: Vec<ScoreRow> = non_holders
+        .iter()
+        .zip(&p)
+        .zip(bands)
+        .map(|((&i, &score), band)| ScoreRow {
+            customer_id: current.customer_ids[i].clone(),
+            model: name.clone(),
+            score,
+            band: Some(band.to_string()),
+            reasons: None,
+        })
+        .collect();
+    Ok((rows, x))
+}
+
 pub fn train_and_score(
     dd: &DataDir,
     current: &FeatureTable,
@@ -65,31 +94,17 @@ pub fn train_and_score(
             learning_rate: 0.08,
             ..crate::gbdt_config(opts)
         };
-        let trained = match crate::fit_binary(&name, &frame, &y, &current.customer_ids, opts, cfg) {
-            Ok(t) => t,
-            Err(BankModelError::Data { problem, .. }) => {
-                tracing::info!(model = %name, %problem, "skipped");
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        let non_holders: Vec<usize> = (0..y.len()).filter(|&i| y[i] < 0.5).collect();
-        let x = frame.select_rows(&non_holders)?;
-        let p = trained.model.predict(&x)?;
-        let bands = rank_bands(&p);
+        let trained =
+            match crate::fit_binary(&name, &frame, &y, &current.customer_ids, opts, cfg.clone()) {
+                Ok(t) => t,
+                Err(BankModelError::Data { problem, .. }) => {
+                    tracing::info!(model = %name, %problem, "skipped");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+        let (rows, _) = score(&trained.model, current, category)?;
         let version = crate::version_of(end, &trained.report);
-        let rows: Vec<ScoreRow> = non_holders
-            .iter()
-            .zip(&p)
-            .zip(bands)
-            .map(|((&i, &score), band)| ScoreRow {
-                customer_id: current.customer_ids[i].clone(),
-                model: name.clone(),
-                score,
-                band: Some(band.to_string()),
-                reasons: None,
-            })
-            .collect();
         let mut summary = ModelSummary {
             name: name.clone(),
             kind: "propensity".into(),
@@ -109,8 +124,16 @@ pub fn train_and_score(
             artifact: Default::default(),
             report: Some(trained.report),
             clv: None,
+            training_data_hash: trained.data_hash,
+            params: crate::gbdt_params(&cfg),
         };
-        crate::save_model(dd, &mut summary, Some(&trained.model), None)?;
+        crate::save_model(
+            dd,
+            &mut summary,
+            Some(&trained.model),
+            None,
+            Some(trained.reference),
+        )?;
         out.push((
             summary,
             ModelScores {
