@@ -436,6 +436,24 @@ pub async fn score_champions(
     let mut out = Vec::new();
     for entry in &champions {
         let saved = SavedBankModel::load_file(&artifact_path(dd, entry))?;
+        if saved.summary.kind == "clv" {
+            // BG/NBD and Gamma-Gamma are refitted on all the data at scoring time: the
+            // model's "preprocessing" is the purchase-day summary, rebuilt the same way.
+            let (_, clv_sets, _) =
+                crate::clv::train_and_score(engine, dd, end, &crate::BankModelsOptions::default())
+                    .await?;
+            out.push(ScoredChampion {
+                name: entry.model.name.clone(),
+                version: entry.version,
+                rows: clv_sets.first().map_or(0, |s| s.rows.len()),
+                drift: None,
+            });
+            sets.extend(clv_sets.into_iter().map(|mut s| {
+                s.version = format!("v{}", entry.version);
+                s
+            }));
+            continue;
+        }
         let (rows, frame, scores) = match saved.summary.kind.as_str() {
             "anomaly" => {
                 let forest = saved.isolation_forest.as_ref().ok_or_else(|| {

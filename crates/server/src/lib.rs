@@ -37,6 +37,8 @@ mod events;
 mod i18n;
 mod metrics;
 mod openapi;
+/// Scheduled retraining of the bank models (`zhiying serve --retrain-every`).
+pub mod retrain;
 mod segments;
 mod tags;
 

@@ -37,6 +37,9 @@ use utoipa::OpenApi;
         crate::tags::customer_tags_api,
         crate::models::list_api,
         crate::models::customer_scores_api,
+        crate::models::versions_api,
+        crate::models::promote_api,
+        crate::models::approve_api,
         crate::decisions::decide,
         crate::decisions::respond,
         crate::segments::api,
@@ -69,7 +72,7 @@ use utoipa::OpenApi;
         crate::dsr::export,
         crate::dsr::erase,
     ),
-    components(schemas(crate::error::ErrorBody)),
+    components(schemas(crate::error::ErrorBody, crate::models::TransitionBody)),
     tags(
         (name = "operations", description = "Health, metrics and this document"),
         (name = "customers", description = "Customer 360"),

@@ -182,9 +182,10 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
         as_of: None,
         no_reasons: false,
         seed: a.seed,
+        author: None,
         json: false,
     };
-    let models = super::model::train_bank_models(&dd, &bank_args, quiet)?;
+    let models = super::model::train_bank_models(cfg, &dd, &bank_args, quiet)?.summary;
     if !quiet {
         super::model::print_bank_summary(&models);
     }
@@ -259,7 +260,7 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
     }
     let addr = SocketAddr::from(([127, 0, 0, 1], a.port.unwrap_or(cfg.default_port)));
     eprintln!("\nConsole: http://{addr}/console   (Ctrl-C to stop)");
-    rt.block_on(super::serve::serve(cfg, dd, addr, false))
+    rt.block_on(super::serve::serve(cfg, dd, addr, false, None))
 }
 
 fn ingest_one(

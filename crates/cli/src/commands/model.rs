@@ -60,6 +60,52 @@ Examples:\n  zhiying model bank --data-dir ./zhiying-data\n  \
 zhiying model bank --only churn --json\n  zhiying model bank --as-of 2026-09-30 --no-reasons"
     )]
     Bank(BankArgs),
+    /// List the registered versions of the models (status, author, metrics, drift).
+    #[command(
+        after_help = "Every `zhiying model bank` and `zhiying model train` run registers a new version: a challenger, \
+or the champion when it is the first version of its name. Scoring uses the champion.\n\n\
+Examples:\n  zhiying model versions\n  zhiying model versions churn --json"
+    )]
+    Versions(VersionsArgs),
+    /// Request that a challenger become champion (another user must approve).
+    #[command(
+        after_help = "Example:\n  zhiying model promote churn 2 --as alice --note 'AUC +0.02, stable CSI'"
+    )]
+    Promote(TransitionArgs),
+    /// Approve a requested promotion: the version becomes champion, the old one is retired.
+    /// The user who trained or requested it cannot approve it.
+    #[command(after_help = "Example:\n  zhiying model approve churn 2 --as bob")]
+    Approve(TransitionArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct VersionsArgs {
+    #[command(flatten)]
+    pub data_dir: super::DataDirArg,
+    /// Only this model name.
+    pub name: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TransitionArgs {
+    #[command(flatten)]
+    pub data_dir: super::DataDirArg,
+    /// Model name, e.g. churn or propensity_wealth.
+    pub name: String,
+    /// Registered version number.
+    pub version: u64,
+    /// The user acting (recorded in the registry's audit trail).
+    #[arg(long = "as", value_name = "USER")]
+    pub actor: String,
+    /// Why (recorded with the transition).
+    #[arg(long, default_value = "")]
+    pub note: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -78,6 +124,9 @@ pub struct BankArgs {
     /// Random seed for the train/validation/test split and the forest.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Author recorded in the model registry (default: $USER).
+    #[arg(long)]
+    pub author: Option<String>,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -176,6 +225,14 @@ pub struct CvArgs {
 pub struct TrainArgs {
     #[command(flatten)]
     pub data: DataArgs,
+    #[command(flatten)]
+    pub data_dir: super::DataDirArg,
+    /// Registry name of the model (default: the --out directory's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Author recorded in the model registry (default: $USER).
+    #[arg(long)]
+    pub author: Option<String>,
     /// Output directory for model.json and report.json.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -208,8 +265,19 @@ pub struct TrainArgs {
 #[derive(clap::Args, Debug)]
 pub struct ScoreArgs {
     /// Model directory written by `zhiying model train` (or its model.json).
-    #[arg(long, value_name = "DIR")]
-    pub model: PathBuf,
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "name",
+        conflicts_with = "name"
+    )]
+    pub model: Option<PathBuf>,
+    /// Registered model name: scores with its champion version, and stores the drift
+    /// (score PSI, feature CSI) with that version.
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub data_dir: super::DataDirArg,
     /// CSV file to score (gzip and any delimiter); it needs the model's feature columns.
     #[arg(long, value_name = "FILE")]
     pub csv: PathBuf,
@@ -233,19 +301,129 @@ pub struct ScoreArgs {
 pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
     match a.command {
         ModelCommand::Cv(a) => cv(a),
-        ModelCommand::Train(a) => train(a),
-        ModelCommand::Score(a) => score(a),
+        ModelCommand::Train(a) => train(cfg, a),
+        ModelCommand::Score(a) => score(cfg, a),
         ModelCommand::Bank(a) => bank(cfg, a),
+        ModelCommand::Versions(a) => versions(cfg, a),
+        ModelCommand::Promote(a) => transition(cfg, a, false),
+        ModelCommand::Approve(a) => transition(cfg, a, true),
     }
 }
 
 fn bank(cfg: &Config, a: BankArgs) -> anyhow::Result<()> {
     let dd = a.data_dir.resolve(cfg);
-    let summary = train_bank_models(&dd, &a, a.json)?;
+    let run = train_bank_models(cfg, &dd, &a, a.json)?;
     if a.json {
-        return output::print_json(&summary);
+        return output::print_json(&run);
     }
-    print_bank_summary(&summary);
+    print_bank_summary(&run.summary);
+    print_registered(&run);
+    Ok(())
+}
+
+/// What the registry did with a bank run: new versions and which champions were scored.
+pub fn print_registered(run: &zhiying_bankmodels::registry::RegisteredRun) {
+    for e in &run.registered {
+        let role = if e.status == zhiying_store::ModelStatus::Champion {
+            "champion (first version)"
+        } else {
+            "challenger"
+        };
+        println!(
+            "registered {} v{} as {role} by {}",
+            e.model.name, e.version, e.model.created_by
+        );
+    }
+    for s in &run.scored {
+        let drift = s.drift.as_ref().map_or(String::new(), |d| {
+            format!("; score PSI {:.4} ({})", d.score.index, d.flag)
+        });
+        println!(
+            "scored {} with champion v{}: {} rows{drift}",
+            s.name, s.version, s.rows
+        );
+    }
+}
+
+fn versions(cfg: &Config, a: VersionsArgs) -> anyhow::Result<()> {
+    let dd = a.data_dir.resolve(cfg);
+    let rt = super::runtime()?;
+    let list = rt.block_on(async {
+        let store = zhiying_store::open(cfg.database_url.as_deref(), &dd).await?;
+        anyhow::Ok(store.models(a.name.as_deref()).await?)
+    })?;
+    if a.json {
+        return output::print_json(&list);
+    }
+    if list.is_empty() {
+        println!("no registered models; train with `zhiying model bank` or `zhiying model train`");
+        return Ok(());
+    }
+    println!(
+        "{:<28} {:>4} {:<10} {:<12} {:>8}  {:<10} artefact",
+        "model", "ver", "status", "author", "AUC", "drift"
+    );
+    for m in &list {
+        let auc = ["test_auc", "auc"]
+            .iter()
+            .find_map(|k| m.model.metrics.get(*k).and_then(|v| v.as_f64()))
+            .map_or("—".into(), |v| format!("{v:.4}"));
+        let drift = zhiying_bankmodels::registry::load_drift(&dd, m)
+            .map_or("—".into(), |d| format!("{:.3} {}", d.score.index, d.flag));
+        println!(
+            "{:<28} {:>4} {:<10} {:<12} {:>8}  {:<10} {}",
+            m.model.name,
+            m.version,
+            m.status.as_str(),
+            m.model.created_by,
+            auc,
+            drift,
+            m.model.artifact_path
+        );
+    }
+    Ok(())
+}
+
+fn transition(cfg: &Config, a: TransitionArgs, approve: bool) -> anyhow::Result<()> {
+    let dd = a.data_dir.resolve(cfg);
+    let rt = super::runtime()?;
+    let entry = rt.block_on(async {
+        let store = zhiying_store::open(cfg.database_url.as_deref(), &dd).await?;
+        let r = if approve {
+            zhiying_bankmodels::registry::approve(&*store, &a.name, a.version, &a.actor, &a.note)
+                .await?
+        } else {
+            zhiying_bankmodels::registry::request_promotion(
+                &*store, &a.name, a.version, &a.actor, &a.note,
+            )
+            .await?
+        };
+        if approve
+            && r.model
+                .algorithm
+                .starts_with(zhiying_bankmodels::registry::BANK_PREFIX)
+        {
+            // The new champion's scores replace the old one's for tags and decisions.
+            let engine = zhiying_engine::DataFusionEngine::open(&dd).await?;
+            zhiying_bankmodels::registry::score_champions(&engine, &dd, &*store, None, true)
+                .await?;
+        }
+        anyhow::Ok(r)
+    })?;
+    if a.json {
+        return output::print_json(&entry);
+    }
+    if approve {
+        println!(
+            "{} v{} is now champion (approved by {})",
+            entry.model.name, entry.version, a.actor
+        );
+    } else {
+        println!(
+            "{} v{}: promotion requested by {}; another user approves with `zhiying model approve {} {} --as USER`",
+            entry.model.name, entry.version, a.actor, entry.model.name, entry.version
+        );
+    }
     Ok(())
 }
 
@@ -278,20 +456,30 @@ pub fn bank_options(a: &BankArgs) -> anyhow::Result<zhiying_bankmodels::BankMode
     })
 }
 
+/// Trains the bank models, registers every one as a new version, and writes the
+/// champions' scores; shared with `zhiying demo`.
 pub fn train_bank_models(
+    cfg: &Config,
     dd: &zhiying_core::DataDir,
     a: &BankArgs,
     quiet: bool,
-) -> anyhow::Result<zhiying_bankmodels::BankModelsSummary> {
+) -> anyhow::Result<zhiying_bankmodels::registry::RegisteredRun> {
     let opts = bank_options(a)?;
+    let author = zhiying_bankmodels::registry::author(a.author.as_deref());
     let pb = output::spinner("training churn, propensity, anomaly and CLV models", quiet);
     let rt = super::runtime()?;
-    let summary = rt.block_on(async {
+    let run = rt.block_on(async {
         let engine = zhiying_engine::DataFusionEngine::open(dd).await?;
-        anyhow::Ok(zhiying_bankmodels::train_and_score(&engine, dd, &opts).await?)
+        let store = zhiying_store::open(cfg.database_url.as_deref(), dd).await?;
+        anyhow::Ok(
+            zhiying_bankmodels::registry::train_register_and_score(
+                &engine, dd, &*store, &opts, &author,
+            )
+            .await?,
+        )
     })?;
     pb.finish_and_clear();
-    Ok(summary)
+    Ok(run)
 }
 
 pub fn print_bank_summary(s: &zhiying_bankmodels::BankModelsSummary) {
@@ -513,7 +701,7 @@ struct TrainOutput<'a> {
     seconds: f64,
 }
 
-fn train(a: TrainArgs) -> anyhow::Result<()> {
+fn train(cfg: &Config, a: TrainArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let quiet = a.json;
     let (x, target, protected, _) = load(&a.data, &a.protected, quiet)?;
@@ -545,6 +733,7 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     )?;
     bar.finish_and_clear();
     artifact.save(&a.out, &report)?;
+    let entry = register_trained(cfg, &a, &x, &artifact, &report)?;
 
     let fairness_flags: Vec<String> = report
         .fairness
@@ -610,12 +799,105 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     for f in &summary.fairness_flags {
         println!("  fairness: {f}");
     }
+    println!(
+        "  registered {} v{} ({}) by {}",
+        entry.model.name,
+        entry.version,
+        if entry.status == zhiying_store::ModelStatus::Champion {
+            "champion: first version"
+        } else {
+            "challenger: `zhiying model promote` to propose it"
+        },
+        entry.model.created_by
+    );
     Ok(())
+}
+
+/// Writes the drift baseline next to the model and registers the run as a new version.
+fn register_trained(
+    cfg: &Config,
+    a: &TrainArgs,
+    x: &Frame,
+    artifact: &ModelArtifact,
+    report: &zhiying_models::EvaluationReport,
+) -> anyhow::Result<zhiying_store::ModelEntry> {
+    use zhiying_bankmodels::registry::{self, REFERENCE_FILE, Registration};
+    let all: Vec<usize> = (0..x.n_rows()).collect();
+    let step = all
+        .len()
+        .div_ceil(zhiying_bankmodels::REFERENCE_ROWS)
+        .max(1);
+    let sample: Vec<usize> = all.into_iter().step_by(step).collect();
+    let reference = zhiying_bankmodels::Reference {
+        features: x.select_rows(&sample)?,
+        scores: artifact.reference_scores.clone(),
+    };
+    let ref_path = a.out.join(REFERENCE_FILE);
+    std::fs::write(&ref_path, serde_json::to_vec(&reference)?)
+        .with_context(|| format!("cannot write {}", ref_path.display()))?;
+    let name = match &a.name {
+        Some(n) => n.clone(),
+        None => std::fs::canonicalize(&a.out)?
+            .file_name()
+            .and_then(|s| s.to_str())
+            .map(|s| s.to_ascii_lowercase().replace([' ', '.'], "_"))
+            .context("--out has no directory name: give --name")?,
+    };
+    let reg = Registration {
+        name,
+        algorithm: artifact.algorithm.clone(),
+        target: format!("{} = {}", artifact.target, artifact.positive),
+        features: artifact
+            .model
+            .schema
+            .features
+            .iter()
+            .map(|f| f.name.clone())
+            .collect(),
+        metrics: serde_json::json!({
+            "auc": report.auc,
+            "ks": report.ks.statistic,
+            "gini": report.gini,
+            "log_loss": report.log_loss,
+            "cv_auc_mean": artifact.cv.auc.mean,
+            "cv_auc_std": artifact.cv.auc.std,
+            "rows": artifact.rows,
+            "positives": artifact.positives,
+        }),
+        params: serde_json::json!({
+            "gbdt": artifact.config,
+            "folds": a.folds,
+            "seed": a.seed,
+            "excluded": artifact.excluded,
+            "training_file": artifact.training_file,
+        }),
+        training_data_hash: artifact.training_sha256.clone(),
+        files: vec![
+            (
+                artifact::MODEL_FILE.to_string(),
+                a.out.join(artifact::MODEL_FILE),
+            ),
+            (
+                artifact::REPORT_FILE.to_string(),
+                a.out.join(artifact::REPORT_FILE),
+            ),
+            (REFERENCE_FILE.to_string(), ref_path),
+        ],
+        author: registry::author(a.author.as_deref()),
+    };
+    let dd = a.data_dir.resolve(cfg);
+    std::fs::create_dir_all(dd.root())?;
+    super::runtime()?.block_on(async {
+        let store = zhiying_store::open(cfg.database_url.as_deref(), &dd).await?;
+        anyhow::Ok(registry::register(&*store, &dd, &reg).await?)
+    })
 }
 
 #[derive(Serialize)]
 struct ScoreOutput<'a> {
     model: &'a Path,
+    version: Option<u64>,
+    feature_drift: Vec<&'a Drift>,
     file: &'a Path,
     out: &'a Path,
     rows: usize,
@@ -625,9 +907,28 @@ struct ScoreOutput<'a> {
     rows_per_second: f64,
 }
 
-fn score(a: ScoreArgs) -> anyhow::Result<()> {
+fn score(cfg: &Config, a: ScoreArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let artifact = ModelArtifact::load(&a.model)?;
+    let dd = a.data_dir.resolve(cfg);
+    // --name: the registry's champion; --model: that directory.
+    let (model_path, entry) = match (&a.name, &a.model) {
+        (Some(name), _) => {
+            let entry = super::runtime()?.block_on(async {
+                let store = zhiying_store::open(cfg.database_url.as_deref(), &dd).await?;
+                anyhow::Ok(store.champion_model(name).await?)
+            })?;
+            let entry = entry.with_context(|| {
+                format!("model {name:?} has no champion: train it with `zhiying model train --name {name}` (see `zhiying model versions`)")
+            })?;
+            (
+                zhiying_bankmodels::registry::artifact_path(&dd, &entry),
+                Some(entry),
+            )
+        }
+        (None, Some(p)) => (p.clone(), None),
+        (None, None) => anyhow::bail!("give --model DIR or --name NAME"),
+    };
+    let artifact = ModelArtifact::load(&model_path)?;
     let mut model = artifact.model()?;
     if a.threads > 0 {
         model.set_num_threads(a.threads);
@@ -656,6 +957,26 @@ fn score(a: ScoreArgs) -> anyhow::Result<()> {
         None
     };
     let drift = artifact.score_drift(&scores)?;
+    // Feature CSI against the training sample saved with the model, stored with the
+    // registered version when scoring by name.
+    let report = zhiying_bankmodels::registry::load_reference(&model_path).and_then(|r| {
+        let (name, version) = entry
+            .as_ref()
+            .map_or(("model", 0), |e| (e.model.name.as_str(), e.version));
+        zhiying_bankmodels::registry::drift_report(
+            name,
+            version,
+            &r.scores,
+            &scores,
+            &r.features,
+            &frame,
+        )
+        .map_err(|e| tracing::warn!(error = %e, "feature drift not computed"))
+        .ok()
+    });
+    if let (Some(e), Some(r)) = (&entry, &report) {
+        zhiying_bankmodels::registry::save_drift(&dd, e, r)?;
+    }
 
     let file = std::fs::File::create(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
@@ -682,7 +1003,12 @@ fn score(a: ScoreArgs) -> anyhow::Result<()> {
     w.flush()?;
     let seconds = started.elapsed().as_secs_f64();
     let summary = ScoreOutput {
-        model: &a.model,
+        model: &model_path,
+        version: entry.as_ref().map(|e| e.version),
+        feature_drift: report
+            .as_ref()
+            .map(|r| r.features.iter().filter(|d| d.index > 0.1).collect())
+            .unwrap_or_default(),
         file: &a.csv,
         out: &a.out,
         rows: scores.len(),
@@ -703,6 +1029,18 @@ fn score(a: ScoreArgs) -> anyhow::Result<()> {
         drift.index,
         drift.level
     );
+    for d in &summary.feature_drift {
+        println!(
+            "  feature {} CSI {:.4} ({:?})",
+            d.variable, d.index, d.level
+        );
+    }
+    if let Some(e) = &entry {
+        println!(
+            "  champion {} v{}; drift stored with the version",
+            e.model.name, e.version
+        );
+    }
     Ok(())
 }
 

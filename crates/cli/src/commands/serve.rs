@@ -23,12 +23,17 @@ pub struct Args {
     /// `X-Forwarded-Proto: https` get Secure cookies anyway).
     #[arg(long, env = "ZHIYING_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Retrain the bank models in the background this often (e.g. 7d, 12h); new versions
+    /// are registered as challengers, never promoted. Default: the store setting
+    /// `models.retrain_every`, else never.
+    #[arg(long, value_name = "INTERVAL", value_parser = zhiying_server::retrain::parse_interval)]
+    pub retrain_every: Option<std::time::Duration>,
 }
 
 pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
     let dd = a.data_dir.resolve(cfg);
     let addr = SocketAddr::new(a.bind, a.port.unwrap_or(cfg.default_port));
-    super::runtime()?.block_on(serve(cfg, dd, addr, a.secure_cookies))
+    super::runtime()?.block_on(serve(cfg, dd, addr, a.secure_cookies, a.retrain_every))
 }
 
 pub async fn serve(
@@ -36,6 +41,7 @@ pub async fn serve(
     dd: zhiying_core::DataDir,
     addr: SocketAddr,
     secure_cookies: bool,
+    retrain_every: Option<std::time::Duration>,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(dd.root())?;
     let store = zhiying_store::open(cfg.database_url.as_deref(), &dd).await?;
@@ -82,8 +88,17 @@ pub async fn serve(
             }
         })
     };
+    let retrainer = zhiying_server::retrain::spawn(
+        state.clone(),
+        zhiying_server::retrain::RetrainSchedule {
+            every: retrain_every,
+            clock: Arc::new(zhiying_server::retrain::SystemClock),
+        },
+        std::time::Duration::from_secs(600),
+    );
     let served = zhiying_server::serve(state, addr, shutdown_signal()).await;
     sweeper.abort();
+    retrainer.abort();
     let closed = tokio::task::spawn_blocking(move || events.close()).await?;
     served?;
     closed.context("closing the event log (it will be replayed on the next start)")?;
