@@ -68,7 +68,7 @@ async fn runs_register_versions_and_only_champions_score() {
         .iter()
         .map(|e| e.model.name.as_str())
         .collect();
-    assert_eq!(names, ["churn", "fraud"]);
+    assert_eq!(names, ["churn", "fraud", "clv"]);
     for e in &run1.registered {
         assert_eq!(e.version, 1);
         assert_eq!(e.status, ModelStatus::Champion);
@@ -90,6 +90,9 @@ async fn runs_register_versions_and_only_champions_score() {
         );
     }
     assert_eq!(score_versions(&engine, "churn").await, ["v1"]);
+    // CLV is refitted when its champion scores, so its scores survive the champions' pass.
+    assert_eq!(score_versions(&engine, "clv").await, ["v1"]);
+    assert_eq!(score_versions(&engine, "p_alive").await, ["v1"]);
     // Drift at score time, stored with the version: the champion scored the data it was
     // trained at the end of, so its score PSI is computed and every feature has a CSI.
     let churn1 = store.champion_model("churn").await.unwrap().unwrap();

@@ -298,6 +298,7 @@ async fn audit(
             &serde_json::json!({"status": entry.status.as_str(), "note": note}),
         )
         .await
+        .map(|_| ())
         .map_err(|e| ApiError::internal("recording the model transition in the audit log", e))
 }
 

@@ -186,7 +186,6 @@ pub async fn retrain_bank_models(state: AppState) -> Result<String, String> {
     .map_err(|e| format!("retraining task: {e}"))?
     .map_err(|e| e.to_string())?;
     state.engine.refresh().await.map_err(|e| e.to_string())?;
-    state.decisions.reload_propensities(&state).await;
     let versions: Vec<String> = run
         .registered
         .iter()
