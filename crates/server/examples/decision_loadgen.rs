@@ -35,7 +35,6 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use zhiying_core::DataDir;
-use zhiying_store::OperationalStore;
 
 /// 10:00 in Shanghai on a weekday in the catalogue's validity: no quiet hours.
 const NOW: &str = "2024-06-03T02:00:00Z";

@@ -457,6 +457,8 @@ fn position_of(e: &zhiying_audience::ExprError) -> ErrorPosition {
 
 /// Checks an audience expression: bound against the index when tags are built (unknown
 /// tags and codes are errors), else parsed only.
+// The error is the field error the API returns as is; it is built once per invalid request.
+#[allow(clippy::result_large_err)]
 fn check_expression(
     index: Option<&zhiying_audience::AudienceIndex>,
     name: &str,

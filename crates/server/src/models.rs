@@ -453,7 +453,7 @@ async fn page(State(state): State<AppState>, locale: Locale, me: Principal) -> R
             status => v.entry.status.as_str(),
             auc => ["test_auc", "auc"].iter().find_map(|k| v.entry.model.metrics.get(*k).and_then(|x| x.as_f64())),
             drift => v.drift.as_ref().map(Value::from_serialize),
-            drift_top => v.drift.as_ref().map(|d| Value::from_serialize(&d.features.iter().take(5).collect::<Vec<_>>())),
+            drift_top => v.drift.as_ref().map(|d| Value::from_serialize(d.features.iter().take(5).collect::<Vec<_>>())),
             can_promote => v.entry.status == ModelStatus::Draft && me.can(Permission::ModelTrain),
             can_approve => v.entry.status == ModelStatus::Submitted
                 && me.can(Permission::ModelPromote)
