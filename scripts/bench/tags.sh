@@ -58,8 +58,22 @@ data, sql_path, runs, cache = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.ar
 sql = open(sql_path).read()
 con = duckdb.connect()
 con.execute("SET TimeZone = 'UTC'")
+import glob, os
 for t in ["customers", "transactions", "events", "accounts", "product_holdings", "products", "contacts", "responses"]:
-    con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{data}/facts/{t}/*.parquet')")
+    if glob.glob(f"{data}/facts/{t}/*.parquet"):
+        con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{data}/facts/{t}/*.parquet')")
+# Derived tables the tag SQL reads (model scores, segments): the file when present, else an
+# empty table with the schema the engine registers in that case.
+derived = {
+    "scores": "customer_id VARCHAR, model VARCHAR, score DOUBLE, band VARCHAR, reasons VARCHAR, as_of VARCHAR, model_version VARCHAR",
+    "segments": "customer_id VARCHAR, segmentation VARCHAR, cluster BIGINT, description_zh VARCHAR, description_en VARCHAR",
+}
+for t, cols in derived.items():
+    f = f"{data}/derived/{t}.parquet"
+    if os.path.exists(f):
+        con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{f}')")
+    else:
+        con.execute(f"CREATE TABLE {t} ({cols})")
 threads = con.execute("select current_setting('threads')").fetchone()[0]
 best = None
 for i in range(runs):
