@@ -35,6 +35,8 @@ mod dsr;
 mod error;
 mod events;
 mod i18n;
+/// Body-size cap, request deadline and per-caller rate limit.
+pub mod limits;
 mod metrics;
 mod openapi;
 /// Scheduled retraining of the bank models (`zhiying serve --retrain-every`).
@@ -69,6 +71,8 @@ pub struct AppState {
     decisions: Arc<decisions::DecisionService>,
     /// Starts a campaign when it moves to `running`; `None` only records the state.
     pub launcher: Option<Arc<dyn CampaignLauncher>>,
+    /// Body cap, deadline and rate limit applied to every request.
+    pub limits: limits::Limits,
 }
 
 impl AppState {
@@ -87,6 +91,7 @@ impl AppState {
             )),
             decisions: Arc::new(decisions::DecisionService::default()),
             launcher: None,
+            limits: limits::Limits::default(),
             data_dir,
             engine,
             events: None,
@@ -106,6 +111,12 @@ impl AppState {
     /// Calls `launcher` when a campaign moves to `running` (the campaign runner).
     pub fn with_launcher(mut self, launcher: Arc<dyn CampaignLauncher>) -> Self {
         self.launcher = Some(launcher);
+        self
+    }
+
+    /// Replaces the request limits (body size, deadline, rate).
+    pub fn with_limits(mut self, limits: limits::Limits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -156,6 +167,7 @@ pub enum ServerError {
 /// The whole application: API, operations endpoints, console and embedded assets.
 pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
+    let limits = state.limits;
     let (routes, registry) = all_routes().into_parts();
     let guard = auth::Guard {
         state: state.clone(),
@@ -170,6 +182,11 @@ pub fn router(state: AppState) -> Router {
             metrics,
             metrics::track,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            limits::LimitState::new(limits),
+            limits::enforce,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(state)
 }

@@ -260,7 +260,14 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
     }
     let addr = SocketAddr::from(([127, 0, 0, 1], a.port.unwrap_or(cfg.default_port)));
     eprintln!("\nConsole: http://{addr}/console   (Ctrl-C to stop)");
-    rt.block_on(super::serve::serve(cfg, dd, addr, false, None))
+    rt.block_on(super::serve::serve(
+        cfg,
+        dd,
+        addr,
+        false,
+        None,
+        zhiying_server::limits::Limits::default(),
+    ))
 }
 
 fn ingest_one(

@@ -28,12 +28,40 @@ pub struct Args {
     /// `models.retrain_every`, else never.
     #[arg(long, value_name = "INTERVAL", value_parser = zhiying_server::retrain::parse_interval)]
     pub retrain_every: Option<std::time::Duration>,
+    /// Largest request body accepted, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 8)]
+    pub max_body_mb: usize,
+    /// Abandon a request (503) after this long, e.g. 60s, 5m.
+    #[arg(long, value_name = "INTERVAL", default_value = "60s", value_parser = zhiying_server::retrain::parse_interval)]
+    pub request_timeout: std::time::Duration,
+    /// Sustained requests per second per caller (token, session or address); 0 turns it off.
+    /// Bursts of twice this are allowed.
+    #[arg(
+        long,
+        value_name = "PER_SECOND",
+        default_value_t = 2000,
+        env = "ZHIYING_RATE_LIMIT"
+    )]
+    pub rate_limit: u32,
 }
 
 pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
     let dd = a.data_dir.resolve(cfg);
     let addr = SocketAddr::new(a.bind, a.port.unwrap_or(cfg.default_port));
-    super::runtime()?.block_on(serve(cfg, dd, addr, a.secure_cookies, a.retrain_every))
+    let limits = zhiying_server::limits::Limits {
+        max_body_bytes: a.max_body_mb.saturating_mul(1024 * 1024),
+        request_timeout: a.request_timeout,
+        requests_per_second: a.rate_limit,
+        burst: a.rate_limit.saturating_mul(2),
+    };
+    super::runtime()?.block_on(serve(
+        cfg,
+        dd,
+        addr,
+        a.secure_cookies,
+        a.retrain_every,
+        limits,
+    ))
 }
 
 pub async fn serve(
@@ -42,6 +70,7 @@ pub async fn serve(
     addr: SocketAddr,
     secure_cookies: bool,
     retrain_every: Option<std::time::Duration>,
+    limits: zhiying_server::limits::Limits,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(dd.root())?;
     let store = zhiying_store::open(cfg.database_url.as_deref(), &dd).await?;
@@ -66,6 +95,7 @@ pub async fn serve(
     );
     let state = zhiying_server::AppState::new(dd, engine, store)
         .with_auth(auth, Some(keys))
+        .with_limits(limits)
         .with_events(events.clone());
     // Saved audiences become real-time watchers; a periodic sweep catches the changes that
     // time alone causes (windows rolling past an event, dormancy).
