@@ -37,6 +37,7 @@ mod events;
 mod i18n;
 mod metrics;
 mod openapi;
+mod reports;
 /// Scheduled retraining of the bank models (`zhiying serve --retrain-every`).
 pub mod retrain;
 mod segments;
@@ -138,6 +139,7 @@ pub fn all_routes() -> auth::Routes {
         .merge(campaigns::routes())
         .merge(assets::routes())
         .merge(dsr::routes())
+        .merge(reports::routes())
 }
 
 #[derive(Debug, thiserror::Error)]
