@@ -22,7 +22,6 @@ use std::path::PathBuf;
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
@@ -138,7 +137,7 @@ pub async fn campaign_report(
     state: &AppState,
     id: &str,
 ) -> Result<Option<CampaignReport>, ApiError> {
-    let engine = state.engine.as_ref();
+    let engine: &dyn AnalyticsEngine = &*state.engine;
     let (totals, groups, channels, days, effects) = tokio::try_join!(
         zhiying_measure::kpis(engine, Breakdown::Campaign),
         zhiying_measure::kpis(engine, Breakdown::CampaignGroup),
@@ -204,15 +203,19 @@ async fn daily_trend(
 ) -> Result<Vec<DailyPoint>, ApiError> {
     let lit = sql_literal(id);
     let sql = format!(
-        "WITH g AS (SELECT customer_id, MIN(\"group\") AS grp FROM contacts WHERE campaign_id = {lit} GROUP BY customer_id)
-SELECT CAST(CAST(r.ts AS DATE) AS VARCHAR) AS day, g.grp AS grp,
-  COUNT(DISTINCT CASE WHEN r.response_type = 'open' THEN r.customer_id END) AS opened,
-  COUNT(DISTINCT CASE WHEN r.response_type = 'click' THEN r.customer_id END) AS clicked,
-  COUNT(DISTINCT CASE WHEN r.response_type IN ('convert', 'accept') THEN r.customer_id END) AS converted,
-  coalesce(SUM(CASE WHEN r.response_type IN ('convert', 'accept') THEN r.revenue_fen ELSE 0 END), 0) AS revenue_fen
-FROM responses r JOIN g ON g.customer_id = r.customer_id
-WHERE r.campaign_id = {lit}
-GROUP BY 1, 2 ORDER BY 1, 2"
+        "WITH g AS (SELECT customer_id, MIN(\"group\") AS grp FROM contacts WHERE campaign_id = {lit} GROUP BY customer_id),
+x AS (
+  SELECT CAST(CAST(r.ts AS DATE) AS VARCHAR) AS day, g.grp AS grp, r.customer_id, r.response_type,
+         coalesce(r.revenue_fen, 0) AS revenue_fen
+  FROM responses r JOIN g ON g.customer_id = r.customer_id
+  WHERE r.campaign_id = {lit}
+)
+SELECT day, grp,
+  COUNT(DISTINCT CASE WHEN response_type = 'open' THEN customer_id END) AS opened,
+  COUNT(DISTINCT CASE WHEN response_type = 'click' THEN customer_id END) AS clicked,
+  COUNT(DISTINCT CASE WHEN response_type IN ('convert', 'accept') THEN customer_id END) AS converted,
+  SUM(CASE WHEN response_type IN ('convert', 'accept') THEN revenue_fen ELSE 0 END) AS revenue_fen
+FROM x GROUP BY day, grp ORDER BY day, grp"
     );
     let rows = engine
         .query_json(&sql)
@@ -247,7 +250,10 @@ GROUP BY 1, 2 ORDER BY 1, 2"
     };
     for d in days {
         if let Some(day) = &d.day {
-            by_day.entry(day.clone()).or_insert_with(|| blank(day.as_str())).reach += d.reach;
+            by_day
+                .entry(day.clone())
+                .or_insert_with(|| blank(day.as_str()))
+                .reach += d.reach;
         }
     }
     // Conversions per day and group, for the cumulative rates.
@@ -256,7 +262,9 @@ GROUP BY 1, 2 ORDER BY 1, 2"
     for r in &rows {
         let Some(day) = s(r, "day") else { continue };
         let grp = s(r, "grp").unwrap_or_default();
-        let p = by_day.entry(day.clone()).or_insert_with(|| blank(day.as_str()));
+        let p = by_day
+            .entry(day.clone())
+            .or_insert_with(|| blank(day.as_str()));
         p.opened += u(r, "opened");
         p.clicked += u(r, "clicked");
         p.converted += u(r, "converted");
@@ -437,7 +445,10 @@ fn save_cache(path: &std::path::Path, cache: &UpliftCache) -> std::io::Result<()
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec(cache).map_err(std::io::Error::other)?)?;
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec(cache).map_err(std::io::Error::other)?,
+    )?;
     std::fs::rename(&tmp, path)
 }
 
@@ -744,12 +755,7 @@ pub fn power_check(
         return None;
     }
     let ratio = n_arm as f64 / n_control as f64;
-    let pw = power(
-        cohens_h(target, baseline),
-        n_control as f64,
-        ALPHA,
-        ratio,
-    );
+    let pw = power(cohens_h(target, baseline), n_control as f64, ALPHA, ratio);
     let mde_abs = mde_proportions(baseline, n_control as f64, ALPHA, TARGET_POWER, ratio).ok()?;
     Some(PowerCheck {
         arm: arm.to_string(),
@@ -770,7 +776,7 @@ pub async fn experiments_list(
     state: &AppState,
     mde_relative: f64,
 ) -> Result<ExperimentsList, ApiError> {
-    let engine = state.engine.as_ref();
+    let engine: &dyn AnalyticsEngine = &*state.engine;
     let (groups, effects) = tokio::try_join!(
         zhiying_measure::kpis(engine, Breakdown::CampaignGroup),
         zhiying_measure::campaign_effects(engine, ALPHA),
@@ -850,7 +856,9 @@ pub async fn experiments_list(
             },
             None => (
                 Vec::new(),
-                Some("no holdout or uncontacted control group: the effect cannot be measured".into()),
+                Some(
+                    "no holdout or uncontacted control group: the effect cannot be measured".into(),
+                ),
             ),
         };
         out.push(ExperimentRow {
@@ -886,7 +894,7 @@ async fn fact_experiments(
     state: &AppState,
     mde_relative: f64,
 ) -> Result<Vec<ExperimentRow>, ApiError> {
-    let engine = state.engine.as_ref();
+    let engine: &dyn AnalyticsEngine = &*state.engine;
     let defs = engine
         .query_json(
             "SELECT experiment_id, name, arms, control_arm FROM experiments ORDER BY experiment_id",
@@ -922,7 +930,10 @@ GROUP BY a.experiment_id, a.arm",
             .map(|a| a.trim().to_string())
             .filter(|a| !a.is_empty())
             .collect();
-        for c in counts.iter().filter(|c| s(c, "experiment_id").as_deref() == Some(id.as_str())) {
+        for c in counts
+            .iter()
+            .filter(|c| s(c, "experiment_id").as_deref() == Some(id.as_str()))
+        {
             if let Some(a) = s(c, "arm")
                 && !arm_names.contains(&a)
             {
@@ -965,7 +976,8 @@ GROUP BY a.experiment_id, a.arm",
             arms.iter().map(|a| a.n).collect(),
             &weights,
         );
-        let control = s(d, "control_arm").unwrap_or_else(|| arm_names.first().cloned().unwrap_or_default());
+        let control =
+            s(d, "control_arm").unwrap_or_else(|| arm_names.first().cloned().unwrap_or_default());
         let ctl = arms.iter().find(|a| a.arm == control);
         let mut power = Vec::new();
         if let Some(c) = ctl {
