@@ -201,8 +201,8 @@ const NAV: &[NavItem] = &[
     },
     NavItem {
         key: "measurement",
-        href: None,
-        perm: None,
+        href: Some("/console/experiments"),
+        perm: Some(Permission::CampaignRead),
     },
     NavItem {
         key: "compliance",

@@ -39,6 +39,7 @@ mod i18n;
 pub mod limits;
 mod metrics;
 mod openapi;
+mod reports;
 /// Scheduled retraining of the bank models (`zhiying serve --retrain-every`).
 pub mod retrain;
 mod segments;
@@ -149,6 +150,7 @@ pub fn all_routes() -> auth::Routes {
         .merge(campaigns::routes())
         .merge(assets::routes())
         .merge(dsr::routes())
+        .merge(reports::routes())
 }
 
 #[derive(Debug, thiserror::Error)]

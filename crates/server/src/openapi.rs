@@ -71,6 +71,8 @@ use utoipa::OpenApi;
         crate::dsr::remove_dnc,
         crate::dsr::export,
         crate::dsr::erase,
+        crate::reports::report_api,
+        crate::reports::experiments_api,
     ),
     components(schemas(crate::error::ErrorBody, crate::models::TransitionBody)),
     tags(
@@ -87,6 +89,7 @@ use utoipa::OpenApi;
         (name = "models", description = "The bank's models: evaluation reports and customer scores with reasons"),
         (name = "tags", description = "Customer tags (客户画像): catalogue, distributions, values with explanations"),
         (name = "consent", description = "Consent ledger, do-not-contact list, data-subject access and erasure"),
+        (name = "measurement", description = "Campaign reports (KPIs, effect against the holdout, Qini, verdict) and the experiments list with SRM and power"),
     )
 )]
 pub struct ApiDoc;
