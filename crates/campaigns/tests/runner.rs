@@ -106,7 +106,7 @@ async fn running_campaign(
 
 async fn outbox_rows(runner: &Runner) -> u64 {
     let t = runner.outbox().metrics().await.unwrap().total();
-    t.pending + t.sending + t.sent + t.dead
+    (t.pending + t.sending + t.sent + t.dead) as u64
 }
 
 async fn fact_count(dd: &DataDir, sql: &str) -> u64 {
