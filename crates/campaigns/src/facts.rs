@@ -57,7 +57,10 @@ pub(crate) fn ts_text(t: DateTime<Utc>) -> String {
 
 /// Where a campaign's fact files are staged.
 pub(crate) fn staging_dir(dd: &DataDir, campaign_id: &str) -> PathBuf {
-    dd.root().join("staging").join("campaigns").join(campaign_id)
+    dd.root()
+        .join("staging")
+        .join("campaigns")
+        .join(campaign_id)
 }
 
 /// Writes `rows` to `<staging>/<file>.csv` and ingests them into `table`. Any rejected row

@@ -203,11 +203,7 @@ impl Runner {
 
     /// Runs a running batch campaign. Idempotent: once the plan (contacts) is committed, a
     /// rerun re-plans nothing and only completes what a crash may have left undone.
-    pub async fn run(
-        &self,
-        campaign_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<RunReport, RunError> {
+    pub async fn run(&self, campaign_id: &str, now: DateTime<Utc>) -> Result<RunReport, RunError> {
         let started = Instant::now();
         let (c, offers, channels) = self.campaign(campaign_id).await?;
         if c.draft.kind != CampaignKind::Batch {
@@ -247,9 +243,7 @@ impl Runner {
             seconds: 0.0,
         };
         let contacts = if existing.is_empty() {
-            let contacts = self
-                .plan(&c, &offers, &channels, now, &mut report)
-                .await?;
+            let contacts = self.plan(&c, &offers, &channels, now, &mut report).await?;
             // The commit point: every contact of the plan in one transaction.
             report.contacts_new = self.store.record_contacts(&contacts).await?;
             contacts
@@ -280,11 +274,17 @@ impl Runner {
 
         // Deliveries: one message per treatment contact, keyed by the contact id.
         let mut messages = Vec::new();
-        for k in contacts.iter().filter(|k| k.group == ContactGroup::Treatment) {
+        for k in contacts
+            .iter()
+            .filter(|k| k.group == ContactGroup::Treatment)
+        {
             let offer = by_id.get(k.offer_id.as_str()).ok_or_else(|| {
                 invalid(
                     campaign_id,
-                    format!("contact {} names offer '{}', which is not in the campaign", k.contact_id, k.offer_id),
+                    format!(
+                        "contact {} names offer '{}', which is not in the campaign",
+                        k.contact_id, k.offer_id
+                    ),
                 )
             })?;
             messages.push(message(&c, k, offer)?);
@@ -298,14 +298,7 @@ impl Runner {
         // delivery outcome is known (`simulate_responses`, or delivery receipts).
         let offer_rows: Vec<Row> = offers.iter().map(offer_row).collect();
         report.facts.push(
-            facts::ingest(
-                &self.data_dir,
-                campaign_id,
-                "offers",
-                "offers",
-                &offer_rows,
-            )
-            .await?,
+            facts::ingest(&self.data_dir, campaign_id, "offers", "offers", &offer_rows).await?,
         );
         report.facts.push(
             facts::ingest(
@@ -412,12 +405,15 @@ impl Runner {
         )?;
 
         // Holdout: deterministic hash salted by the campaign id; global holdout first.
-        let global: Option<GlobalHoldout> = match self.store.get_setting(GLOBAL_HOLDOUT_SETTING).await? {
-            Some(v) => Some(serde_json::from_value(v).map_err(|e| {
-                invalid(id, format!("setting {GLOBAL_HOLDOUT_SETTING}: {e}"))
-            })?),
-            None => None,
-        };
+        let global: Option<GlobalHoldout> =
+            match self.store.get_setting(GLOBAL_HOLDOUT_SETTING).await? {
+                Some(v) => {
+                    Some(serde_json::from_value(v).map_err(|e| {
+                        invalid(id, format!("setting {GLOBAL_HOLDOUT_SETTING}: {e}"))
+                    })?)
+                }
+                None => None,
+            };
         let share = c.draft.holdout_share;
         let exp_id = experiment_id(id);
         let mut assigner = Assigner::new(global)?;
@@ -649,10 +645,12 @@ async fn audience_expression(
 /// rendered (names stay masked: the channel adapter fills them in).
 fn message(c: &Campaign, k: &Contact, offer: &Offer) -> Result<Message, RunError> {
     let invalid_channel = |e: String| invalid(&c.campaign_id, e);
-    let channel: Channel = k
-        .channel
-        .parse()
-        .map_err(|e: zhiying_decision::channel::ParseChannelError| invalid_channel(e.to_string()))?;
+    let channel: Channel =
+        k.channel
+            .parse()
+            .map_err(|e: zhiying_decision::channel::ParseChannelError| {
+                invalid_channel(e.to_string())
+            })?;
     let delivery: zhiying_delivery::Channel = k
         .channel
         .parse()
@@ -719,12 +717,12 @@ fn campaign_row(c: &Campaign, send_at: DateTime<Utc>) -> Row {
     Row::new()
         .set("campaign_id", &c.campaign_id)
         .set("name", &c.draft.name)
-        .set("offer_id", c.draft.offers.first().cloned().unwrap_or_default())
-        .set("channel", channel)
         .set(
-            "start_date",
-            zhiying_decision::channel::local_date(send_at),
+            "offer_id",
+            c.draft.offers.first().cloned().unwrap_or_default(),
         )
+        .set("channel", channel)
+        .set("start_date", zhiying_decision::channel::local_date(send_at))
         .set("end_date", end)
         .set("status", "running")
         .set("budget_fen", c.draft.budget_fen)
@@ -736,10 +734,7 @@ pub(crate) fn contact_row(k: &Contact, status: &str) -> Row {
     let ts = DateTime::from_timestamp_micros(k.ts).unwrap_or_default();
     Row::new()
         .set("contact_id", &k.contact_id)
-        .set(
-            "campaign_id",
-            k.campaign_id.clone().unwrap_or_default(),
-        )
+        .set("campaign_id", k.campaign_id.clone().unwrap_or_default())
         .set("customer_id", &k.customer_id)
         .set("offer_id", &k.offer_id)
         .set("channel", &k.channel)

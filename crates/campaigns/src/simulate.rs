@@ -18,9 +18,9 @@ use zhiying_audience::{AudienceIndex, RoaringBitmap};
 use zhiying_experiment::assign::hash64;
 use zhiying_store::{Contact, ContactGroup, Response, ResponseKind};
 
+use crate::RunError;
 use crate::facts::{self, FactWrite, Row, ts_text};
 use crate::run::{Runner, contact_row};
-use crate::RunError;
 
 /// Probability that a treatment contact is delivered.
 pub const DELIVERY_RATE: f64 = 0.97;
@@ -260,15 +260,17 @@ impl Runner {
         let mut per_offer: BTreeMap<String, (String, u64, f64, f64)> = BTreeMap::new();
         let (mut effect_delivered, mut effect_all) = (0.0, 0.0);
         for k in &contacts {
-            let offer = offers.iter().find(|o| o.id == k.offer_id).ok_or_else(|| {
-                RunError::Invalid {
-                    id: campaign_id.to_string(),
-                    message: format!(
-                        "contact {} names offer '{}', which is not in the campaign",
-                        k.contact_id, k.offer_id
-                    ),
-                }
-            })?;
+            let offer =
+                offers
+                    .iter()
+                    .find(|o| o.id == k.offer_id)
+                    .ok_or_else(|| RunError::Invalid {
+                        id: campaign_id.to_string(),
+                        message: format!(
+                            "contact {} names offer '{}', which is not in the campaign",
+                            k.contact_id, k.offer_id
+                        ),
+                    })?;
             let t = truth
                 .of(&k.customer_id, &offer.category)
                 .map_err(|message| RunError::Audience {
@@ -308,7 +310,10 @@ impl Runner {
                 e.1 += 1;
                 e.2 += t.base;
                 e.3 += t.effect();
-                contact_rows.push(contact_row(k, if delivered { "delivered" } else { "failed" }));
+                contact_rows.push(contact_row(
+                    k,
+                    if delivered { "delivered" } else { "failed" },
+                ));
                 let readable = !matches!(k.channel.as_str(), "call" | "branch");
                 if delivered && readable && u_open < OPEN_RATE {
                     rep.opened += 1;
@@ -333,7 +338,12 @@ impl Runner {
                 let ts = at(24.0 + u_delay * 24.0 * 13.0);
                 rep.revenue_fen += if treated { offer.value_fen } else { 0 };
                 response_rows.push(response_row(k, "convert", ts, offer.value_fen));
-                responses.push(store_response(k, ResponseKind::Convert, ts, offer.value_fen));
+                responses.push(store_response(
+                    k,
+                    ResponseKind::Convert,
+                    ts,
+                    offer.value_fen,
+                ));
             }
         }
         if rep.treatment > 0 {
@@ -353,12 +363,17 @@ impl Runner {
 
         let dd = self.data_dir();
         rep.facts.push(
-            facts::ingest(dd, campaign_id, "contacts", "contacts-treatment", &contact_rows)
-                .await?,
+            facts::ingest(
+                dd,
+                campaign_id,
+                "contacts",
+                "contacts-treatment",
+                &contact_rows,
+            )
+            .await?,
         );
-        rep.facts.push(
-            facts::ingest(dd, campaign_id, "responses", "responses", &response_rows).await?,
-        );
+        rep.facts
+            .push(facts::ingest(dd, campaign_id, "responses", "responses", &response_rows).await?);
         for chunk in responses.chunks(5_000) {
             rep.responses_new += self.store().record_responses(chunk).await?;
         }
@@ -384,7 +399,12 @@ fn response_row(k: &Contact, kind: &str, ts: DateTime<Utc>, revenue_fen: i64) ->
         )
 }
 
-fn store_response(k: &Contact, kind: ResponseKind, ts: DateTime<Utc>, revenue_fen: i64) -> Response {
+fn store_response(
+    k: &Contact,
+    kind: ResponseKind,
+    ts: DateTime<Utc>,
+    revenue_fen: i64,
+) -> Response {
     Response {
         response_id: format!("{}:{}", k.contact_id, kind.as_str()),
         decision_id: None,

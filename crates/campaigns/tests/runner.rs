@@ -132,7 +132,10 @@ async fn runs_measure_against_the_planted_truth_idempotently_and_within_every_po
         share: 0.05,
     };
     store
-        .put_setting(GLOBAL_HOLDOUT_SETTING, &serde_json::to_value(&global).unwrap())
+        .put_setting(
+            GLOBAL_HOLDOUT_SETTING,
+            &serde_json::to_value(&global).unwrap(),
+        )
         .await
         .unwrap();
     // Forty audience customers go on the do-not-contact list.
@@ -162,10 +165,16 @@ async fn runs_measure_against_the_planted_truth_idempotently_and_within_every_po
     assert_eq!(run.send_at, noon);
     assert!(run.audience > 1_000, "{run:#?}");
     assert!(run.global_holdout > 0, "{run:#?}");
-    assert!(run.treatment_contacts > 500 && run.holdout_contacts > 150, "{run:#?}");
+    assert!(
+        run.treatment_contacts > 500 && run.holdout_contacts > 150,
+        "{run:#?}"
+    );
     assert_eq!(run.dropped_by_caps, 0);
     let opt = run.optimizer.as_ref().expect("the optimiser ran");
-    assert!(opt.upper_bound >= opt.objective - 1e-6 && opt.gap >= 0.0 && opt.gap < 0.01, "{opt:#?}");
+    assert!(
+        opt.upper_bound >= opt.objective - 1e-6 && opt.gap >= 0.0 && opt.gap < 0.01,
+        "{opt:#?}"
+    );
     for policy in ["eligibility", "applicability", "suitability", "consent"] {
         assert!(
             run.removed_by_policy.get(policy).copied().unwrap_or(0) > 0,
@@ -176,7 +185,8 @@ async fn runs_measure_against_the_planted_truth_idempotently_and_within_every_po
     assert_eq!(run.outbox_new, run.treatment_contacts);
     assert_eq!(outbox_rows(&runner).await, run.treatment_contacts);
     // The holdout share is what was asked (among assigned customers).
-    let share = run.assigned_holdout as f64 / (run.assigned_holdout + run.assigned_treatment) as f64;
+    let share =
+        run.assigned_holdout as f64 / (run.assigned_holdout + run.assigned_treatment) as f64;
     assert!((share - 0.3).abs() < 0.03, "holdout share {share}");
 
     let sim = runner.simulate_responses(&main, 7).await.unwrap();
@@ -184,7 +194,9 @@ async fn runs_measure_against_the_planted_truth_idempotently_and_within_every_po
     assert_eq!(sim.holdout, run.holdout_contacts);
     assert!(sim.planted_lift > 0.005, "{sim:#?}");
     let engine = DataFusionEngine::open(&dd).await.unwrap();
-    let effects = zhiying_measure::campaign_effects(&engine, 0.05).await.unwrap();
+    let effects = zhiying_measure::campaign_effects(&engine, 0.05)
+        .await
+        .unwrap();
     let e = effects
         .iter()
         .find(|e| e.campaign_id == main)
@@ -208,15 +220,32 @@ async fn runs_measure_against_the_planted_truth_idempotently_and_within_every_po
         v
     };
     let contacts_before = sorted(store.campaign_contacts(&main, None).await.unwrap());
-    let again = runner.run(&main, noon + chrono::Duration::hours(3)).await.unwrap();
+    let again = runner
+        .run(&main, noon + chrono::Duration::hours(3))
+        .await
+        .unwrap();
     assert!(again.resumed);
-    assert_eq!((again.contacts_new, again.outbox_new, again.assignments_new), (0, 0, 0));
-    assert!(again.facts.iter().all(|f| f.accepted == 0), "{:?}", again.facts);
-    assert_eq!(sorted(store.campaign_contacts(&main, None).await.unwrap()), contacts_before);
+    assert_eq!(
+        (again.contacts_new, again.outbox_new, again.assignments_new),
+        (0, 0, 0)
+    );
+    assert!(
+        again.facts.iter().all(|f| f.accepted == 0),
+        "{:?}",
+        again.facts
+    );
+    assert_eq!(
+        sorted(store.campaign_contacts(&main, None).await.unwrap()),
+        contacts_before
+    );
     assert_eq!(outbox_rows(&runner).await, run.treatment_contacts);
     let sim2 = runner.simulate_responses(&main, 7).await.unwrap();
     assert_eq!(sim2.responses_new, 0);
-    assert!(sim2.facts.iter().all(|f| f.accepted == 0), "{:?}", sim2.facts);
+    assert!(
+        sim2.facts.iter().all(|f| f.accepted == 0),
+        "{:?}",
+        sim2.facts
+    );
     let n = fact_count(
         &dd,
         &format!("SELECT COUNT(*) AS n FROM contacts WHERE campaign_id = '{main}'"),
@@ -232,15 +261,24 @@ async fn runs_measure_against_the_planted_truth_idempotently_and_within_every_po
 
     // A crash after the contacts were committed but before every message was enqueued:
     // the rerun enqueues the missing ones and nothing twice.
-    let sms = running_campaign(store.as_ref(), "短信一", &["O001"], &["sms"], 0.1, serde_json::Value::Null).await;
+    let sms = running_campaign(
+        store.as_ref(),
+        "短信一",
+        &["O001"],
+        &["sms"],
+        0.1,
+        serde_json::Value::Null,
+    )
+    .await;
     let r = runner.run(&sms, noon).await.unwrap();
     let before = outbox_rows(&runner).await;
-    let lost = sqlx::query("DELETE FROM delivery_outbox WHERE idempotency_key LIKE $1 AND id % 2 = 0")
-        .bind(format!("{sms}:%"))
-        .execute(outbox.pool())
-        .await
-        .unwrap()
-        .rows_affected();
+    let lost =
+        sqlx::query("DELETE FROM delivery_outbox WHERE idempotency_key LIKE $1 AND id % 2 = 0")
+            .bind(format!("{sms}:%"))
+            .execute(outbox.pool())
+            .await
+            .unwrap()
+            .rows_affected();
     assert!(lost > 0);
     let r2 = runner.run(&sms, noon).await.unwrap();
     assert!(r2.resumed);
@@ -251,15 +289,38 @@ async fn runs_measure_against_the_planted_truth_idempotently_and_within_every_po
 
     // ---- (c) invariants over every contact of four campaigns ----
     // Two more SMS campaigns: the SMS cap (2 in 7 days) must stop the fourth one.
-    let sms2 = running_campaign(store.as_ref(), "短信二", &["O001"], &["sms"], 0.1, serde_json::Value::Null).await;
+    let sms2 = running_campaign(
+        store.as_ref(),
+        "短信二",
+        &["O001"],
+        &["sms"],
+        0.1,
+        serde_json::Value::Null,
+    )
+    .await;
     runner.run(&sms2, noon).await.unwrap();
-    let sms3 = running_campaign(store.as_ref(), "短信三", &["O001"], &["sms"], 0.1, serde_json::Value::Null).await;
+    let sms3 = running_campaign(
+        store.as_ref(),
+        "短信三",
+        &["O001"],
+        &["sms"],
+        0.1,
+        serde_json::Value::Null,
+    )
+    .await;
     // An hour before midnight: SMS is quiet from 21:00, so it goes out at 08:00.
     let late = Utc.with_ymd_and_hms(2026, 11, 26, 15, 0, 0).unwrap();
     let r3 = runner.run(&sms3, late).await.unwrap();
-    assert_eq!(r3.send_at, Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap());
+    assert_eq!(
+        r3.send_at,
+        Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap()
+    );
     assert!(
-        r3.removed_by_policy.get("contact_policy").copied().unwrap_or(0) > 0,
+        r3.removed_by_policy
+            .get("contact_policy")
+            .copied()
+            .unwrap_or(0)
+            > 0,
         "the cap never bound: {:?}",
         r3.removed_by_policy
     );
@@ -277,18 +338,48 @@ async fn runs_measure_against_the_planted_truth_idempotently_and_within_every_po
     let mut per_customer: HashMap<&str, Vec<(DateTime<Utc>, Channel)>> = HashMap::new();
     let mut sms_main = 0;
     for k in &all {
-        assert!(!global.contains(&k.customer_id), "{} is in the global holdout", k.contact_id);
-        assert!(!dnc.contains(&k.customer_id), "{} is on the do-not-contact list", k.contact_id);
+        assert!(
+            !global.contains(&k.customer_id),
+            "{} is in the global holdout",
+            k.contact_id
+        );
+        assert!(
+            !dnc.contains(&k.customer_id),
+            "{} is on the do-not-contact list",
+            k.contact_id
+        );
         let channel: Channel = k.channel.parse().unwrap();
         let ts = DateTime::from_timestamp_micros(k.ts).unwrap();
         let offer = catalog.get(&k.offer_id).unwrap();
-        let level = risk.get(k.customer_id.as_str()).copied().unwrap_or(CustomerRiskLevel::C1);
-        assert!(level.may_hold(offer.risk_level), "{}: {level:?} offered {:?}", k.contact_id, offer.risk_level);
+        let level = risk
+            .get(k.customer_id.as_str())
+            .copied()
+            .unwrap_or(CustomerRiskLevel::C1);
+        assert!(
+            level.may_hold(offer.risk_level),
+            "{}: {level:?} offered {:?}",
+            k.contact_id,
+            offer.risk_level
+        );
         if k.group != ContactGroup::Treatment {
-            assert!(runner.outbox().entry(&k.contact_id).await.unwrap().is_none());
+            assert!(
+                runner
+                    .outbox()
+                    .entry(&k.contact_id)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
             continue;
         }
-        assert!(runner.outbox().entry(&k.contact_id).await.unwrap().is_some());
+        assert!(
+            runner
+                .outbox()
+                .entry(&k.contact_id)
+                .await
+                .unwrap()
+                .is_some()
+        );
         assert_eq!(
             consents.check(&k.customer_id, Purpose::Marketing, channel, ts),
             ConsentAnswer::Granted,
@@ -301,7 +392,10 @@ async fn runs_measure_against_the_planted_truth_idempotently_and_within_every_po
         if k.campaign_id.as_deref() == Some(main.as_str()) && channel == Channel::Sms {
             sms_main += 1;
         }
-        per_customer.entry(k.customer_id.as_str()).or_default().push((ts, channel));
+        per_customer
+            .entry(k.customer_id.as_str())
+            .or_default()
+            .push((ts, channel));
     }
     assert!(sms_main <= 100, "sms capacity 100, used {sms_main}");
     let mut max_sms = 0;
@@ -313,7 +407,10 @@ async fn runs_measure_against_the_planted_truth_idempotently_and_within_every_po
                     .iter()
                     .filter(|(u, c)| *u > *t - w && u <= t && cap.channel.is_none_or(|x| x == *c))
                     .count();
-                assert!(used as u32 <= cap.max, "{customer}: {used} contacts break {cap:?}");
+                assert!(
+                    used as u32 <= cap.max,
+                    "{customer}: {used} contacts break {cap:?}"
+                );
             }
         }
         max_sms = max_sms.max(contacts.iter().filter(|(_, c)| *c == Channel::Sms).count());
@@ -356,7 +453,11 @@ fn risk_levels(index: &zhiying_audience::AudienceIndex) -> HashMap<String, Custo
         ("c4", CustomerRiskLevel::C4),
         ("c5", CustomerRiskLevel::C5),
     ] {
-        for d in index.members(&format!("risk_level = \"{code}\"")).unwrap().iter() {
+        for d in index
+            .members(&format!("risk_level = \"{code}\""))
+            .unwrap()
+            .iter()
+        {
             out.insert(index.customer_id(d).unwrap().to_string(), level);
         }
     }

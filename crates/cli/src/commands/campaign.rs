@@ -249,7 +249,10 @@ pub fn print_run(r: &RunReport) {
             .iter()
             .map(|(k, v)| format!("{k} {v}"))
             .collect();
-        println!("  removed by policy (customer × offer × channel): {}", removed.join(", "));
+        println!(
+            "  removed by policy (customer × offer × channel): {}",
+            removed.join(", ")
+        );
         if let Some(o) = &r.optimizer {
             println!(
                 "  optimiser: expected value ¥{:.0}, LP bound ¥{:.0}, gap {:.3}% ({} iterations)",
@@ -260,7 +263,10 @@ pub fn print_run(r: &RunReport) {
             );
         }
         if r.dropped_by_caps > 0 {
-            println!("  dropped at reservation by frequency caps: {}", r.dropped_by_caps);
+            println!(
+                "  dropped at reservation by frequency caps: {}",
+                r.dropped_by_caps
+            );
         }
     }
     let channels: Vec<String> = r
@@ -288,7 +294,13 @@ pub fn print_run(r: &RunReport) {
 }
 
 pub fn print_simulation(s: &SimulationReport) {
-    let pct = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 * 100.0 };
+    let pct = |a: u64, b: u64| {
+        if b == 0 {
+            0.0
+        } else {
+            a as f64 / b as f64 * 100.0
+        }
+    };
     println!(
         "Simulated responses for {} (seed {}): treatment {} (delivered {}, failed {}, opened {}, clicked {}), holdout {}",
         s.campaign_id, s.seed, s.treatment, s.delivered, s.failed, s.opened, s.clicked, s.holdout
@@ -440,9 +452,9 @@ pub fn demo_campaign(cfg: &Config, dd: &zhiying_core::DataDir) -> anyhow::Result
     let measured = super::measure::campaign_effects(dd, 0.05)?
         .into_iter()
         .find(|e| e.campaign_id == id);
-    let planted_inside_ci = measured
-        .as_ref()
-        .map(|e| e.lift_ci[0] <= simulation.planted_lift && simulation.planted_lift <= e.lift_ci[1]);
+    let planted_inside_ci = measured.as_ref().map(|e| {
+        e.lift_ci[0] <= simulation.planted_lift && simulation.planted_lift <= e.lift_ci[1]
+    });
     Ok(DemoCampaign {
         campaign_id: id,
         run,

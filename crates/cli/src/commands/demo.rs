@@ -220,7 +220,9 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
         super::audience::print_examples(&audiences);
     }
 
-    say("⑩ A campaign with a holdout (营销活动): made, approved by a second user, run, responses simulated from the planted truth");
+    say(
+        "⑩ A campaign with a holdout (营销活动): made, approved by a second user, run, responses simulated from the planted truth",
+    );
     let demo_campaign = super::campaign::demo_campaign(cfg, &dd)?;
     if !quiet {
         super::campaign::print_demo_campaign(&demo_campaign);
