@@ -295,6 +295,20 @@ fn demo_runs_end_to_end_and_is_idempotent() {
             .count()
     };
     assert_eq!(named("代发工资未持有理财客户"), 1);
+
+    // The demo's campaign: run once with a holdout, measured; the rerun plans nothing again.
+    let c1 = &first["demo_campaign"];
+    assert!(
+        c1["run"]["treatment_contacts"].as_u64().unwrap() > 0,
+        "{c1}"
+    );
+    assert!(c1["run"]["holdout_contacts"].as_u64().unwrap() > 0, "{c1}");
+    let c2 = &second["demo_campaign"];
+    assert_eq!(c2["campaign_id"], c1["campaign_id"]);
+    assert_eq!(c2["run"]["resumed"], true);
+    assert_eq!(c2["run"]["contacts_new"], 0);
+    assert_eq!(c2["run"]["outbox_new"], 0);
+    assert_eq!(c2["simulation"]["responses_new"], 0);
 }
 
 #[test]

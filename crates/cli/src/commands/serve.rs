@@ -93,10 +93,13 @@ pub async fn serve(
         zhiying_events::EventStore::open(&events_dir, zhiying_events::EventConfig::default())
             .with_context(|| format!("cannot open the event log in {}", events_dir.display()))?,
     );
+    // Launching an approved batch campaign (API or console) runs it.
+    let runner = super::campaign::open_runner(cfg, &dd, store.clone()).await?;
     let state = zhiying_server::AppState::new(dd, engine, store)
         .with_auth(auth, Some(keys))
         .with_limits(limits)
-        .with_events(events.clone());
+        .with_events(events.clone())
+        .with_launcher(Arc::new(super::campaign::RunnerLauncher { runner }));
     // Saved audiences become real-time watchers; a periodic sweep catches the changes that
     // time alone causes (windows rolling past an event, dormancy).
     zhiying_server::sync_watchers(&state).await;
