@@ -188,6 +188,11 @@ const NAV: &[NavItem] = &[
         perm: Some(Permission::CampaignRead),
     },
     NavItem {
+        key: "delivery",
+        href: Some("/console/delivery"),
+        perm: Some(Permission::CampaignRead),
+    },
+    NavItem {
         key: "measurement",
         href: None,
         perm: None,

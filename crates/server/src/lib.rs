@@ -31,6 +31,8 @@ mod compliance;
 mod console;
 mod customer360;
 mod data;
+/// Delivery in `zhiying serve`: the outbox dispatcher, the status API and the monitor page.
+pub mod delivery;
 mod dsr;
 mod error;
 mod events;
@@ -41,6 +43,8 @@ mod openapi;
 pub mod retrain;
 mod segments;
 mod tags;
+/// Triggered campaigns: event rules that fire a decision and a delivery.
+pub mod triggers;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -69,6 +73,10 @@ pub struct AppState {
     decisions: Arc<decisions::DecisionService>,
     /// Starts a campaign when it moves to `running`; `None` only records the state.
     pub launcher: Option<Arc<dyn CampaignLauncher>>,
+    /// The delivery outbox and its adapters; `None` until [`delivery::start`].
+    pub delivery: Option<Arc<delivery::DeliveryInfo>>,
+    /// The trigger worker's service; `None` until [`delivery::start`].
+    pub triggers: Option<Arc<triggers::TriggerService>>,
 }
 
 impl AppState {
@@ -87,6 +95,8 @@ impl AppState {
             )),
             decisions: Arc::new(decisions::DecisionService::default()),
             launcher: None,
+            delivery: None,
+            triggers: None,
             data_dir,
             engine,
             events: None,
@@ -100,6 +110,18 @@ impl AppState {
     /// Serves `POST /v1/events` and the real-time profile routes from this store.
     pub fn with_events(mut self, store: Arc<zhiying_events::EventStore>) -> Self {
         self.events = Some(store);
+        self
+    }
+
+    /// Serves the delivery monitor from this outbox (see [`delivery::start`]).
+    pub fn with_delivery(mut self, info: Arc<delivery::DeliveryInfo>) -> Self {
+        self.delivery = Some(info);
+        self
+    }
+
+    /// Fires trigger rules through this service (see [`delivery::start`]).
+    pub fn with_triggers(mut self, service: Arc<triggers::TriggerService>) -> Self {
+        self.triggers = Some(service);
         self
     }
 
@@ -138,6 +160,8 @@ pub fn all_routes() -> auth::Routes {
         .merge(campaigns::routes())
         .merge(assets::routes())
         .merge(dsr::routes())
+        .merge(triggers::routes())
+        .merge(delivery::routes())
 }
 
 #[derive(Debug, thiserror::Error)]

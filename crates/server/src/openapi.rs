@@ -71,6 +71,11 @@ use utoipa::OpenApi;
         crate::dsr::remove_dnc,
         crate::dsr::export,
         crate::dsr::erase,
+        crate::triggers::list_rules,
+        crate::triggers::put_rule,
+        crate::triggers::delete_rule,
+        crate::triggers::list_firings,
+        crate::delivery::status,
     ),
     components(schemas(crate::error::ErrorBody, crate::models::TransitionBody)),
     tags(
@@ -87,6 +92,8 @@ use utoipa::OpenApi;
         (name = "models", description = "The bank's models: evaluation reports and customer scores with reasons"),
         (name = "tags", description = "Customer tags (客户画像): catalogue, distributions, values with explanations"),
         (name = "consent", description = "Consent ledger, do-not-contact list, data-subject access and erasure"),
+        (name = "triggers", description = "Triggered campaigns: event rules that fire a decision and a delivery, and their firings"),
+        (name = "delivery", description = "The delivery outbox: per-channel counts, failures, throughput"),
     )
 )]
 pub struct ApiDoc;
