@@ -449,11 +449,12 @@ impl Outbox {
         if let Some(id) = id {
             return Ok((Enqueued::New, id));
         }
-        let id: i64 = sqlx::query_scalar("SELECT id FROM delivery_outbox WHERE idempotency_key = $1")
-            .bind(msg.idempotency_key.as_str())
-            .fetch_one(&mut **tx)
-            .await
-            .ctx("finding an already queued message")?;
+        let id: i64 =
+            sqlx::query_scalar("SELECT id FROM delivery_outbox WHERE idempotency_key = $1")
+                .bind(msg.idempotency_key.as_str())
+                .fetch_one(&mut **tx)
+                .await
+                .ctx("finding an already queued message")?;
         Ok((Enqueued::AlreadyQueued, id))
     }
 

@@ -50,7 +50,11 @@ async fn monitor(outbox: Outbox, _backend: &'static str, _options: OutboxOptions
     assert_eq!((first, again), (Enqueued::New, Enqueued::AlreadyQueued));
     assert_eq!(id, same);
     assert_eq!(
-        outbox.entry("k-email-1").await.expect("entry").map(|e| e.id),
+        outbox
+            .entry("k-email-1")
+            .await
+            .expect("entry")
+            .map(|e| e.id),
         Some(id)
     );
     outbox
@@ -125,9 +129,16 @@ async fn monitor(outbox: Outbox, _backend: &'static str, _options: OutboxOptions
         .throughput(before - 10 * minute, minute)
         .await
         .expect("throughput");
-    let email: i64 = t.iter().filter(|(_, c, _)| c == "email").map(|(_, _, n)| n).sum();
+    let email: i64 = t
+        .iter()
+        .filter(|(_, c, _)| c == "email")
+        .map(|(_, _, n)| n)
+        .sum();
     assert_eq!(email, 2, "{t:?}");
-    assert!(t.iter().all(|(_, c, _)| c != "sms"), "dead letters are not sent: {t:?}");
+    assert!(
+        t.iter().all(|(_, c, _)| c != "sms"),
+        "dead letters are not sent: {t:?}"
+    );
     for (start, _, _) in &t {
         assert_eq!(start % minute, 0, "bucket starts are whole minutes");
     }

@@ -114,8 +114,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         dd.root().join("events"),
         zhiying_events::EventConfig::default(),
     )?);
-    let state =
-        zhiying_server::AppState::new(dd.clone(), engine, store.clone()).with_events(events_store.clone());
+    let state = zhiying_server::AppState::new(dd.clone(), engine, store.clone())
+        .with_events(events_store.clone());
     let mut options = zhiying_server::delivery::DeliveryOptions::for_data_dir(&dd, None);
     options.triggers.sweep_every = None;
     options.triggers.seed_rules = false;
@@ -154,7 +154,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Wait for every firing.
     let deadline = Instant::now() + Duration::from_secs(60);
     let firings = loop {
-        let f = store.trigger_firings(Some("salary-email"), events as u32 + 10).await?;
+        let f = store
+            .trigger_firings(Some("salary-email"), events as u32 + 10)
+            .await?;
         if f.len() as u64 >= events || Instant::now() > deadline {
             break f;
         }

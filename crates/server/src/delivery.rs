@@ -30,7 +30,9 @@ use crate::AppState;
 use crate::auth::{Principal, Routes};
 use crate::error::ApiError;
 use crate::i18n::Locale;
-use crate::triggers::{self, RuleView, TriggerConfig, TriggerRuntime, TriggerService, TriggerStats};
+use crate::triggers::{
+    self, RuleView, TriggerConfig, TriggerRuntime, TriggerService, TriggerStats,
+};
 use zhiying_core::access::Permission;
 
 pub fn routes() -> Routes {
@@ -248,7 +250,11 @@ async fn collect(state: &AppState) -> Result<DeliveryStatus, ApiError> {
         .iter()
         .map(|b| {
             chrono::DateTime::from_timestamp_micros(*b)
-                .map(|t| zhiying_decision::channel::local(t).format("%H:%M").to_string())
+                .map(|t| {
+                    zhiying_decision::channel::local(t)
+                        .format("%H:%M")
+                        .to_string()
+                })
                 .unwrap_or_default()
         })
         .collect();
@@ -380,7 +386,11 @@ async fn page(State(state): State<AppState>, locale: Locale, me: Principal) -> R
             "name": tr(&format!("decisions.channel.{c}")), "data": v})).collect::<Vec<_>>(),
         "y_label": tr("delivery.sent_per_minute"),
     });
-    let has_chart = s.throughput.series.values().any(|v| v.iter().any(|n| *n > 0));
+    let has_chart = s
+        .throughput
+        .series
+        .values()
+        .any(|v| v.iter().any(|n| *n > 0));
     crate::console::page(
         &state,
         &locale,

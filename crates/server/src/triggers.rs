@@ -77,13 +77,21 @@ when = { kind = "time_deposit_maturing", days = 7 }
 pub fn routes() -> Routes {
     Routes::new()
         .get("/v1/triggers/rules", Permission::CampaignRead, list_rules)
-        .put("/v1/triggers/rules/{id}", Permission::CampaignWrite, put_rule)
+        .put(
+            "/v1/triggers/rules/{id}",
+            Permission::CampaignWrite,
+            put_rule,
+        )
         .delete(
             "/v1/triggers/rules/{id}",
             Permission::CampaignWrite,
             delete_rule,
         )
-        .get("/v1/triggers/firings", Permission::CampaignRead, list_firings)
+        .get(
+            "/v1/triggers/firings",
+            Permission::CampaignRead,
+            list_firings,
+        )
 }
 
 fn default_large() -> i64 {
@@ -330,7 +338,9 @@ impl TriggerService {
                 }
                 *self.rules.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(rules);
             }
-            Err(e) => tracing::error!(error = %e, "reading trigger rules; keeping the previous set"),
+            Err(e) => {
+                tracing::error!(error = %e, "reading trigger rules; keeping the previous set")
+            }
         }
     }
 
@@ -527,7 +537,10 @@ async fn seed_rules(state: &AppState) {
     if actor == "system"
         && let Err(e) = state
             .store
-            .put_setting("triggers.seeded", &json!({"rules": rules.len(), "at": Utc::now().to_rfc3339()}))
+            .put_setting(
+                "triggers.seeded",
+                &json!({"rules": rules.len(), "at": Utc::now().to_rfc3339()}),
+            )
             .await
     {
         tracing::warn!(error = %e, "cannot remember that trigger rules were seeded");
@@ -535,7 +548,11 @@ async fn seed_rules(state: &AppState) {
     tracing::info!(rules = rules.len(), source = actor, "trigger rules loaded");
 }
 
-async fn run_worker(state: AppState, mut rx: mpsc::Receiver<Arrival>, mut stop: watch::Receiver<bool>) {
+async fn run_worker(
+    state: AppState,
+    mut rx: mpsc::Receiver<Arrival>,
+    mut stop: watch::Receiver<bool>,
+) {
     // Build the decision engine now, so the first event does not wait for it.
     if let Err(e) = state.decisions.engine(&state).await {
         tracing::warn!(error = %e.message, "decision engine not ready yet; triggers retry on the next event");
@@ -1070,7 +1087,9 @@ pub(crate) async fn rule_views(state: &AppState) -> Result<Vec<RuleView>, ApiErr
 /// Every trigger rule, enabled or not.
 #[utoipa::path(get, path = "/v1/triggers/rules", tag = "triggers",
     responses((status = 200, description = "The trigger rules with their versions", body = Object)))]
-pub async fn list_rules(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn list_rules(
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let rules = rule_views(&state).await?;
     Ok(Json(json!({ "rules": rules })))
 }
@@ -1129,7 +1148,13 @@ pub async fn put_rule(
         .map_err(|e| ApiError::internal("encoding a trigger rule", e))?;
     let saved = state
         .store
-        .put_trigger_rule(&id, q.expected_version, &body_json, rule.enabled, &me.username)
+        .put_trigger_rule(
+            &id,
+            q.expected_version,
+            &body_json,
+            rule.enabled,
+            &me.username,
+        )
         .await
         .map_err(store_error)?;
     if let Err(e) = state

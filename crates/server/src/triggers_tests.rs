@@ -90,7 +90,8 @@ async fn setup(facts: &[(&str, Vec<Value>)]) -> Setup {
     let events = Arc::new(
         EventStore::open(dd.root().join("events"), EventConfig::default()).expect("events"),
     );
-    let state = AppState::new(dd.clone(), Arc::new(engine), store.clone()).with_events(events.clone());
+    let state =
+        AppState::new(dd.clone(), Arc::new(engine), store.clone()).with_events(events.clone());
     let mut options = DeliveryOptions::for_data_dir(&dd, None);
     options.triggers = TriggerConfig {
         sweep_every: None,
@@ -181,8 +182,10 @@ async fn salary_credit_fires_a_decision_and_one_message_within_a_second() {
         &s,
         "PUT",
         "/v1/triggers/rules/salary-email",
-        Some(json!({"name_zh": "工资到账", "name_en": "Salary credited", "channel": "email",
-                    "when": {"kind": "salary_credited"}})),
+        Some(
+            json!({"name_zh": "工资到账", "name_en": "Salary credited", "channel": "email",
+                    "when": {"kind": "salary_credited"}}),
+        ),
     )
     .await;
     assert_eq!(status, 200, "{rule}");
@@ -197,7 +200,12 @@ async fn salary_credit_fires_a_decision_and_one_message_within_a_second() {
     )
     .await;
     assert_eq!(status, 400, "{bad}");
-    assert!(bad["error"]["message"].as_str().unwrap_or("").contains("min_amount_fen"));
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("min_amount_fen")
+    );
 
     // The salary credit: a decision and an outbox message within one second, and the
     // dispatcher's file within the same second.
@@ -240,7 +248,11 @@ async fn salary_credit_fires_a_decision_and_one_message_within_a_second() {
         async move { keys_in(&file).contains(&key.to_string()).then_some(()) }
     })
     .await;
-    assert!(written.is_some(), "the dispatcher wrote {} within a second", file.display());
+    assert!(
+        written.is_some(),
+        "the dispatcher wrote {} within a second",
+        file.display()
+    );
     assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
     // The decision is logged (by the background writer) under the same id.
     let store2 = s.store.clone();
@@ -323,16 +335,27 @@ async fn salary_credit_fires_a_decision_and_one_message_within_a_second() {
         .cloned()
         .expect("email row");
     assert_eq!(email["sent"], 1, "{st}");
-    assert!(email["adapter"].as_str().unwrap_or("").starts_with("file:"), "{email}");
-    assert_eq!(st["triggers"]["recent"].as_array().map(Vec::len), Some(2), "{st}");
+    assert!(
+        email["adapter"].as_str().unwrap_or("").starts_with("file:"),
+        "{email}"
+    );
+    assert_eq!(
+        st["triggers"]["recent"].as_array().map(Vec::len),
+        Some(2),
+        "{st}"
+    );
     assert_eq!(st["triggers"]["stats"]["enqueued"], 1, "{st}");
-    assert!(st["triggers"]["stats"]["latency_p99_ms"].as_f64().is_some(), "{st}");
+    assert!(
+        st["triggers"]["stats"]["latency_p99_ms"].as_f64().is_some(),
+        "{st}"
+    );
     let sent: i64 = st["throughput"]["series"]["email"]
         .as_array()
         .map(|v| v.iter().filter_map(Value::as_i64).sum())
         .unwrap_or(0);
     assert_eq!(sent, 1, "{st}");
-    let (status, firings) = call_json(&s, "GET", "/v1/triggers/firings?rule=salary-email", None).await;
+    let (status, firings) =
+        call_json(&s, "GET", "/v1/triggers/firings?rule=salary-email", None).await;
     assert_eq!(status, 200);
     assert_eq!(firings["firings"].as_array().map(Vec::len), Some(2));
     for (lang, title) in [("en", "Delivery monitor"), ("zh", "触达监控")] {
@@ -340,7 +363,10 @@ async fn salary_credit_fires_a_decision_and_one_message_within_a_second() {
         assert_eq!(status, 200, "{html}");
         assert!(html.contains(title), "{html}");
         assert!(html.contains("salary-email"));
-        assert!(html.contains("delivery-chart"), "the throughput chart has data");
+        assert!(
+            html.contains("delivery-chart"),
+            "the throughput chart has data"
+        );
         assert!(html.contains(key2));
     }
     // Rules can be disabled and deleted; deleting twice is a 404.
@@ -348,8 +374,10 @@ async fn salary_credit_fires_a_decision_and_one_message_within_a_second() {
         &s,
         "PUT",
         "/v1/triggers/rules/salary-email?expected_version=1",
-        Some(json!({"name_zh": "工资到账", "name_en": "Salary credited", "channel": "email",
-                    "enabled": false, "when": {"kind": "salary_credited"}})),
+        Some(
+            json!({"name_zh": "工资到账", "name_en": "Salary credited", "channel": "email",
+                    "enabled": false, "when": {"kind": "salary_credited"}}),
+        ),
     )
     .await;
     assert_eq!(status, 200);
@@ -386,7 +414,8 @@ async fn the_sweep_fires_once_for_maturing_deposits_and_dormant_cards() {
     let today = zhiying_decision::channel::local_date(now);
     let maturity = (today + chrono::Duration::days(7)).to_string();
     let far = (today + chrono::Duration::days(30)).to_string();
-    let dormant_since = (now - chrono::Duration::days(60) - chrono::Duration::hours(3)).to_rfc3339();
+    let dormant_since =
+        (now - chrono::Duration::days(60) - chrono::Duration::hours(3)).to_rfc3339();
     let active_since = (now - chrono::Duration::days(5)).to_rfc3339();
     let account = |id: &str, kind: &str, maturity: Option<&str>| {
         json!({"account_id": id, "customer_id": "C1", "account_type": kind, "currency": "cny",
@@ -430,7 +459,11 @@ async fn the_sweep_fires_once_for_maturing_deposits_and_dormant_cards() {
         .await;
         assert_eq!(status, 200, "{body}");
     }
-    assert_eq!(sweep(&s.state).await, 2, "one maturing deposit, one dormant card");
+    assert_eq!(
+        sweep(&s.state).await,
+        2,
+        "one maturing deposit, one dormant card"
+    );
     let dormant_day = zhiying_decision::channel::local_date(
         chrono::DateTime::parse_from_rfc3339(&dormant_since)
             .expect("ts")
@@ -475,11 +508,19 @@ fn built_in_rules_parse_and_keys_stay_short() {
     assert!(rules.iter().all(|r| r.enabled));
     assert!(parse_rules_toml("[[rule]]\nid = \"x\"\nname_zh = \"a\"\nname_en = \"a\"\nchannel = \"sms\"\nwhen = { kind = \"card_dormant\", days = 0 }\n").is_err());
     assert!(parse_rules_toml("[[rule]]\nid = \"x\"\nname_zh = \"a\"\nname_en = \"a\"\nchannel = \"fax\"\nwhen = { kind = \"salary_credited\" }\n").is_err());
-    let long = firing_key("r", &"C".repeat(64), &format!("aud:{}:{}", "a".repeat(100), "e".repeat(64)));
+    let long = firing_key(
+        "r",
+        &"C".repeat(64),
+        &format!("aud:{}:{}", "a".repeat(100), "e".repeat(64)),
+    );
     assert!(long.chars().count() <= 200, "{long}");
     assert_ne!(
         long,
-        firing_key("r", &"C".repeat(64), &format!("aud:{}:{}", "a".repeat(100), "f".repeat(64)))
+        firing_key(
+            "r",
+            &"C".repeat(64),
+            &format!("aud:{}:{}", "a".repeat(100), "f".repeat(64))
+        )
     );
     assert_eq!(firing_key("r", "C1", "txn:T1"), "trg:r:C1:txn:T1");
 }

@@ -511,8 +511,10 @@ pub trait OperationalStore: Send + Sync {
     /// were new. All or nothing.
     async fn record_trigger_firings(&self, firings: &[TriggerFiring]) -> Result<u64, StoreError>;
     /// The subset of `firing_ids` already recorded.
-    async fn fired_trigger_ids(&self, firing_ids: &[String])
-    -> Result<BTreeSet<String>, StoreError>;
+    async fn fired_trigger_ids(
+        &self,
+        firing_ids: &[String],
+    ) -> Result<BTreeSet<String>, StoreError>;
     async fn trigger_firing(&self, firing_id: &str) -> Result<Option<TriggerFiring>, StoreError>;
     /// Firings, newest first, of one rule or all, at most `limit`.
     async fn trigger_firings(

@@ -320,15 +320,15 @@ pub(crate) async fn fired_ids(
             "SELECT firing_id FROM trigger_firings WHERE firing_id IN ({})",
             placeholders.join(", ")
         );
-        let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
         for id in chunk {
             q = q.bind(id.as_str());
         }
-        out.extend(
-            q.fetch_all(store.pool())
-                .await
-                .ctx("looking up trigger firings")?,
-        );
+        let found: Vec<String> = q
+            .fetch_all(store.pool())
+            .await
+            .ctx("looking up trigger firings")?;
+        out.extend(found);
     }
     Ok(out)
 }

@@ -47,7 +47,10 @@ async fn rules(s: &Store, second: &Store) {
         .put_trigger_rule("salary", Some(1), &body, false, "bob")
         .await
         .expect("edit");
-    assert_eq!((v2.version, v2.enabled, v2.created_at), (2, false, v1.created_at));
+    assert_eq!(
+        (v2.version, v2.enabled, v2.created_at),
+        (2, false, v1.created_at)
+    );
     assert!(matches!(
         s.put_trigger_rule("salary", Some(1), &json!({"x": 1}), true, "carol")
             .await,
@@ -69,12 +72,19 @@ async fn rules(s: &Store, second: &Store) {
         .expect("upsert");
     assert_eq!((v3.version, v3.enabled), (3, true));
     let fresh = second
-        .put_trigger_rule("deposit", None, &json!({"when": {"kind": "large_deposit"}}), true, "dave")
+        .put_trigger_rule(
+            "deposit",
+            None,
+            &json!({"when": {"kind": "large_deposit"}}),
+            true,
+            "dave",
+        )
         .await
         .expect("upsert creates");
     assert_eq!(fresh.version, 1);
     assert!(matches!(
-        s.put_trigger_rule("bad", None, &json!([1]), true, "dave").await,
+        s.put_trigger_rule("bad", None, &json!([1]), true, "dave")
+            .await,
         Err(StoreError::Invalid { field: "body", .. })
     ));
     assert!(matches!(
@@ -93,11 +103,18 @@ async fn rules(s: &Store, second: &Store) {
         .collect();
     assert_eq!(ids, ["deposit", "salary"]);
     assert_eq!(
-        s.trigger_rule("salary").await.expect("get").map(|r| r.version),
+        s.trigger_rule("salary")
+            .await
+            .expect("get")
+            .map(|r| r.version),
         Some(3)
     );
     assert!(s.delete_trigger_rule("deposit").await.expect("delete"));
-    assert!(!s.delete_trigger_rule("deposit").await.expect("delete again"));
+    assert!(
+        !s.delete_trigger_rule("deposit")
+            .await
+            .expect("delete again")
+    );
     assert!(s.trigger_rule("deposit").await.expect("get").is_none());
 }
 
@@ -164,7 +181,10 @@ async fn firings(s: &Store, second: &Store) {
         .collect();
     assert_eq!(s.record_trigger_firings(&many).await.expect("many"), 1_200);
     let ids: Vec<String> = many.iter().map(|f| f.firing_id.clone()).collect();
-    assert_eq!(s.fired_trigger_ids(&ids).await.expect("many ids").len(), 1_200);
+    assert_eq!(
+        s.fired_trigger_ids(&ids).await.expect("many ids").len(),
+        1_200
+    );
     // Newest first; by rule.
     let recent = s.trigger_firings(None, 3).await.expect("recent");
     assert_eq!(
