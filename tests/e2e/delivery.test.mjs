@@ -123,7 +123,7 @@ test("a salary credit is decided, delivered and shown on the delivery monitor", 
     note: "e2e",
   });
   assert.equal(r.status, 201, r.text);
-  r = await api("officer", "POST", "/v1/customers/C00000001/consents", { purpose: "marketing", channel: "all", action: "grant", source: "app" });
+  r = await api("officer", "POST", "/v1/customers/C00000001/consents", { purpose: "marketing", channel: "all", action: "grant", source: "app", evidence: "form-E2E-1" });
   assert.equal(r.status, 201, r.text);
   r = await api("ops", "GET", "/v1/triggers/rules");
   assert.deepEqual(r.json.rules.map((x) => [x.id, x.channel, x.updated_by]), [["salary-email", "email", "file:triggers.toml"]]);
