@@ -29,4 +29,4 @@ if [ -f package-lock.json ]; then
 else
   npm install --no-audit --no-fund --loglevel=error
 fi
-exec node --test --test-reporter=spec console.test.mjs audiences.test.mjs campaigns.test.mjs reports.test.mjs
+exec node --test --test-reporter=spec console.test.mjs audiences.test.mjs campaigns.test.mjs reports.test.mjs delivery.test.mjs

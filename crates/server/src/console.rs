@@ -200,6 +200,11 @@ const NAV: &[NavItem] = &[
         perm: Some(Permission::CampaignRead),
     },
     NavItem {
+        key: "delivery",
+        href: Some("/console/delivery"),
+        perm: Some(Permission::CampaignRead),
+    },
+    NavItem {
         key: "measurement",
         href: Some("/console/experiments"),
         perm: Some(Permission::CampaignRead),

@@ -31,6 +31,8 @@ mod compliance;
 mod console;
 mod customer360;
 mod data;
+/// Delivery in `zhiying serve`: the outbox dispatcher, the status API and the monitor page.
+pub mod delivery;
 mod dsr;
 mod error;
 mod events;
@@ -44,6 +46,8 @@ mod reports;
 pub mod retrain;
 mod segments;
 mod tags;
+/// Triggered campaigns: event rules that fire a decision and a delivery.
+pub mod triggers;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -74,6 +78,10 @@ pub struct AppState {
     pub launcher: Option<Arc<dyn CampaignLauncher>>,
     /// Body cap, deadline and rate limit applied to every request.
     pub limits: limits::Limits,
+    /// The delivery outbox and its adapters; `None` until [`delivery::start`].
+    pub delivery: Option<Arc<delivery::DeliveryInfo>>,
+    /// The trigger worker's service; `None` until [`delivery::start`].
+    pub triggers: Option<Arc<triggers::TriggerService>>,
 }
 
 impl AppState {
@@ -93,6 +101,8 @@ impl AppState {
             decisions: Arc::new(decisions::DecisionService::default()),
             launcher: None,
             limits: limits::Limits::default(),
+            delivery: None,
+            triggers: None,
             data_dir,
             engine,
             events: None,
@@ -106,6 +116,18 @@ impl AppState {
     /// Serves `POST /v1/events` and the real-time profile routes from this store.
     pub fn with_events(mut self, store: Arc<zhiying_events::EventStore>) -> Self {
         self.events = Some(store);
+        self
+    }
+
+    /// Serves the delivery monitor from this outbox (see [`delivery::start`]).
+    pub fn with_delivery(mut self, info: Arc<delivery::DeliveryInfo>) -> Self {
+        self.delivery = Some(info);
+        self
+    }
+
+    /// Fires trigger rules through this service (see [`delivery::start`]).
+    pub fn with_triggers(mut self, service: Arc<triggers::TriggerService>) -> Self {
+        self.triggers = Some(service);
         self
     }
 
@@ -151,6 +173,8 @@ pub fn all_routes() -> auth::Routes {
         .merge(assets::routes())
         .merge(dsr::routes())
         .merge(reports::routes())
+        .merge(triggers::routes())
+        .merge(delivery::routes())
 }
 
 #[derive(Debug, thiserror::Error)]
