@@ -37,6 +37,7 @@ mod events;
 mod i18n;
 mod metrics;
 mod openapi;
+mod privacy;
 /// Scheduled retraining of the bank models (`zhiying serve --retrain-every`).
 pub mod retrain;
 mod segments;
@@ -138,6 +139,7 @@ pub fn all_routes() -> auth::Routes {
         .merge(campaigns::routes())
         .merge(assets::routes())
         .merge(dsr::routes())
+        .merge(privacy::routes())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +173,7 @@ pub fn router(state: AppState) -> Router {
             metrics::track,
         ))
         .layer(axum::middleware::from_fn(security_headers))
+        .layer(axum::middleware::from_fn(privacy::access_log))
         .with_state(state)
 }
 

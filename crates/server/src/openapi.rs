@@ -71,6 +71,7 @@ use utoipa::OpenApi;
         crate::dsr::remove_dnc,
         crate::dsr::export,
         crate::dsr::erase,
+        crate::privacy::unmask_fields,
     ),
     components(schemas(crate::error::ErrorBody, crate::models::TransitionBody)),
     tags(
