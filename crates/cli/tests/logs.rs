@@ -119,7 +119,11 @@ fn logs_of_a_demo_and_a_served_session_hold_no_personal_data() {
         ],
         &log,
     );
-    assert!(ok, "demo failed; log: {}", std::fs::read_to_string(&log).unwrap_or_default());
+    assert!(
+        ok,
+        "demo failed; log: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
 
     let customers = tmp.path().join("planted_customers.csv");
     std::fs::write(&customers, PLANTED_OK).unwrap();
@@ -127,18 +131,46 @@ fn logs_of_a_demo_and_a_served_session_hold_no_personal_data() {
     std::fs::write(&identities, PLANTED_IDS).unwrap();
     for (table, file) in [("customers", &customers), ("identities", &identities)] {
         let (ok, _) = zhiying(
-            &["ingest", "--data-dir", d, "--table", table, "--json", file.to_str().unwrap()],
+            &[
+                "ingest",
+                "--data-dir",
+                d,
+                "--table",
+                table,
+                "--json",
+                file.to_str().unwrap(),
+            ],
             &log,
         );
         assert!(ok, "ingest {table} failed");
     }
     let (ok, _) = zhiying(
-        &["user", "add", "--data-dir", d, "--username", "officer", "--role", "compliance_officer", "--json"],
+        &[
+            "user",
+            "add",
+            "--data-dir",
+            d,
+            "--username",
+            "officer",
+            "--role",
+            "compliance_officer",
+            "--json",
+        ],
         &log,
     );
     assert!(ok, "user add failed");
     let (ok, out) = zhiying(
-        &["token", "create", "--data-dir", d, "--user", "officer", "--scope", "*", "--json"],
+        &[
+            "token",
+            "create",
+            "--data-dir",
+            d,
+            "--user",
+            "officer",
+            "--scope",
+            "*",
+            "--json",
+        ],
         &log,
     );
     assert!(ok, "token create failed");
@@ -165,7 +197,10 @@ fn logs_of_a_demo_and_a_served_session_hold_no_personal_data() {
     );
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(120), "serve did not come up");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "serve did not come up"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 
@@ -192,7 +227,10 @@ fn logs_of_a_demo_and_a_served_session_hold_no_personal_data() {
             }
         }
     }
-    assert!(planted.len() > IDENTIFIERS.len(), "no synthetic customer was read");
+    assert!(
+        planted.len() > IDENTIFIERS.len(),
+        "no synthetic customer was read"
+    );
 
     let (status, body) = http(port, "GET", "/v1/customers/C90000001", &token, None);
     assert_eq!(status, 200, "{body}");
@@ -205,17 +243,40 @@ fn logs_of_a_demo_and_a_served_session_hold_no_personal_data() {
         Some(r#"{"reason": "log test: complaint 42"}"#),
     );
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("13987654321") && body.contains("6217001234567893"), "{body}");
+    assert!(
+        body.contains("13987654321") && body.contains("6217001234567893"),
+        "{body}"
+    );
     // Identifiers in URIs: a console search by phone, a resident ID and a card number as ids.
-    http(port, "GET", "/console/customers?q=13987654321", &token, None);
-    http(port, "GET", "/v1/customers/110105199003071239", &token, None);
-    http(port, "GET", "/v1/customers/6217001234567893/consents", &token, None);
+    http(
+        port,
+        "GET",
+        "/console/customers?q=13987654321",
+        &token,
+        None,
+    );
+    http(
+        port,
+        "GET",
+        "/v1/customers/110105199003071239",
+        &token,
+        None,
+    );
+    http(
+        port,
+        "GET",
+        "/v1/customers/6217001234567893/consents",
+        &token,
+        None,
+    );
     http(
         port,
         "POST",
         "/v1/events",
         &token,
-        Some(r#"{"kind": "event", "event_id": "X1", "customer_id": "13711112222", "ts": "bad", "channel": "web", "event_type": "login"}"#),
+        Some(
+            r#"{"kind": "event", "event_id": "X1", "customer_id": "13711112222", "ts": "bad", "channel": "web", "event_type": "login"}"#,
+        ),
     );
     drop(server);
 

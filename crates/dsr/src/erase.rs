@@ -39,7 +39,11 @@ fn journal_path(dd: &DataDir, id_hash: &str) -> PathBuf {
 /// `identities` facts, which the erasure itself rewrites; an earlier journal of the same
 /// customer (an interrupted run) is merged in, so a rerun still looks for identifiers whose
 /// source rows are already gone. The journal is removed when the final scan finds nothing.
-pub fn prepare(dd: &DataDir, customer_id: &str, id_hash: &str) -> Result<ErasurePlan, PrivacyError> {
+pub fn prepare(
+    dd: &DataDir,
+    customer_id: &str,
+    id_hash: &str,
+) -> Result<ErasurePlan, PrivacyError> {
     let path = journal_path(dd, id_hash);
     let mut ids = linked_ids(dd, customer_id)?;
     let mut needles = identifiers(dd, &ids)?;

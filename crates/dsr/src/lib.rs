@@ -28,7 +28,8 @@ use sha2::Sha256;
 use zhiying_store::OperationalStore;
 
 pub use erase::{
-    ErasurePlan, ErasureReport, ErasureRequest, EventLogAccess, JOURNAL_DIR, Retained, erase, prepare,
+    ErasurePlan, ErasureReport, ErasureRequest, EventLogAccess, JOURNAL_DIR, Retained, erase,
+    prepare,
 };
 pub use export::export;
 pub use files::{FileChange, Reference, contains_token, find_references};

@@ -98,7 +98,10 @@ mod tests {
         ] {
             assert!(!out.contains(leaked), "{leaked} leaked: {out}");
         }
-        assert!(out.contains("[手机号]") && out.contains("[身份证]"), "{out}");
+        assert!(
+            out.contains("[手机号]") && out.contains("[身份证]"),
+            "{out}"
+        );
         assert!(out.contains("http://127.0.0.1:8080/console"), "{out}");
         assert!(matches!(
             redact_log_line("server stopped\n"),
@@ -116,7 +119,10 @@ mod tests {
             w.write_all(b"5678").unwrap();
         }
         let text = String::from_utf8(out).unwrap();
-        assert!(!text.contains("13812345678") && !text.contains("13912345678"), "{text}");
+        assert!(
+            !text.contains("13812345678") && !text.contains("13912345678"),
+            "{text}"
+        );
         assert_eq!(text.matches("[手机号]").count(), 2, "{text}");
         assert!(text.starts_with("first [手机号] second\nthird "), "{text}");
     }

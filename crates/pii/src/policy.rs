@@ -539,11 +539,18 @@ mod tests {
             sms.column_text_with("张三", "name", Sensitivity::C2, |_| "x".into()),
             None
         );
-        let push = Redactor::new(p.clone(), &[Role::ChannelSystem], false, None).for_channel("app_push");
-        assert_eq!(push.column_display("phone", Sensitivity::C2), Display::Hidden);
+        let push =
+            Redactor::new(p.clone(), &[Role::ChannelSystem], false, None).for_channel("app_push");
+        assert_eq!(
+            push.column_display("phone", Sensitivity::C2),
+            Display::Hidden
+        );
         // People are not changed by a channel.
         let marketer = Redactor::new(p, &[Role::Marketer], false, None).for_channel("sms");
-        assert_eq!(marketer.column_display("phone", Sensitivity::C2), Display::Masked);
+        assert_eq!(
+            marketer.column_display("phone", Sensitivity::C2),
+            Display::Masked
+        );
     }
 
     #[test]

@@ -393,7 +393,8 @@ pub async fn load(
         flows.months.clear();
     }
     for m in &mut flows.months {
-        m.credit_fen = field_amount(r, Some("transactions"), "amount_fen", m.credit_fen).unwrap_or(0);
+        m.credit_fen =
+            field_amount(r, Some("transactions"), "amount_fen", m.credit_fen).unwrap_or(0);
         m.debit_fen = field_amount(r, Some("transactions"), "amount_fen", m.debit_fen).unwrap_or(0);
     }
     profile.monthly_income = profile.monthly_income_fen.map(|f| format_money(f, "cny"));

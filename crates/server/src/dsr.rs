@@ -495,7 +495,10 @@ pub async fn export(
     .await
     .map_err(|e| privacy_error("exporting the customer's data", e))?;
     let mut doc = doc;
-    crate::privacy::redact_access_export(&crate::privacy::access_export_redactor(&state, &me)?, &mut doc);
+    crate::privacy::redact_access_export(
+        &crate::privacy::access_export_redactor(&state, &me)?,
+        &mut doc,
+    );
     state
         .store
         .append_audit(

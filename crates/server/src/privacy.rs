@@ -458,7 +458,10 @@ mod tests {
         assert_eq!(mask_keep("123", 3, 4), "***");
         assert_eq!(mask_name("张三丰"), "张**");
         assert_eq!(mask_email("zhang@example.com"), "z***@example.com");
-        assert_eq!(mask_value("card_no", "6222021234567890"), "************7890");
+        assert_eq!(
+            mask_value("card_no", "6222021234567890"),
+            "************7890"
+        );
     }
 
     #[test]

@@ -24,7 +24,10 @@ async fn post_json(app: &App, uri: &str, auth: &str, body: Value) -> Got {
         app,
         "POST",
         uri,
-        &[("authorization", auth), ("content-type", "application/json")],
+        &[
+            ("authorization", auth),
+            ("content-type", "application/json"),
+        ],
         Body::from(body.to_string()),
     )
     .await
@@ -53,14 +56,22 @@ async fn the_360_follows_the_policy_for_every_role() {
         assert_eq!(v["field_access"]["C2"], "masked", "{role:?}");
         assert_eq!(v["field_access"]["C1"], "clear", "{role:?}");
         assert_eq!(v["profile"]["city"], "上海", "C1 stays clear");
-        for leaked in ["13812345678", "110101198506011234", "张三丰", "zhang@example.com"] {
+        for leaked in [
+            "13812345678",
+            "110101198506011234",
+            "张三丰",
+            "zhang@example.com",
+        ] {
             assert!(!g.body.contains(leaked), "{role:?} got {leaked}");
         }
     }
 
     // A data directory's policy file overrides the defaults: analysts lose C2 identity data
     // altogether and see amounts generalised.
-    write_policy(&f, "[roles.analyst]\nC2 = \"hidden\"\nC2_financial = \"masked\"\n");
+    write_policy(
+        &f,
+        "[roles.analyst]\nC2 = \"hidden\"\nC2_financial = \"masked\"\n",
+    );
     let g = get_with(
         &f.app,
         "/v1/customers/C00000001",
@@ -71,9 +82,16 @@ async fn the_360_follows_the_policy_for_every_role() {
     let v = g.json();
     assert_eq!(v["profile"]["phone"], Value::Null);
     assert_eq!(v["profile"]["name"], Value::Null);
-    assert_eq!(v["identifiers"], json!([]), "hidden identifiers are left out");
+    assert_eq!(
+        v["identifiers"],
+        json!([]),
+        "hidden identifiers are left out"
+    );
     assert_eq!(v["accounts"][0]["account_id"], "A1");
-    assert_eq!(v["accounts"][0]["balance_fen"], 1_200_000, "¥12,345.60 → ¥12,000");
+    assert_eq!(
+        v["accounts"][0]["balance_fen"], 1_200_000,
+        "¥12,345.60 → ¥12,000"
+    );
     assert_eq!(v["accounts"][0]["balance"], "¥12,000.00");
     assert_eq!(v["field_access"]["C2"], "hidden");
     assert_eq!(v["field_access"]["C2_financial"], "masked");
@@ -119,8 +137,19 @@ async fn the_unmask_endpoint_needs_the_permission_and_a_reason_and_is_audited() 
 
     let g = post_json(&f.app, uri, &officer, json!({"fields": ["phone"]})).await;
     assert_error(&g, 400, "unmask_reason_required");
-    assert!(g.json()["error"]["message"].as_str().unwrap().contains("reason"));
-    let g = post_json(&f.app, uri, &officer, json!({"reason": " ", "fields": ["phone"]})).await;
+    assert!(
+        g.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("reason")
+    );
+    let g = post_json(
+        &f.app,
+        uri,
+        &officer,
+        json!({"reason": " ", "fields": ["phone"]}),
+    )
+    .await;
     assert_error(&g, 400, "unmask_reason_required");
     let g = post_json(
         &f.app,
@@ -131,7 +160,12 @@ async fn the_unmask_endpoint_needs_the_permission_and_a_reason_and_is_audited() 
     .await;
     assert_error(&g, 400, "unknown_field");
 
-    for role in [Role::Marketer, Role::Analyst, Role::Admin, Role::ChannelSystem] {
+    for role in [
+        Role::Marketer,
+        Role::Analyst,
+        Role::Admin,
+        Role::ChannelSystem,
+    ] {
         let g = post_json(
             &f.app,
             uri,
@@ -164,7 +198,13 @@ async fn the_unmask_endpoint_needs_the_permission_and_a_reason_and_is_audited() 
     let seq = v["audit_seq"].as_u64().unwrap();
 
     let agent = bearer(&f, Role::ServiceAgent);
-    let g = post_json(&f.app, uri, &agent, json!({"reason": "caller verification"})).await;
+    let g = post_json(
+        &f.app,
+        uri,
+        &agent,
+        json!({"reason": "caller verification"}),
+    )
+    .await;
     assert_eq!(g.status, StatusCode::OK, "{}", g.body);
     let all = g.json();
     assert_eq!(all["fields"]["resident_id"], "110101198506011234");
@@ -212,7 +252,11 @@ async fn the_unmask_endpoint_needs_the_permission_and_a_reason_and_is_audited() 
     assert_eq!(d["reason"], "complaint #118");
     assert_eq!(d["fields"], json!(["phone", "name", "identifiers"]));
     assert_eq!(d["via"], "api");
-    assert_eq!(entries.len(), 4, "one entry per successful call, the 404 included");
+    assert_eq!(
+        entries.len(),
+        4,
+        "one entry per successful call, the 404 included"
+    );
     assert!(
         entries
             .iter()
@@ -347,7 +391,13 @@ fn no_role_without_clearance_receives_a_clear_c2_value() {
             match clearance {
                 Display::Clear => prop_assert_eq!(&shown, &field.clear, "{}", field.pointer),
                 Display::Masked | Display::Hidden => {
-                    prop_assert_ne!(&shown, &field.clear, "{} leaked to {:?}", field.pointer, role);
+                    prop_assert_ne!(
+                        &shown,
+                        &field.clear,
+                        "{} leaked to {:?}",
+                        field.pointer,
+                        role
+                    );
                     if let Some(s) = field.clear.as_str() {
                         prop_assert!(
                             !g.body.contains(s),

@@ -107,7 +107,11 @@ async fn plant_everywhere(f: &Fixture) {
             Field::new("description_zh", DataType::Utf8, false),
             Field::new("description_en", DataType::Utf8, false),
         ])),
-        &[segment(ERASED, 1), segment(LINKED, 1), segment("C00000003", 2)],
+        &[
+            segment(ERASED, 1),
+            segment(LINKED, 1),
+            segment("C00000003", 2),
+        ],
     );
     strings_parquet(
         &root.join("derived/audiences/A1/snapshot-1.parquet"),
@@ -205,10 +209,11 @@ fn occurrences(root: &std::path::Path, needles: &[&str]) -> Vec<String> {
                 needles.to_vec()
             };
             if name.ends_with(".parquet") {
-                let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&p).unwrap())
-                    .unwrap()
-                    .build()
-                    .unwrap();
+                let reader =
+                    ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&p).unwrap())
+                        .unwrap()
+                        .build()
+                        .unwrap();
                 for batch in reader {
                     let batch = batch.unwrap();
                     for (field, col) in batch.schema().fields().iter().zip(batch.columns()) {
@@ -319,7 +324,8 @@ async fn access_export_holds_every_store_and_erasure_leaves_nothing() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|e| e["action"] == "consent.grant" || e["action"].as_str().unwrap_or("").starts_with("consent")),
+            .any(|e| e["action"] == "consent.grant"
+                || e["action"].as_str().unwrap_or("").starts_with("consent")),
         "{}",
         v["audit"]
     );
@@ -360,17 +366,39 @@ async fn access_export_holds_every_store_and_erasure_leaves_nothing() {
     for id in [ERASED, LINKED] {
         assert!(f.store.consent_history(id).await.unwrap().is_empty());
         assert!(f.store.customer_contacts(id).await.unwrap().is_empty());
-        assert_error(&get(&f.app, &format!("/v1/customers/{id}")).await, 404, "customer_not_found");
+        assert_error(
+            &get(&f.app, &format!("/v1/customers/{id}")).await,
+            404,
+            "customer_not_found",
+        );
     }
-    assert!(f.store.dnc_list().await.unwrap().iter().all(|d| d.customer_id != ERASED));
+    assert!(
+        f.store
+            .dnc_list()
+            .await
+            .unwrap()
+            .iter()
+            .all(|d| d.customer_id != ERASED)
+    );
     let other = get(&f.app, "/v1/customers/C00000003").await;
     assert_eq!(other.status, StatusCode::OK, "{}", other.body);
     assert_eq!(other.json()["accounts"][0]["account_id"], "A4");
     let kept = occurrences(dd.root(), &["C00000003", "13900001111"]);
-    for place in ["derived/tags.parquet", "derived/audiences/A1", "events/", "exports/audience-A1.csv", "quarantine/customers"] {
-        assert!(kept.iter().any(|o| o.starts_with(place)), "{place} lost other customers: {kept:?}");
+    for place in [
+        "derived/tags.parquet",
+        "derived/audiences/A1",
+        "events/",
+        "exports/audience-A1.csv",
+        "quarantine/customers",
+    ] {
+        assert!(
+            kept.iter().any(|o| o.starts_with(place)),
+            "{place} lost other customers: {kept:?}"
+        );
     }
-    let export = get(&f.app, &format!("/v1/customers/{ERASED}/export")).await.json();
+    let export = get(&f.app, &format!("/v1/customers/{ERASED}/export"))
+        .await
+        .json();
     assert_eq!(export["erased"], true);
     assert_eq!(export["facts"]["customers"], json!([]));
 
@@ -396,7 +424,9 @@ async fn an_interrupted_erasure_is_completed_by_a_rerun() {
     let f = fixture(true).await;
     plant_everywhere(&f).await;
     let dd = data_dir(&f);
-    let key = zhiying_dsr::suppression_key(f.store.as_ref()).await.unwrap();
+    let key = zhiying_dsr::suppression_key(f.store.as_ref())
+        .await
+        .unwrap();
     let hash = zhiying_dsr::suppression_hash(&key, ERASED);
 
     // A run that dies half-way: the plan is journalled, the store is erased, and the file
@@ -411,7 +441,13 @@ async fn an_interrupted_erasure_is_completed_by_a_rerun() {
         dd.root(),
         &plan.ids,
         &plan.needles,
-        &["zhiying.db*", "events", zhiying_dsr::JOURNAL_DIR, "quarantine", "exports"],
+        &[
+            "zhiying.db*",
+            "events",
+            zhiying_dsr::JOURNAL_DIR,
+            "quarantine",
+            "exports",
+        ],
     )
     .unwrap();
     // The sources of the identifiers are gone; only the journal still knows them.
@@ -443,7 +479,11 @@ async fn an_interrupted_erasure_is_completed_by_a_rerun() {
     assert_eq!(g.status, StatusCode::OK, "{}", g.body);
     let report = g.json();
     assert_eq!(report["remaining"], json!([]), "{report}");
-    assert_eq!(report["linked_records"], json!([LINKED]), "from the journal");
+    assert_eq!(
+        report["linked_records"],
+        json!([LINKED]),
+        "from the journal"
+    );
     let left = occurrences(dd.root(), &all_needles());
     assert!(left.is_empty(), "left after the rerun: {left:#?}");
     assert!(
@@ -533,13 +573,17 @@ async fn consent_history_is_kept_and_a_withdrawal_binds_the_next_decision() {
 
     let (v, by_consent) = decide().await;
     assert!(by_consent, "no consent yet: {v}");
-    consent(json!({"purpose": "marketing", "channel": "all", "action": "grant", "source": "branch_form",
-                   "evidence": "form-77", "ts": "2026-01-01T00:00:00Z"}))
+    consent(
+        json!({"purpose": "marketing", "channel": "all", "action": "grant", "source": "branch_form",
+                   "evidence": "form-77", "ts": "2026-01-01T00:00:00Z"}),
+    )
     .await;
     let (v, by_consent) = decide().await;
     assert!(!by_consent, "granted: {v}");
-    let state = consent(json!({"purpose": "marketing", "channel": "app_push", "action": "withdraw",
-                               "source": "app", "ts": "2026-02-01T00:00:00Z"}))
+    let state = consent(
+        json!({"purpose": "marketing", "channel": "app_push", "action": "withdraw",
+                               "source": "app", "ts": "2026-02-01T00:00:00Z"}),
+    )
     .await;
     // Honoured immediately, without a reload.
     let (v, by_consent) = decide().await;
@@ -570,8 +614,10 @@ async fn consent_history_is_kept_and_a_withdrawal_binds_the_next_decision() {
         .unwrap();
     assert!(changes.len() >= 2, "{changes:?}");
     // A new grant on that channel restores it: the latest event wins.
-    consent(json!({"purpose": "marketing", "channel": "app_push", "action": "grant", "source": "app",
-                   "evidence": "in-app toggle 3", "ts": "2026-03-01T00:00:00Z"}))
+    consent(
+        json!({"purpose": "marketing", "channel": "app_push", "action": "grant", "source": "app",
+                   "evidence": "in-app toggle 3", "ts": "2026-03-01T00:00:00Z"}),
+    )
     .await;
     let (v, by_consent) = decide().await;
     assert!(!by_consent, "granted again: {v}");
@@ -603,7 +649,10 @@ async fn a_retention_run_deletes_what_is_due() {
     let now = zhiying_core::time::parse_timestamp("2024-02-02T12:00:00Z", 0).unwrap();
     let day = 86_400_000_000i64;
     f.store
-        .record_contacts(&[contact("CT-OLD", now - 40 * day), contact("CT-NEW", now - day / 2)])
+        .record_contacts(&[
+            contact("CT-OLD", now - 40 * day),
+            contact("CT-NEW", now - day / 2),
+        ])
         .await
         .unwrap();
     let rules = RetentionRules {
@@ -653,7 +702,10 @@ async fn a_retention_run_deletes_what_is_due() {
     let dry = run(true).await;
     assert_eq!(rows(&dry), expected);
     assert_eq!(dry.audit_seq, None);
-    assert_eq!(f.store.customer_contacts("C00000003").await.unwrap().len(), 2);
+    assert_eq!(
+        f.store.customer_contacts("C00000003").await.unwrap().len(),
+        2
+    );
 
     let done = run(false).await;
     assert_eq!(rows(&done), expected);
@@ -686,5 +738,9 @@ async fn a_retention_run_deletes_what_is_due() {
     assert_eq!(log, ["NEW"]);
     // Running again finds nothing due.
     let again = run(false).await;
-    assert!(again.rules.iter().all(|o| o.rows == 0), "{:?}", rows(&again));
+    assert!(
+        again.rules.iter().all(|o| o.rows == 0),
+        "{:?}",
+        rows(&again)
+    );
 }
