@@ -17,7 +17,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/zhiying-target}
 cd "$ROOT"
 
 echo "== building zhiying"
-nice -n 10 cargo build -q -p zhiying
+nice -n 10 cargo build -q --workspace --bins --examples
 BIN="$CARGO_TARGET_DIR/debug/zhiying"
 
 echo "== demo data ($CUSTOMERS customers) in $WORK"

@@ -14,6 +14,6 @@ customers="${2:-1000000}"
 runs="${3:-300}"
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 cd "$root"
-cargo build -q -p zhiying-audience --example audience_bench
+cargo build -q --workspace --bins --examples
 bin="${CARGO_TARGET_DIR:-$root/target}/debug/examples/audience_bench"
 /usr/bin/time -v "$bin" "$dir" "$customers" "$runs" 2> >(grep -E "Maximum resident|Elapsed" >&2)

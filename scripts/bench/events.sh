@@ -38,7 +38,7 @@ run_pass() { # name seconds connections batch warmup
   ZHIYING_TOKEN=$("$BIN" token create --data-dir "$data" --user bench-loadgen --scope "*" --expires 1d --json |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
   export ZHIYING_TOKEN
-  ZHIYING_LOG=warn "$BIN" serve --data-dir "$data" --port "$PORT" > "$WORK/server.log" 2>&1 &
+  ZHIYING_LOG=warn "$BIN" serve --data-dir "$data" --port "$PORT" --rate-limit "${RATE_LIMIT:-0}" > "$WORK/server.log" 2>&1 &
   local pid=$!
   trap 'kill -TERM $pid 2>/dev/null || true' EXIT
   for _ in $(seq 1 300); do

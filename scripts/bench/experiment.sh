@@ -17,7 +17,7 @@ cd "$ROOT"
 mkdir -p "$WORK"
 
 # The dev profile builds zhiying-experiment at opt-level 3 (see the root Cargo.toml).
-nice -n 10 cargo build -q -p zhiying-experiment --example analyze_bench
+nice -n 10 cargo build -q --workspace --bins --examples
 BIN="$CARGO_TARGET_DIR/debug/examples/analyze_bench"
 
 if [ ! -x "$VENV/bin/python" ]; then

@@ -8,7 +8,7 @@ customers="${1:-1000000}"
 months="${2:-12}"
 out="$(mktemp -d /tmp/zhiying-gen-XXXX)"
 trap 'rm -rf "$out"' EXIT
-cargo build --quiet --bin zhiying
+cargo build -q --workspace --bins --examples
 bin="$CARGO_TARGET_DIR/debug/zhiying"
 /usr/bin/time -f "%e s elapsed, %M KiB max resident" "$bin" generate --customers "$customers" --months "$months" --seed 1 --out "$out" --json > "$out/summary.json"
 python3 - "$out/summary.json" <<'PY'

@@ -18,7 +18,7 @@ work="${TMPDIR:-/tmp}/zhiying-optimizer-bench"
 venv=/var/cache/zhiying-tools/pyref-optimizer
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 cd "$root"
-cargo build -q -p zhiying-optimizer --example optimizer_bench
+cargo build -q --workspace --bins --examples
 bin="${CARGO_TARGET_DIR:-$root/target}/debug/examples/optimizer_bench"
 mkdir -p "$work"
 

@@ -12,7 +12,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import scorecardpy, s
   # scorecardpy 0.1.9.7 calls pandas APIs removed in pandas 3 (to_numeric errors="ignore").
   "$venv/bin/pip" install -q scorecardpy "pandas<2.2" "numpy<2" scikit-learn
 fi
-cargo build --quiet -p zhiying-scorecard --example cv_bench
+cargo build -q --workspace --bins --examples
 bench="$CARGO_TARGET_DIR/debug/examples/cv_bench"
 work="$(mktemp -d /tmp/zhiying-scorecard-bench-XXXX)"
 trap 'rm -rf "$work"' EXIT

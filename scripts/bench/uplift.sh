@@ -26,7 +26,7 @@ mkdir -p "$WORK"
 if [ -z "${ZHIYING_UPLIFT_BIN:-}" ]; then
   eval "$(scripts/ensure-build-tools.sh)"
   echo "== building the uplift_evaluate example (dev profile; zhiying-uplift is opt-level 3)"
-  nice -n 10 cargo build -q -p zhiying-uplift --example uplift_evaluate
+  nice -n 10 cargo build -q --workspace --bins --examples
 fi
 BIN=${ZHIYING_UPLIFT_BIN:-$CARGO_TARGET_DIR/debug/examples/uplift_evaluate}
 

@@ -183,6 +183,16 @@ pub async fn train_and_score(
     dd: &DataDir,
     opts: &BankModelsOptions,
 ) -> Result<BankModelsSummary, BankModelError> {
+    Ok(train_and_score_keeping_clv(engine, dd, opts).await?.0)
+}
+
+/// [`train_and_score`], also handing back the CLV score sets it fitted, so that scoring
+/// the champions right after (registry) does not fit BG/NBD and Gamma-Gamma again.
+pub(crate) async fn train_and_score_keeping_clv(
+    engine: &dyn AnalyticsEngine,
+    dd: &DataDir,
+    opts: &BankModelsOptions,
+) -> Result<(BankModelsSummary, Vec<ModelScores>), BankModelError> {
     let started = std::time::Instant::now();
     let end = match opts.as_of {
         Some(d) => d,
@@ -225,10 +235,12 @@ pub async fn train_and_score(
         let r = anomaly::train_and_score(engine, dd, end, opts).await;
         keep(r, &mut models, &mut sets)?;
     }
+    let mut fitted_clv = Vec::new();
     if opts.clv {
         match clv::train_and_score(engine, dd, end, opts).await {
             Ok((summary, clv_sets, _)) => {
                 models.push(summary);
+                fitted_clv = clv_sets.clone();
                 sets.extend(clv_sets);
             }
             Err(BankModelError::Data { model, problem }) => {
@@ -240,14 +252,15 @@ pub async fn train_and_score(
     }
     let score_rows = sets.iter().map(|s| s.rows.len()).sum();
     let scores_path = write_scores(dd, &sets)?;
-    Ok(BankModelsSummary {
+    let summary = BankModelsSummary {
         data_end: end,
         models,
         scores_path,
         score_rows,
         skipped,
         seconds: started.elapsed().as_secs_f64(),
-    })
+    };
+    Ok((summary, fitted_clv))
 }
 
 /// Which part of the data a customer falls in: a stable hash, so retraining on new data

@@ -381,7 +381,7 @@ pub async fn train_register_and_score(
     opts: &BankModelsOptions,
     author: &str,
 ) -> Result<RegisteredRun, RegistryError> {
-    let mut summary = crate::train_and_score(engine, dd, opts).await?;
+    let (mut summary, fitted_clv) = crate::train_and_score_keeping_clv(engine, dd, opts).await?;
     let mut registered = Vec::new();
     for m in &summary.models {
         let saved = SavedBankModel::load_file(&m.artifact)?;
@@ -398,7 +398,9 @@ pub async fn train_register_and_score(
         let entry = register(store, dd, &bank_registration(m, features, author)).await?;
         registered.push(entry);
     }
-    let scored = score_champions(engine, dd, store, opts.as_of, opts.reasons).await?;
+    let fitted_clv = (!fitted_clv.is_empty()).then_some(fitted_clv);
+    let scored =
+        score_champions_with(engine, dd, store, opts.as_of, opts.reasons, fitted_clv).await?;
     summary.score_rows = scored.iter().map(|s| s.rows).sum();
     Ok(RegisteredRun {
         summary,
@@ -416,6 +418,18 @@ pub async fn score_champions(
     store: &dyn OperationalStore,
     as_of: Option<chrono::NaiveDate>,
     reasons: bool,
+) -> Result<Vec<ScoredChampion>, RegistryError> {
+    score_champions_with(engine, dd, store, as_of, reasons, None).await
+}
+
+/// [`score_champions`] with the CLV sets already fitted on the same data in this run, if any.
+async fn score_champions_with(
+    engine: &dyn AnalyticsEngine,
+    dd: &DataDir,
+    store: &dyn OperationalStore,
+    as_of: Option<chrono::NaiveDate>,
+    reasons: bool,
+    mut fitted_clv: Option<Vec<ModelScores>>,
 ) -> Result<Vec<ScoredChampion>, RegistryError> {
     let champions: Vec<ModelEntry> = store
         .models(None)
@@ -439,9 +453,19 @@ pub async fn score_champions(
         if saved.summary.kind == "clv" {
             // BG/NBD and Gamma-Gamma are refitted on all the data at scoring time: the
             // model's "preprocessing" is the purchase-day summary, rebuilt the same way.
-            let (_, clv_sets, _) =
-                crate::clv::train_and_score(engine, dd, end, &crate::BankModelsOptions::default())
-                    .await?;
+            let clv_sets = match fitted_clv.take() {
+                Some(sets) => sets,
+                None => {
+                    crate::clv::train_and_score(
+                        engine,
+                        dd,
+                        end,
+                        &crate::BankModelsOptions::default(),
+                    )
+                    .await?
+                    .1
+                }
+            };
             out.push(ScoredChampion {
                 name: entry.model.name.clone(),
                 version: entry.version,

@@ -54,6 +54,8 @@ enum Command {
     Measure(commands::measure::Args),
     /// Customer segments (客户分群): k-means on tags, described in business terms, saved as audiences.
     Segment(commands::segment::Args),
+    /// Reports that leave the bank: differentially private counts, sums and means.
+    Report(commands::report::Args),
     /// Customer tags (客户画像): build, list, add, retire, history, explain.
     Tags(commands::tags::Args),
     /// Uplift modelling: who is persuadable (T/X-learners, class transformation; Qini, AUUC).
@@ -96,6 +98,7 @@ fn main() -> std::process::ExitCode {
         Command::Campaign(a) => commands::campaign::run(&cfg, a),
         Command::Experiment(a) => commands::experiment::run(&cfg, a),
         Command::Measure(a) => commands::measure::run(&cfg, a),
+        Command::Report(a) => commands::report::run(&cfg, a),
         Command::Segment(a) => commands::segment::run(&cfg, a),
         Command::Tags(a) => commands::tags::run(&cfg, a),
         Command::Uplift(a) => commands::uplift::run(&cfg, a),

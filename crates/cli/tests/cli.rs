@@ -4,19 +4,8 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
-fn zhiying(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_zhiying"))
-        .args(args)
-        .env_remove("ZHIYING_DATABASE_URL")
-        .env_remove("ZHIYING_DATA_DIR")
-        .output()
-        .expect("the zhiying binary runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::zhiying;
 
 fn ingest_json(data: &Path, table: &str, file: &str) -> Value {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -306,6 +295,20 @@ fn demo_runs_end_to_end_and_is_idempotent() {
             .count()
     };
     assert_eq!(named("代发工资未持有理财客户"), 1);
+
+    // The demo's campaign: run once with a holdout, measured; the rerun plans nothing again.
+    let c1 = &first["demo_campaign"];
+    assert!(
+        c1["run"]["treatment_contacts"].as_u64().unwrap() > 0,
+        "{c1}"
+    );
+    assert!(c1["run"]["holdout_contacts"].as_u64().unwrap() > 0, "{c1}");
+    let c2 = &second["demo_campaign"];
+    assert_eq!(c2["campaign_id"], c1["campaign_id"]);
+    assert_eq!(c2["run"]["resumed"], true);
+    assert_eq!(c2["run"]["contacts_new"], 0);
+    assert_eq!(c2["run"]["outbox_new"], 0);
+    assert_eq!(c2["simulation"]["responses_new"], 0);
 }
 
 #[test]
@@ -514,4 +517,109 @@ fn check_copy_reports_violations_and_exits_1_when_blocking() {
         ok && out.contains("absolute.superlative") && out.contains("warnings only"),
         "{out}"
     );
+}
+
+#[test]
+fn report_dp_releases_noisy_counts_and_refuses_to_overspend_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // 1,000 customers: 600 at c2 and 400 at c4, in two cities.
+    let mut csv = String::from(
+        "customer_id,source_system,gender,birth_date,city,risk_level,open_date,branch_id\n",
+    );
+    for i in 0..1000 {
+        let (risk, city) = if i < 600 {
+            ("c2", "上海")
+        } else {
+            ("c4", "北京")
+        };
+        csv.push_str(&format!(
+            "D{i:05},core,f,1980-01-01,{city},{risk},2020-01-01,B001\n"
+        ));
+    }
+    let file = dir.path().join("customers.csv");
+    std::fs::write(&file, csv).unwrap();
+    let (ok, _, err) = zhiying(&[
+        "ingest",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--table",
+        "customers",
+        file.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let d = data.to_str().unwrap();
+    let release = |eps: &str| {
+        zhiying(&[
+            "report",
+            "dp",
+            "--data-dir",
+            d,
+            "--preset",
+            "customers-by-risk",
+            "--epsilon",
+            eps,
+            "--budget-epsilon",
+            "2",
+            "--json",
+        ])
+    };
+    let (ok, out, err) = release("1");
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let groups = v["release"]["groups"].as_array().unwrap();
+    // Public keys: all five levels are released, empty ones too.
+    let keys: Vec<&str> = groups
+        .iter()
+        .map(|g| g["key"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["c1", "c2", "c3", "c4", "c5"]);
+    let count = |k: &str| {
+        groups.iter().find(|g| g["key"][0] == k).unwrap()["count"]
+            .as_i64()
+            .unwrap()
+    };
+    // Laplace noise at ε = 1 has sd √2: ±20 fails with probability ~e^-20.
+    assert!((count("c2") - 600).abs() <= 20, "{out}");
+    assert!((count("c4") - 400).abs() <= 20, "{out}");
+    assert!(count("c1").abs() <= 20, "{out}");
+    assert_eq!(v["budget"]["spent"]["epsilon"].as_f64(), Some(1.0));
+    assert_eq!(v["budget"]["remaining"]["epsilon"].as_f64(), Some(1.0));
+
+    assert!(release("1").0, "the second ε = 1 fits the budget of 2");
+    let (ok, _, err) = release("0.5");
+    assert!(!ok, "a third release would overspend");
+    assert!(
+        err.contains("exhausted") && err.contains("Nothing was released"),
+        "{err}"
+    );
+
+    // Keys taken from the data would reveal rare groups: without δ nothing is released.
+    let (ok, _, err) = zhiying(&[
+        "report",
+        "dp",
+        "--data-dir",
+        d,
+        "--preset",
+        "customers-by-city",
+        "--epsilon",
+        "1",
+    ]);
+    assert!(!ok && err.contains("--delta"), "{err}");
+
+    let (ok, out, err) = zhiying(&["report", "dp", "--data-dir", d, "--status", "--json"]);
+    assert!(ok, "{err}");
+    let status: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        status["customers-by-risk"]["spends"]
+            .as_array()
+            .map(Vec::len),
+        Some(2),
+        "{out}"
+    );
+    // Every release is in the tamper-evident audit log.
+    let (ok, out, err) = zhiying(&["audit", "verify", "--data-dir", d, "--json"]);
+    assert!(ok, "{err}");
+    let audit: Value = serde_json::from_str(&out).unwrap();
+    assert!(audit["entries"].as_u64().unwrap_or(0) >= 2, "{out}");
 }

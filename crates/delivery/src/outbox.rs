@@ -417,6 +417,98 @@ impl Outbox {
         })
     }
 
+    /// [`Outbox::enqueue`], also returning the outbox row id (of the new row, or of the row
+    /// already holding the key), for callers that record where their message went.
+    pub async fn enqueue_with_id(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        msg: &Message,
+    ) -> Result<(Enqueued, i64), OutboxError> {
+        validate(msg)?;
+        let payload = serde_json::to_string(&msg.payload).map_err(|e| OutboxError::Invalid {
+            field: "payload",
+            reason: format!("cannot be serialised as JSON: {e}"),
+        })?;
+        let now = now_micros();
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO delivery_outbox (idempotency_key, channel, customer_id, payload, not_before, \
+             status, attempts, retries, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 'pending', 0, 0, $6, $7) \
+             ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+        )
+        .bind(msg.idempotency_key.as_str())
+        .bind(msg.channel.as_str())
+        .bind(msg.customer_id.as_str())
+        .bind(payload)
+        .bind(msg.not_before)
+        .bind(msg.not_before.max(0))
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await
+        .ctx("enqueueing a message")?;
+        if let Some(id) = id {
+            return Ok((Enqueued::New, id));
+        }
+        let id: i64 =
+            sqlx::query_scalar("SELECT id FROM delivery_outbox WHERE idempotency_key = $1")
+                .bind(msg.idempotency_key.as_str())
+                .fetch_one(&mut **tx)
+                .await
+                .ctx("finding an already queued message")?;
+        Ok((Enqueued::AlreadyQueued, id))
+    }
+
+    /// Messages whose last attempt failed and that are not sent (waiting for a retry, or
+    /// dead), newest first: what the delivery monitor lists with the reasons.
+    pub async fn recent_failures(&self, limit: i64) -> Result<Vec<OutboxEntry>, OutboxError> {
+        let rows = sqlx::query(
+            "SELECT id, idempotency_key, channel, customer_id, payload, not_before, status, attempts, \
+             retries, next_attempt_at, last_error, receipt, created_at, sent_at \
+             FROM delivery_outbox WHERE last_error IS NOT NULL AND status <> 'sent' \
+             ORDER BY id DESC LIMIT $1",
+        )
+        .bind(limit.max(0))
+        .fetch_all(&self.inner.pool)
+        .await
+        .ctx("listing failed messages")?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    /// Messages sent per channel per `bucket_micros` since `since` (UTC micros), oldest
+    /// bucket first: `(bucket start, channel, count)`. For the throughput chart.
+    pub async fn throughput(
+        &self,
+        since: i64,
+        bucket_micros: i64,
+    ) -> Result<Vec<(i64, String, i64)>, OutboxError> {
+        if bucket_micros <= 0 {
+            return Err(OutboxError::Invalid {
+                field: "bucket_micros",
+                reason: format!("is {bucket_micros}; use a positive bucket width"),
+            });
+        }
+        let rows = sqlx::query(
+            "SELECT CAST(sent_at / $1 AS BIGINT) AS bucket, channel, CAST(COUNT(*) AS BIGINT) AS n \
+             FROM delivery_outbox WHERE status = 'sent' AND sent_at >= $2 \
+             GROUP BY bucket, channel ORDER BY bucket, channel",
+        )
+        .bind(bucket_micros)
+        .bind(since)
+        .fetch_all(&self.inner.pool)
+        .await
+        .ctx("counting sent messages over time")?;
+        rows.iter()
+            .map(|row| {
+                let bucket: i64 = row.try_get("bucket").ctx("reading throughput")?;
+                Ok((
+                    bucket.saturating_mul(bucket_micros),
+                    row.try_get("channel").ctx("reading throughput")?,
+                    row.try_get("n").ctx("reading throughput")?,
+                ))
+            })
+            .collect()
+    }
+
     /// Enqueues one message in its own transaction.
     pub async fn enqueue_one(&self, msg: &Message) -> Result<Enqueued, OutboxError> {
         let mut tx = self.begin().await?;

@@ -3,8 +3,9 @@
 //!
 //! ```text
 //! DIR/checkpoint.bin
-//!   b"ZYEVCKP1" | segment u64 | offset u64 | profiles u64 | profile* | generations u32 | (count u64, key u128*)* | crc32c u32
+//!   b"ZYEVCKP2" | segment u64 | offset u64 | profiles u64 | profile* | generations u32 | (count u64, key u128*)* | crc32c u32
 //! ```
+//! (`ZYEVCKP1` files, without the left-audiences list in each profile, are still read.)
 //! Written to `checkpoint.bin.tmp`, synced, renamed, directory synced: a crash leaves the old
 //! checkpoint or the new one. A checkpoint that fails its CRC is ignored (with a warning) and
 //! the whole log is replayed instead, so it can never make state wrong, only recovery slower.
@@ -19,7 +20,9 @@ use crate::dedupe::KeySet;
 use crate::log::{Position, sync_dir};
 use crate::profile::{DayBucket, Profile};
 
-const MAGIC: &[u8; 8] = b"ZYEVCKP1";
+const MAGIC: &[u8; 8] = b"ZYEVCKP2";
+/// Version 1: profiles had no `left_audiences`.
+const MAGIC_V1: &[u8; 8] = b"ZYEVCKP1";
 pub const FILE: &str = "checkpoint.bin";
 
 /// What a checkpoint holds; built by the writer thread between group commits.
@@ -78,6 +81,10 @@ fn put_profile(w: &mut impl Write, key: &str, p: &Profile) -> std::io::Result<()
     for a in &p.audiences {
         put_str(w, a)?;
     }
+    w.write_all(&(p.left_audiences.len() as u16).to_le_bytes())?;
+    for a in &p.left_audiences {
+        put_str(w, a)?;
+    }
     Ok(())
 }
 
@@ -131,6 +138,8 @@ pub struct Loaded {
 struct Reader<'a> {
     b: &'a [u8],
     at: usize,
+    /// The file has `left_audiences` (version 2).
+    has_left: bool,
 }
 
 impl<'a> Reader<'a> {
@@ -193,6 +202,11 @@ impl<'a> Reader<'a> {
         for _ in 0..self.u16()? {
             p.audiences.push(self.string()?);
         }
+        if self.has_left {
+            for _ in 0..self.u16()? {
+                p.left_audiences.push(self.string()?);
+            }
+        }
         Some((key, p))
     }
 }
@@ -210,7 +224,7 @@ pub fn read(dir: &Path) -> Result<Option<Loaded>, EventError> {
         offset: 0,
         reason: reason.to_string(),
     };
-    if bytes.len() < MAGIC.len() + 4 || &bytes[..8] != MAGIC {
+    if bytes.len() < MAGIC.len() + 4 || (&bytes[..8] != MAGIC && &bytes[..8] != MAGIC_V1) {
         return Err(bad("not a checkpoint file (wrong header)"));
     }
     let (body, crc) = bytes.split_at(bytes.len() - 4);
@@ -218,7 +232,11 @@ pub fn read(dir: &Path) -> Result<Option<Loaded>, EventError> {
     if crc32c::crc32c(body) != crc {
         return Err(bad("checksum mismatch"));
     }
-    let mut r = Reader { b: body, at: 8 };
+    let mut r = Reader {
+        b: body,
+        at: 8,
+        has_left: &body[..8] == MAGIC,
+    };
     let mut parse = || -> Option<Loaded> {
         let position = Position {
             segment: r.u64()?,
@@ -276,6 +294,7 @@ mod tests {
             lifetime_events: 2,
             lifetime_txns: 1,
             audiences: vec!["vip".into()],
+            left_audiences: vec!["dormant".into()],
         };
         let mut g = KeySet::default();
         g.insert(42);

@@ -199,6 +199,10 @@ pub struct Profile {
     pub lifetime_txns: u64,
     /// Saved audiences the customer is currently in, sorted.
     pub audiences: Vec<String>,
+    /// Saved audiences the customer has left since the log started, sorted: for these the
+    /// live state, not the batch audience, says the customer is out (so re-entering is
+    /// reported again).
+    pub left_audiences: Vec<String>,
 }
 
 impl Profile {
@@ -283,15 +287,17 @@ impl Profile {
                 }
             }
             Record::Audience(a) => {
-                let pos = self.audiences.binary_search(&a.audience_id);
-                match (a.change, pos) {
-                    (crate::input::Change::Entered, Err(p)) => {
-                        self.audiences.insert(p, a.audience_id.clone())
+                let (into, out_of) = match a.change {
+                    crate::input::Change::Entered => {
+                        (&mut self.audiences, &mut self.left_audiences)
                     }
-                    (crate::input::Change::Left, Ok(p)) => {
-                        self.audiences.remove(p);
-                    }
-                    _ => {}
+                    crate::input::Change::Left => (&mut self.left_audiences, &mut self.audiences),
+                };
+                if let Err(p) = into.binary_search(&a.audience_id) {
+                    into.insert(p, a.audience_id.clone());
+                }
+                if let Ok(p) = out_of.binary_search(&a.audience_id) {
+                    out_of.remove(p);
                 }
             }
         }

@@ -196,6 +196,8 @@ struct Shared {
     clock: Arc<dyn Clock>,
     watchers: RwLock<Vec<Arc<dyn MembershipWatcher>>>,
     changes: broadcast::Sender<AudienceChange>,
+    /// Newly accepted records (not duplicates), published after they are durable.
+    records: broadcast::Sender<Arc<Record>>,
     stats: Mutex<EventStats>,
     appended: AtomicU64,
 }
@@ -354,12 +356,14 @@ impl EventStore {
             map.put(&k, Arc::new(p));
         }
         let (changes, _) = broadcast::channel(config.broadcast_capacity.max(1));
+        let (records, _) = broadcast::channel(config.broadcast_capacity.max(1));
         let shared = Arc::new(Shared {
             profiles: map,
             rules,
             clock: config.clock.clone(),
             watchers: RwLock::new(Vec::new()),
             changes,
+            records,
             stats: Mutex::new(EventStats {
                 position: writer.position(),
                 last_checkpoint: recovery.checkpoint,
@@ -471,6 +475,13 @@ impl EventStore {
     /// `broadcast_capacity` behind gets `Lagged` and can re-read the log.
     pub fn subscribe(&self) -> broadcast::Receiver<AudienceChange> {
         self.shared.changes.subscribe()
+    }
+
+    /// Records newly accepted by appends (events and transactions, never duplicates), published
+    /// after the group commit that made them durable, in log order. Campaign triggers listen
+    /// here. A subscriber that falls more than `broadcast_capacity` behind gets `Lagged`.
+    pub fn subscribe_records(&self) -> broadcast::Receiver<Arc<Record>> {
+        self.shared.records.subscribe()
     }
 
     /// Re-evaluates every customer against the watchers at the current time, for changes that
@@ -702,6 +713,8 @@ impl Writer {
         let mut pending = Vec::with_capacity(batch.len());
         let mut accepted_total = 0u64;
         let mut dup_total = 0u64;
+        let publish = self.shared.records.receiver_count() > 0;
+        let mut published: Vec<Arc<Record>> = Vec::new();
         for (records, reply) in batch {
             let mut outcome = AppendOutcome {
                 accepted: 0,
@@ -736,6 +749,9 @@ impl Writer {
                 entry.0.apply(r, &rules, today);
                 entry.1 = r.id().map(str::to_string);
                 outcome.accepted += 1;
+                if publish {
+                    published.push(Arc::new(r.clone()));
+                }
             }
             accepted_total += outcome.accepted as u64;
             dup_total += outcome.duplicates.len() as u64;
@@ -795,6 +811,9 @@ impl Writer {
         for mut p in pending {
             p.outcome.position = position;
             let _ = p.reply.send(Ok(p.outcome));
+        }
+        for r in published {
+            let _ = self.shared.records.send(r);
         }
         for c in changes {
             let _ = self.shared.changes.send(c);

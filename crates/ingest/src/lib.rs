@@ -29,6 +29,9 @@
 
 mod clean;
 mod error;
+/// Entry points for the fuzz targets in `fuzz/`.
+#[doc(hidden)]
+pub mod fuzzing;
 mod identity;
 mod ingest;
 mod keys;

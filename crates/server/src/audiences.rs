@@ -787,16 +787,21 @@ impl zhiying_events::MembershipWatcher for AudienceWatcher {
         was_member: bool,
     ) -> Option<zhiying_events::input::Change> {
         // A customer already in the batch audience has not "entered" it on their first live
-        // event: count batch membership as the starting state.
+        // event: batch membership is the starting state until the customer leaves live;
+        // after that the live state rules, so leaving and re-entering are both reported.
         let c = self.index.position(view.customer_id);
         let before = was_member
-            || (!view.profile.audiences.iter().any(|a| a == &self.id)
+            || (view
+                .profile
+                .left_audiences
+                .binary_search_by(|a| a.as_str().cmp(&self.id))
+                .is_err()
                 && self
                     .index
                     .matches(&self.query, c, &zhiying_audience::NoLiveFacts));
         match (before, self.is_member(view)) {
             (false, true) => Some(zhiying_events::input::Change::Entered),
-            (true, false) if was_member => Some(zhiying_events::input::Change::Left),
+            (true, false) => Some(zhiying_events::input::Change::Left),
             _ => None,
         }
     }

@@ -47,6 +47,12 @@ pub fn routes() -> Routes {
         )
 }
 
+/// Strict undefined-value checks: always under `cargo test`, and when
+/// `ZHIYING_STRICT_TEMPLATES` is set (the browser tests set it).
+fn strict_templates() -> bool {
+    cfg!(test) || std::env::var_os("ZHIYING_STRICT_TEMPLATES").is_some_and(|v| v != "0")
+}
+
 /// Compiled-on-demand templates plus both translation tables.
 pub struct Templates {
     env: Environment<'static>,
@@ -58,8 +64,14 @@ impl Templates {
     pub fn load() -> Self {
         let mut env = Environment::new();
         env.set_loader(|name| Ok(crate::assets::text(&format!("templates/{name}"))));
-        // A typo in a template or a missing translation key fails loudly (and in tests).
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // A typo in a template or a missing translation key fails loudly in the crate's tests
+        // and the browser tests (ZHIYING_STRICT_TEMPLATES=1). A user's server renders a page
+        // with the one missing optional value blank rather than answering 500.
+        env.set_undefined_behavior(if strict_templates() {
+            UndefinedBehavior::Strict
+        } else {
+            UndefinedBehavior::Chainable
+        });
         env.add_filter("num", num_filter);
         env.add_filter("pct", pct_filter);
         env.add_filter("money", money_filter);
@@ -188,9 +200,14 @@ const NAV: &[NavItem] = &[
         perm: Some(Permission::CampaignRead),
     },
     NavItem {
+        key: "delivery",
+        href: Some("/console/delivery"),
+        perm: Some(Permission::CampaignRead),
+    },
+    NavItem {
         key: "measurement",
-        href: None,
-        perm: None,
+        href: Some("/console/experiments"),
+        perm: Some(Permission::CampaignRead),
     },
     NavItem {
         key: "compliance",

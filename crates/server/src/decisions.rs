@@ -149,7 +149,7 @@ impl DecisionService {
     }
 
     /// Queues a decision for the store; drops it (with a warning) if the writer is far behind.
-    async fn log(&self, state: &AppState, d: &Decision) {
+    pub(crate) async fn log(&self, state: &AppState, d: &Decision) {
         let tx = self
             .log
             .get_or_init(|| async { spawn_log_writer(state.store.clone()) })

@@ -351,6 +351,85 @@ mod tests {
         assert!(changes.try_recv().is_err(), "exactly one change");
     }
 
+    /// A batch member whose live event takes them out of a saved audience produces a
+    /// `left` change (batch membership is the starting state), and only one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn batch_members_leaving_live_emit_left_changes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dd = DataDir::new(tmp.path());
+        let spec = zhiying_audience::fixture::FixtureSpec {
+            customers: 500,
+            ..Default::default()
+        };
+        zhiying_audience::fixture::write_fixture(&dd, &spec).unwrap();
+        let (ix, _) = zhiying_audience::load_index(&dd).unwrap();
+        let expr = r#"not did("complaint", 30d) and age >= 18"#;
+        let member = ix
+            .members(expr)
+            .unwrap()
+            .iter()
+            .next()
+            .and_then(|c| ix.customer_id(c))
+            .expect("a batch member")
+            .to_string();
+
+        let (app, store) = app(tmp.path()).await;
+        let mut changes = store.subscribe();
+        let (s, v) = call(
+            &app,
+            "POST",
+            "/v1/audiences",
+            &json!({"name": "no recent complaint", "expr": expr}).to_string(),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+        let audience_id = v["id"].as_str().unwrap().to_string();
+
+        let ts = now_rfc3339();
+        let login = json!({"kind": "event", "event_id": "L1", "customer_id": member, "ts": ts,
+            "channel": "mobile_app", "event_type": "login"});
+        assert_eq!(
+            call(&app, "POST", "/v1/events", &login.to_string()).await.0,
+            202
+        );
+        let complaint = json!({"kind": "event", "event_id": "K1", "customer_id": member, "ts": ts,
+            "channel": "call_center", "event_type": "complaint"});
+        assert_eq!(
+            call(&app, "POST", "/v1/events", &complaint.to_string())
+                .await
+                .0,
+            202
+        );
+        let change = tokio::time::timeout(std::time::Duration::from_secs(1), changes.recv())
+            .await
+            .expect("an audience change within 1 s")
+            .unwrap();
+        assert_eq!(
+            (
+                change.audience_id.as_str(),
+                change.customer_id.as_str(),
+                change.change
+            ),
+            (
+                audience_id.as_str(),
+                member.as_str(),
+                zhiying_events::input::Change::Left
+            )
+        );
+        assert_eq!(change.cause.as_deref(), Some("K1"));
+        // Still out: another event changes nothing.
+        let login2 = json!({"kind": "event", "event_id": "L2", "customer_id": member, "ts": ts,
+            "channel": "mobile_app", "event_type": "login"});
+        assert_eq!(
+            call(&app, "POST", "/v1/events", &login2.to_string())
+                .await
+                .0,
+            202
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(changes.try_recv().is_err(), "exactly one change");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_bad_batch_is_rejected_whole_with_per_item_errors() {
         let tmp = tempfile::tempdir().unwrap();

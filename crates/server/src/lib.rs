@@ -31,17 +31,24 @@ mod compliance;
 mod console;
 mod customer360;
 mod data;
+/// Delivery in `zhiying serve`: the outbox dispatcher, the status API and the monitor page.
+pub mod delivery;
 mod dsr;
 mod error;
 mod events;
 mod i18n;
+/// Body-size cap, request deadline and per-caller rate limit.
+pub mod limits;
 mod metrics;
 mod openapi;
 mod privacy;
+mod reports;
 /// Scheduled retraining of the bank models (`zhiying serve --retrain-every`).
 pub mod retrain;
 mod segments;
 mod tags;
+/// Triggered campaigns: event rules that fire a decision and a delivery.
+pub mod triggers;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -70,6 +77,12 @@ pub struct AppState {
     decisions: Arc<decisions::DecisionService>,
     /// Starts a campaign when it moves to `running`; `None` only records the state.
     pub launcher: Option<Arc<dyn CampaignLauncher>>,
+    /// Body cap, deadline and rate limit applied to every request.
+    pub limits: limits::Limits,
+    /// The delivery outbox and its adapters; `None` until [`delivery::start`].
+    pub delivery: Option<Arc<delivery::DeliveryInfo>>,
+    /// The trigger worker's service; `None` until [`delivery::start`].
+    pub triggers: Option<Arc<triggers::TriggerService>>,
 }
 
 impl AppState {
@@ -88,6 +101,9 @@ impl AppState {
             )),
             decisions: Arc::new(decisions::DecisionService::default()),
             launcher: None,
+            limits: limits::Limits::default(),
+            delivery: None,
+            triggers: None,
             data_dir,
             engine,
             events: None,
@@ -104,9 +120,27 @@ impl AppState {
         self
     }
 
+    /// Serves the delivery monitor from this outbox (see [`delivery::start`]).
+    pub fn with_delivery(mut self, info: Arc<delivery::DeliveryInfo>) -> Self {
+        self.delivery = Some(info);
+        self
+    }
+
+    /// Fires trigger rules through this service (see [`delivery::start`]).
+    pub fn with_triggers(mut self, service: Arc<triggers::TriggerService>) -> Self {
+        self.triggers = Some(service);
+        self
+    }
+
     /// Calls `launcher` when a campaign moves to `running` (the campaign runner).
     pub fn with_launcher(mut self, launcher: Arc<dyn CampaignLauncher>) -> Self {
         self.launcher = Some(launcher);
+        self
+    }
+
+    /// Replaces the request limits (body size, deadline, rate).
+    pub fn with_limits(mut self, limits: limits::Limits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -140,6 +174,9 @@ pub fn all_routes() -> auth::Routes {
         .merge(assets::routes())
         .merge(dsr::routes())
         .merge(privacy::routes())
+        .merge(reports::routes())
+        .merge(triggers::routes())
+        .merge(delivery::routes())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -158,6 +195,7 @@ pub enum ServerError {
 /// The whole application: API, operations endpoints, console and embedded assets.
 pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
+    let limits = state.limits;
     let (routes, registry) = all_routes().into_parts();
     let guard = auth::Guard {
         state: state.clone(),
@@ -172,6 +210,11 @@ pub fn router(state: AppState) -> Router {
             metrics,
             metrics::track,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            limits::LimitState::new(limits),
+            limits::enforce,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn(privacy::access_log))
         .with_state(state)

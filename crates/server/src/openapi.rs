@@ -72,6 +72,13 @@ use utoipa::OpenApi;
         crate::dsr::export,
         crate::dsr::erase,
         crate::privacy::unmask_fields,
+        crate::reports::report_api,
+        crate::reports::experiments_api,
+        crate::triggers::list_rules,
+        crate::triggers::put_rule,
+        crate::triggers::delete_rule,
+        crate::triggers::list_firings,
+        crate::delivery::status,
     ),
     components(schemas(crate::error::ErrorBody, crate::models::TransitionBody)),
     tags(
@@ -88,6 +95,9 @@ use utoipa::OpenApi;
         (name = "models", description = "The bank's models: evaluation reports and customer scores with reasons"),
         (name = "tags", description = "Customer tags (客户画像): catalogue, distributions, values with explanations"),
         (name = "consent", description = "Consent ledger, do-not-contact list, data-subject access and erasure"),
+        (name = "measurement", description = "Campaign reports (KPIs, effect against the holdout, Qini, verdict) and the experiments list with SRM and power"),
+        (name = "triggers", description = "Triggered campaigns: event rules that fire a decision and a delivery, and their firings"),
+        (name = "delivery", description = "The delivery outbox: per-channel counts, failures, throughput"),
     )
 )]
 pub struct ApiDoc;

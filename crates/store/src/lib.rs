@@ -59,6 +59,7 @@ mod models;
 mod offers;
 mod privacy;
 mod sql;
+mod triggers;
 mod types;
 mod util;
 
@@ -84,12 +85,13 @@ pub use models::{ChampionSwap, ModelEntry, ModelStatus, ModelTransition, NewMode
 pub use offers::{Offer, OfferStatus, OfferVersion};
 pub use privacy::{ErasureRecord, RetentionTable};
 pub use sql::{Backend, SqlStore, StoreOptions};
+pub use triggers::{FiringOutcome, TriggerFiring, TriggerRuleRecord};
 pub use types::{
     ALL_CHANNELS, ApiToken, AuditAnchor, AuditEntry, AuditFilter, ConsentEvent, DncEntry,
     IngestRun, IngestTotals, Session, User, UserUpdate,
 };
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use zhiying_core::DataDir;
 use zhiying_core::domain::Role;
@@ -485,4 +487,39 @@ pub trait OperationalStore: Send + Sync {
         before: i64,
         dry_run: bool,
     ) -> Result<u64, StoreError>;
+
+    // ---- triggered campaigns (migration 0008) ----
+
+    /// Saves a trigger rule. `expected_version`: `None` creates or replaces unconditionally,
+    /// `Some(0)` creates only, `Some(v)` edits only if the stored version is still `v`
+    /// ([`StoreError::VersionConflict`] / [`StoreError::NotFound`] otherwise). `body` must be
+    /// a JSON object.
+    async fn put_trigger_rule(
+        &self,
+        rule_id: &str,
+        expected_version: Option<u64>,
+        body: &serde_json::Value,
+        enabled: bool,
+        actor: &str,
+    ) -> Result<TriggerRuleRecord, StoreError>;
+    async fn trigger_rule(&self, rule_id: &str) -> Result<Option<TriggerRuleRecord>, StoreError>;
+    /// Every trigger rule, ordered by id.
+    async fn trigger_rules(&self) -> Result<Vec<TriggerRuleRecord>, StoreError>;
+    /// Deletes a rule (its firings stay). Returns false if there was none.
+    async fn delete_trigger_rule(&self, rule_id: &str) -> Result<bool, StoreError>;
+    /// Records firings. Idempotent by `firing_id`: the first record wins. Returns how many
+    /// were new. All or nothing.
+    async fn record_trigger_firings(&self, firings: &[TriggerFiring]) -> Result<u64, StoreError>;
+    /// The subset of `firing_ids` already recorded.
+    async fn fired_trigger_ids(
+        &self,
+        firing_ids: &[String],
+    ) -> Result<BTreeSet<String>, StoreError>;
+    async fn trigger_firing(&self, firing_id: &str) -> Result<Option<TriggerFiring>, StoreError>;
+    /// Firings, newest first, of one rule or all, at most `limit`.
+    async fn trigger_firings(
+        &self,
+        rule_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<TriggerFiring>, StoreError>;
 }

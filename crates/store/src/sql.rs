@@ -1514,6 +1514,54 @@ impl OperationalStore for SqlStore {
     ) -> Result<u64, StoreError> {
         crate::privacy::purge_older_than(self, table, before, dry_run).await
     }
+
+    async fn put_trigger_rule(
+        &self,
+        rule_id: &str,
+        expected_version: Option<u64>,
+        body: &serde_json::Value,
+        enabled: bool,
+        actor: &str,
+    ) -> Result<crate::TriggerRuleRecord, StoreError> {
+        crate::triggers::put_rule(self, rule_id, expected_version, body, enabled, actor).await
+    }
+    async fn trigger_rule(
+        &self,
+        rule_id: &str,
+    ) -> Result<Option<crate::TriggerRuleRecord>, StoreError> {
+        crate::triggers::get_rule(self, rule_id).await
+    }
+    async fn trigger_rules(&self) -> Result<Vec<crate::TriggerRuleRecord>, StoreError> {
+        crate::triggers::rules(self).await
+    }
+    async fn delete_trigger_rule(&self, rule_id: &str) -> Result<bool, StoreError> {
+        crate::triggers::delete_rule(self, rule_id).await
+    }
+    async fn record_trigger_firings(
+        &self,
+        firings: &[crate::TriggerFiring],
+    ) -> Result<u64, StoreError> {
+        crate::triggers::record_firings(self, firings).await
+    }
+    async fn fired_trigger_ids(
+        &self,
+        firing_ids: &[String],
+    ) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        crate::triggers::fired_ids(self, firing_ids).await
+    }
+    async fn trigger_firing(
+        &self,
+        firing_id: &str,
+    ) -> Result<Option<crate::TriggerFiring>, StoreError> {
+        crate::triggers::firing(self, firing_id).await
+    }
+    async fn trigger_firings(
+        &self,
+        rule_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<crate::TriggerFiring>, StoreError> {
+        crate::triggers::firings(self, rule_id, limit).await
+    }
 }
 
 #[cfg(test)]

@@ -56,6 +56,8 @@ struct DemoSummary {
     /// Example audiences (人群圈选) saved for the console and campaigns, with their sizes.
     audiences: Vec<super::audience::ExampleAudience>,
     campaign_effects: Vec<zhiying_measure::CampaignEffect>,
+    /// The demo's own campaign with a holdout, measured beside the planted truth.
+    demo_campaign: super::campaign::DemoCampaign,
     seconds: f64,
 }
 
@@ -218,14 +220,22 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
         super::audience::print_examples(&audiences);
     }
 
-    say("⑩ Measuring the campaigns against their holdouts (营销效果评估)");
+    say(
+        "⑩ A campaign with a holdout (营销活动): made, approved by a second user, run, responses simulated from the planted truth",
+    );
+    let demo_campaign = super::campaign::demo_campaign(cfg, &dd)?;
+    if !quiet {
+        super::campaign::print_demo_campaign(&demo_campaign);
+    }
+
+    say("⑪ Measuring the campaigns against their holdouts (营销效果评估)");
     let effects = super::measure::campaign_effects(&dd, 0.05)?;
     if !quiet {
         super::measure::print_effects(&effects);
     }
 
     let rt = super::runtime()?;
-    say("⑪ Console accounts");
+    say("⑫ Console accounts");
     let logins = rt.block_on(async {
         for s in synthetic.iter().chain(&real) {
             super::ingest::record_run(cfg, &dd, s).await?;
@@ -248,6 +258,7 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
         segments,
         audiences,
         campaign_effects: effects,
+        demo_campaign,
         seconds: started.elapsed().as_secs_f64(),
     };
     if a.json {
@@ -260,7 +271,14 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
     }
     let addr = SocketAddr::from(([127, 0, 0, 1], a.port.unwrap_or(cfg.default_port)));
     eprintln!("\nConsole: http://{addr}/console   (Ctrl-C to stop)");
-    rt.block_on(super::serve::serve(cfg, dd, addr, false, None))
+    rt.block_on(super::serve::serve(
+        cfg,
+        dd,
+        addr,
+        false,
+        None,
+        zhiying_server::limits::Limits::default(),
+    ))
 }
 
 fn ingest_one(

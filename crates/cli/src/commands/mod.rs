@@ -13,6 +13,7 @@ pub mod measure;
 pub mod model;
 pub mod pii;
 pub mod quality;
+pub mod report;
 pub mod scorecard;
 pub mod segment;
 pub mod serve;

@@ -28,12 +28,71 @@ pub struct Args {
     /// `models.retrain_every`, else never.
     #[arg(long, value_name = "INTERVAL", value_parser = zhiying_server::retrain::parse_interval)]
     pub retrain_every: Option<std::time::Duration>,
+    /// Largest request body accepted, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 8)]
+    pub max_body_mb: usize,
+    /// Abandon a request (503) after this long, e.g. 60s, 5m.
+    #[arg(long, value_name = "INTERVAL", default_value = "60s", value_parser = zhiying_server::retrain::parse_interval)]
+    pub request_timeout: std::time::Duration,
+    /// Sustained requests per second per caller (token, session or address); 0 turns it off.
+    /// Bursts of twice this are allowed.
+    #[arg(
+        long,
+        value_name = "PER_SECOND",
+        default_value_t = 2000,
+        env = "ZHIYING_RATE_LIMIT"
+    )]
+    pub rate_limit: u32,
+    /// Send channels to webhooks instead of files: CHANNEL=URL,… (e.g.
+    /// `sms=http://gw:8080/sms`). Channels not named write JSON lines to
+    /// DATA_DIR/outbound/<channel>/.
+    #[arg(long, env = "ZHIYING_DELIVERY_ROUTES", default_value = "")]
+    pub delivery_routes: String,
+    /// How often to sweep the facts for time-based trigger rules (dormant cards, maturing
+    /// time deposits); also once at start.
+    #[arg(long, value_name = "INTERVAL", default_value = "1h", value_parser = zhiying_server::retrain::parse_interval)]
+    pub trigger_sweep_every: std::time::Duration,
+}
+
+/// Delivery settings of `zhiying serve`.
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    /// `CHANNEL=URL,…`; empty sends every channel to DATA_DIR/outbound/<channel>/.
+    pub routes: String,
+    pub trigger_sweep_every: std::time::Duration,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        DeliverySettings {
+            routes: std::env::var("ZHIYING_DELIVERY_ROUTES").unwrap_or_default(),
+            trigger_sweep_every: std::time::Duration::from_secs(3600),
+        }
+    }
 }
 
 pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
     let dd = a.data_dir.resolve(cfg);
     let addr = SocketAddr::new(a.bind, a.port.unwrap_or(cfg.default_port));
-    super::runtime()?.block_on(serve(cfg, dd, addr, a.secure_cookies, a.retrain_every))
+    let limits = zhiying_server::limits::Limits {
+        max_body_bytes: a.max_body_mb.saturating_mul(1024 * 1024),
+        request_timeout: a.request_timeout,
+        requests_per_second: a.rate_limit,
+        burst: a.rate_limit.saturating_mul(2),
+    };
+    let delivery = DeliverySettings {
+        routes: a.delivery_routes,
+        trigger_sweep_every: a.trigger_sweep_every,
+    };
+    super::runtime()?.block_on(serve_with(
+        cfg,
+        dd,
+        addr,
+        a.secure_cookies,
+        a.retrain_every,
+        limits,
+        delivery,
+    ))
 }
 
 pub async fn serve(
@@ -42,6 +101,30 @@ pub async fn serve(
     addr: SocketAddr,
     secure_cookies: bool,
     retrain_every: Option<std::time::Duration>,
+    limits: zhiying_server::limits::Limits,
+) -> anyhow::Result<()> {
+    serve_with(
+        cfg,
+        dd,
+        addr,
+        secure_cookies,
+        retrain_every,
+        limits,
+        DeliverySettings::default(),
+    )
+    .await
+}
+
+/// `serve` with explicit delivery settings: the outbox dispatcher and the trigger worker
+/// start with the server and stop cleanly after it.
+pub async fn serve_with(
+    cfg: &Config,
+    dd: zhiying_core::DataDir,
+    addr: SocketAddr,
+    secure_cookies: bool,
+    retrain_every: Option<std::time::Duration>,
+    limits: zhiying_server::limits::Limits,
+    delivery: DeliverySettings,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(dd.root())?;
     let store = zhiying_store::open(cfg.database_url.as_deref(), &dd).await?;
@@ -64,9 +147,28 @@ pub async fn serve(
         zhiying_events::EventStore::open(&events_dir, zhiying_events::EventConfig::default())
             .with_context(|| format!("cannot open the event log in {}", events_dir.display()))?,
     );
+    // Launching an approved batch campaign (API or console) runs it.
+    let runner = super::campaign::open_runner(cfg, &dd, store.clone()).await?;
+    let mut delivery_options =
+        zhiying_server::delivery::DeliveryOptions::for_data_dir(&dd, cfg.database_url.as_deref());
+    delivery_options.routes = delivery.routes;
+    delivery_options.triggers.sweep_every = Some(delivery.trigger_sweep_every);
+    let outbound = delivery_options.outbound_dir.clone();
     let state = zhiying_server::AppState::new(dd, engine, store)
         .with_auth(auth, Some(keys))
-        .with_events(events.clone());
+        .with_limits(limits)
+        .with_events(events.clone())
+        .with_launcher(Arc::new(super::campaign::RunnerLauncher { runner }));
+    // The delivery outbox (same database as the store), its dispatcher and the trigger
+    // worker that feeds it from the event log.
+    let (state, background) = zhiying_server::delivery::start(state, delivery_options)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot start delivery (files go to {}; routes from --delivery-routes)",
+                outbound.display()
+            )
+        })?;
     // Saved audiences become real-time watchers; a periodic sweep catches the changes that
     // time alone causes (windows rolling past an event, dormancy).
     zhiying_server::sync_watchers(&state).await;
@@ -99,6 +201,8 @@ pub async fn serve(
     let served = zhiying_server::serve(state, addr, shutdown_signal()).await;
     sweeper.abort();
     retrainer.abort();
+    let report = background.shutdown().await;
+    tracing::info!("delivery stopped\n{report}");
     let closed = tokio::task::spawn_blocking(move || events.close()).await?;
     served?;
     closed.context("closing the event log (it will be replayed on the next start)")?;

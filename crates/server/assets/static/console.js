@@ -158,6 +158,86 @@
         series: [{ type: "line", data: d.k_scores.map(function (s) { return s[1]; }) }]
       };
     },
+    "report-daily": function (d) {
+      var l = d.daily.labels;
+      return {
+        color: ["#9db8d9", "#17a2b8", "#d68910", "#2e8b57", "#1f5fa8", "#c0392b"],
+        tooltip: { trigger: "axis" },
+        legend: { top: 0, type: "scroll" },
+        grid: { left: 8, right: 16, top: 36, bottom: 8, containLabel: true },
+        xAxis: { type: "category", data: d.daily.days },
+        yAxis: [{ type: "value" }, { type: "value", axisLabel: { formatter: "{value}%" }, splitLine: { show: false } }],
+        series: [
+          { name: l.reach, type: "bar", data: d.daily.reach, barMaxWidth: 16 },
+          { name: l.opened, type: "line", showSymbol: false, data: d.daily.opened },
+          { name: l.clicked, type: "line", showSymbol: false, data: d.daily.clicked },
+          { name: l.converted, type: "line", showSymbol: false, data: d.daily.converted },
+          { name: l.rate_treated, type: "line", yAxisIndex: 1, showSymbol: false, lineStyle: { width: 2 }, data: d.daily.rate_treated },
+          { name: l.rate_untreated, type: "line", yAxisIndex: 1, showSymbol: false, lineStyle: { width: 2, type: "dashed" }, data: d.daily.rate_untreated }
+        ]
+      };
+    },
+    "report-effect": function (d) {
+      var e = d.effect, l = e.labels;
+      return {
+        color: ["#1f5fa8", "#c0392b"],
+        tooltip: { trigger: "item" },
+        grid: [
+          { left: 8, right: "55%", top: 36, bottom: 8, containLabel: true },
+          { left: "52%", right: 16, top: 36, bottom: 8, containLabel: true }
+        ],
+        title: [
+          { text: l.rate, left: "2%", textStyle: { fontSize: 12 } },
+          { text: l.lift + " (" + l.ci + ")", left: "52%", textStyle: { fontSize: 12 } }
+        ],
+        xAxis: [
+          { gridIndex: 0, type: "category", data: e.groups },
+          { gridIndex: 1, type: "value", scale: true, axisLabel: { formatter: "{value}" } }
+        ],
+        yAxis: [
+          { gridIndex: 0, type: "value", axisLabel: { formatter: "{value}%" } },
+          { gridIndex: 1, type: "category", data: [l.lift] }
+        ],
+        series: [
+          { type: "bar", xAxisIndex: 0, yAxisIndex: 0, barMaxWidth: 48, label: { show: true, position: "top", formatter: "{c}%" },
+            data: [{ value: e.rates[0], itemStyle: { color: "#1f5fa8" } }, { value: e.rates[1], itemStyle: { color: "#7f8c8d" } }] },
+          { type: "line", xAxisIndex: 1, yAxisIndex: 1, symbol: "path://M0,-10L0,10", symbolSize: [2, 14], lineStyle: { width: 3, color: "#1f5fa8" },
+            data: [[e.lift_ci[0], l.lift], [e.lift_ci[1], l.lift]],
+            markLine: { silent: true, symbol: "none", lineStyle: { color: "#999", type: "dashed" }, data: [{ xAxis: 0 }] } },
+          { type: "scatter", xAxisIndex: 1, yAxisIndex: 1, symbolSize: 12, itemStyle: { color: "#c0392b" }, data: [[e.lift, l.lift]],
+            label: { show: true, position: "top", formatter: function () { return e.lift + " [" + e.lift_ci[0] + ", " + e.lift_ci[1] + "]"; } } }
+        ]
+      };
+    },
+    "report-qini": function (d) {
+      var q = d.qini, l = q.labels;
+      return {
+        color: ["#2e8b57", "#999"],
+        tooltip: { trigger: "axis" },
+        legend: { top: 0, data: [l.model, l.random] },
+        grid: { left: 8, right: 16, top: 36, bottom: 24, containLabel: true },
+        xAxis: { type: "category", name: l.x, nameLocation: "middle", nameGap: 24, data: q.fraction.map(function (f) { return f + "%"; }) },
+        yAxis: { type: "value", name: l.y },
+        series: [
+          { name: l.model, type: "line", showSymbol: false, data: q.model, areaStyle: { opacity: 0.08 } },
+          { name: l.random, type: "line", showSymbol: false, lineStyle: { type: "dashed" }, data: q.random }
+        ]
+      };
+    },
+    "experiment-power": function (d) {
+      return {
+        color: ["#1f5fa8"],
+        tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: function (v) { return v + "%"; } },
+        grid: { left: 8, right: 16, top: 8, bottom: 8, containLabel: true },
+        xAxis: { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } },
+        yAxis: { type: "category", data: d.names, inverse: true },
+        series: [{
+          name: d.labels.power, type: "bar", barMaxWidth: 14,
+          data: d.power.map(function (p) { return { value: p, itemStyle: { color: p < d.target ? "#c0392b" : "#2e8b57" } }; }),
+          markLine: { silent: true, symbol: "none", lineStyle: { color: "#999", type: "dashed" }, label: { formatter: d.labels.target }, data: [{ xAxis: d.target }] }
+        }]
+      };
+    },
     "holdings": function (d) {
       return {
         color: PALETTE,
