@@ -59,7 +59,8 @@ fn event_records(dd: &DataDir, items: Value) {
         zhiying_events::EventConfig::default(),
     )
     .unwrap();
-    es.append_blocking(records).unwrap();
+    // Called from the async tests: the blocking append must not hold a runtime worker.
+    tokio::task::block_in_place(|| es.append_blocking(records)).unwrap();
     es.close().unwrap();
 }
 
