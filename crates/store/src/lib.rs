@@ -470,7 +470,8 @@ pub trait OperationalStore: Send + Sync {
     /// A customer's experiment assignments (data-subject access).
     async fn customer_assignments(&self, customer_id: &str) -> Result<Vec<Assignment>, StoreError>;
     /// Deletes every row about a customer (consents, do-not-contact, contacts, decisions,
-    /// responses, assignments) in one transaction; returns rows deleted per table. The audit
+    /// responses, assignments, trigger firings, and the delivery outbox and dead letters
+    /// where they exist) in one transaction; returns rows deleted per table. The audit
     /// log is kept. On SQLite the freed cells are zeroed and the WAL truncated.
     async fn erase_customer(&self, customer_id: &str) -> Result<BTreeMap<String, u64>, StoreError>;
     /// Remembers an erased customer by a keyed hash of the id. Returns false if already known.

@@ -59,14 +59,19 @@ impl std::str::FromStr for RetentionTable {
 
 /// Tables holding rows about a customer, in deletion order. `audit_log` is not here: the
 /// erasure's own record stays, and past entries are chained and name ids, not personal data.
-const CUSTOMER_TABLES: [&str; 6] = [
+const CUSTOMER_TABLES: [&str; 7] = [
     "responses",
     "contacts",
     "decisions",
     "assignments",
     "consents",
     "do_not_contact",
+    "trigger_firings",
 ];
+
+/// Tables `zhiying-delivery` creates in the same database on first use: erased when present
+/// (a pending message to an erased customer must never go out).
+const DELIVERY_TABLES: [&str; 2] = ["delivery_outbox", "delivery_dead_letter"];
 
 pub(crate) async fn consent_events(store: &SqlStore) -> Result<Vec<ConsentEvent>, StoreError> {
     let rows = sqlx::query(
@@ -133,6 +138,28 @@ pub(crate) async fn erase_customer(
             .execute(&mut *tx)
             .await
             .ctx("erasing a customer")?;
+            counts.insert(table.to_string(), done.rows_affected());
+        }
+        for table in DELIVERY_TABLES {
+            let exists_sql = match store.backend() {
+                Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
+                _ => "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = $1 AND table_schema = current_schema()",
+            };
+            let n: i64 = sqlx::query_scalar(exists_sql)
+                .bind(table)
+                .fetch_one(&mut *tx)
+                .await
+                .ctx("looking for the delivery outbox")?;
+            if n == 0 {
+                continue;
+            }
+            let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE customer_id = $1"
+            )))
+            .bind(customer_id)
+            .execute(&mut *tx)
+            .await
+            .ctx("erasing a customer's outbound messages")?;
             counts.insert(table.to_string(), done.rows_affected());
         }
         Ok(counts)

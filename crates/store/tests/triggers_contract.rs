@@ -16,6 +16,41 @@ type Store = Arc<dyn OperationalStore>;
 async fn triggers_contract(s: Store, second: Store) {
     rules(&s, &second).await;
     firings(&s, &second).await;
+    erasure(&s).await;
+}
+
+/// A data-subject erasure removes the customer's firings (and leaves the others'); the
+/// delivery outbox is erased only where `zhiying-delivery` created it, so its absence here
+/// is not an error.
+async fn erasure(s: &Store) {
+    let now = 9_000_000_000;
+    let new = s
+        .record_trigger_firings(&[
+            firing("trg:salary:E1:txn:X1", "E1", FiringOutcome::Enqueued, now),
+            firing(
+                "trg:salary:E1:txn:X2",
+                "E1",
+                FiringOutcome::NoOffer,
+                now + 1,
+            ),
+            firing(
+                "trg:salary:E2:txn:X3",
+                "E2",
+                FiringOutcome::Enqueued,
+                now + 2,
+            ),
+        ])
+        .await
+        .expect("record");
+    assert_eq!(new, 3);
+    let before = s.trigger_firings(None, 100_000).await.expect("firings");
+    let counts = s.erase_customer("E1").await.expect("erase");
+    assert_eq!(counts.get("trigger_firings"), Some(&2), "{counts:?}");
+    assert!(!counts.contains_key("delivery_outbox"), "{counts:?}");
+    let after = s.trigger_firings(None, 100_000).await.expect("firings");
+    assert!(after.iter().all(|f| f.customer_id != "E1"));
+    assert!(after.iter().any(|f| f.customer_id == "E2"));
+    assert_eq!(after.len(), before.len() - 2);
 }
 
 async fn rules(s: &Store, second: &Store) {
