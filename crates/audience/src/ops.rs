@@ -237,6 +237,31 @@ pub fn export<W: Write + Send>(
     format: ExportFormat,
     out: W,
 ) -> Result<u64, AudienceError> {
+    export_with(index, dir, members, tags, format, out, &mask_detected)
+}
+
+/// What an export shows of one text cell, given the column name and the stored value:
+/// `None` leaves the cell empty (null). The server passes its field policy for the caller.
+pub type CellPolicy<'a> = dyn Fn(&str, &str) -> Option<String> + Sync + 'a;
+
+/// The default cell policy: values that look like personal data are masked.
+pub fn mask_detected(column: &str, v: &str) -> Option<String> {
+    Some(match zhiying_pii::classify_field(column, v) {
+        Some(kind) => zhiying_pii::mask(v, kind),
+        None => v.to_string(),
+    })
+}
+
+/// [`export`] with the caller's cell policy applied to every text column.
+pub fn export_with<W: Write + Send>(
+    index: &AudienceIndex,
+    dir: &DataDir,
+    members: &RoaringBitmap,
+    tags: &[String],
+    format: ExportFormat,
+    out: W,
+    cells: &CellPolicy<'_>,
+) -> Result<u64, AudienceError> {
     check_export_tags(index, tags)?;
     let path = tags_parquet(dir);
     let perr = |e: &dyn std::fmt::Display| AudienceError::Parquet {
@@ -300,7 +325,7 @@ pub fn export<W: Write + Send>(
             let c = batch
                 .column_by_name(n)
                 .ok_or_else(|| perr(&format!("column {n} vanished")))?;
-            let c = mask_column(n, c)?;
+            let c = mask_column(n, c, cells)?;
             fields.push(Field::new(n, c.data_type().clone(), true));
             cols.push(c);
         }
@@ -346,7 +371,11 @@ pub fn export<W: Write + Send>(
     Ok(rows)
 }
 
-fn mask_column(name: &str, c: &ArrayRef) -> Result<ArrayRef, AudienceError> {
+fn mask_column(
+    name: &str,
+    c: &ArrayRef,
+    cells: &CellPolicy<'_>,
+) -> Result<ArrayRef, AudienceError> {
     if !matches!(
         c.data_type(),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
@@ -361,11 +390,7 @@ fn mask_column(name: &str, c: &ArrayRef) -> Result<ArrayRef, AudienceError> {
             if s.is_null(i) {
                 return None;
             }
-            let v = s.value(i);
-            Some(match zhiying_pii::classify_field(name, v) {
-                Some(kind) => zhiying_pii::mask(v, kind),
-                None => v.to_string(),
-            })
+            cells(name, s.value(i))
         })
         .collect();
     Ok(Arc::new(masked))

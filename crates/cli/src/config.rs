@@ -75,12 +75,17 @@ impl Config {
     }
 }
 
+/// Logs to stderr through `zhiying_pii::log::RedactingWriter`: every line, from every
+/// crate, has its identifiers (ID numbers, phones, cards, e-mails, names in context,
+/// addresses, client IPs) masked before it is written.
 pub fn init_tracing(cfg: &Config) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("ZHIYING_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(|| zhiying_pii::log::RedactingWriter::new(std::io::stderr()));
     if cfg.log_json {
         builder.json().init();
     } else {

@@ -64,8 +64,12 @@ permissions! {
     DataWrite = "data.write",
     /// The customer 360 view, with personal data masked.
     CustomerRead = "customer.read",
-    /// Unmask personal data (with a stated reason, audited).
+    /// Everything held on a customer in clear as one document: the data-subject access
+    /// export (audited).
     CustomerReadPii = "customer.read_pii",
+    /// Unmask chosen personal-data fields of one customer (`POST /v1/customers/{id}/unmask`,
+    /// the 360 view's unmask), with a stated reason; audited with who, which fields and why.
+    PiiUnmask = "pii.unmask",
     /// Erase a customer everywhere (data-subject erasure; audited, irreversible).
     CustomerErase = "customer.erase",
     TagRead = "tag.read",
@@ -175,6 +179,7 @@ const COMPLIANCE_OFFICER: &[Permission] = &[
     P::DataRead,
     P::CustomerRead,
     P::CustomerReadPii,
+    P::PiiUnmask,
     P::CustomerErase,
     P::TagRead,
     P::AudienceRead,
@@ -192,6 +197,7 @@ const COMPLIANCE_OFFICER: &[Permission] = &[
 const SERVICE_AGENT: &[Permission] = &[
     P::CustomerRead,
     P::CustomerReadPii,
+    P::PiiUnmask,
     P::TagRead,
     P::DecisionCall,
     P::ConsentRead,
@@ -246,7 +252,12 @@ mod tests {
     fn separation_of_duties() {
         let admin = role_permissions(Role::Admin);
         assert!(admin.contains(&P::AdminUsers));
-        for p in [P::CustomerReadPii, P::CampaignApprove, P::ModelPromote] {
+        for p in [
+            P::CustomerReadPii,
+            P::PiiUnmask,
+            P::CampaignApprove,
+            P::ModelPromote,
+        ] {
             assert!(!admin.contains(&p), "admin must not hold {p}");
         }
         assert!(role_permissions(Role::ComplianceOfficer).contains(&P::CampaignApprove));

@@ -11,9 +11,73 @@ use zhiying_store::OperationalStore;
 use crate::files::{self, FileChange, Reference};
 use crate::{PrivacyError, suppression_hash, suppression_key, validate_customer_id};
 
-/// Files the file pass leaves to their owners: the store (its own erase) and the event log
-/// (rewritten through [`EventStore::purge`]).
-const OWNED_ELSEWHERE: [&str; 2] = ["zhiying.db*", "events"];
+/// Files the file pass leaves to their owners: the store (its own erase), the event log
+/// (rewritten through [`EventStore::purge`]) and the erasure journals (removed at the end).
+const OWNED_ELSEWHERE: [&str; 3] = ["zhiying.db*", "events", JOURNAL_DIR];
+
+/// Where pending erasures keep their journal (see [`prepare`]).
+pub const JOURNAL_DIR: &str = "privacy/erasures";
+
+/// What one erasure looks for, fixed before anything is deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ErasurePlan {
+    /// The customer and the records identity resolution links to it.
+    pub ids: BTreeSet<String>,
+    /// The ids plus their unique identifiers (phone, resident id, e-mail, identifier values).
+    pub needles: BTreeSet<String>,
+}
+
+fn journal_path(dd: &DataDir, id_hash: &str) -> PathBuf {
+    dd.root()
+        .join(JOURNAL_DIR)
+        .join(format!("{id_hash}.pending.json"))
+}
+
+/// Fixes what the erasure of `customer_id` looks for and writes it to the journal
+/// (`DATA_DIR/privacy/erasures/<hash>.pending.json`, crash-safely) before anything is
+/// deleted. The ids and identifiers come from the identity links and the `customers` and
+/// `identities` facts, which the erasure itself rewrites; an earlier journal of the same
+/// customer (an interrupted run) is merged in, so a rerun still looks for identifiers whose
+/// source rows are already gone. The journal is removed when the final scan finds nothing.
+pub fn prepare(
+    dd: &DataDir,
+    customer_id: &str,
+    id_hash: &str,
+) -> Result<ErasurePlan, PrivacyError> {
+    let path = journal_path(dd, id_hash);
+    let mut ids = linked_ids(dd, customer_id)?;
+    let mut needles = identifiers(dd, &ids)?;
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let earlier: ErasurePlan = serde_json::from_slice(&bytes).map_err(|e| {
+                PrivacyError::Other(format!(
+                    "{}: the journal of an interrupted erasure does not parse ({e}); it lists what that run was erasing, so check it by hand before deleting it",
+                    path.display()
+                ))
+            })?;
+            ids.extend(earlier.ids);
+            needles.extend(earlier.needles);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(PrivacyError::io(&path, e)),
+    }
+    needles.extend(ids.iter().cloned());
+    let plan = ErasurePlan { ids, needles };
+    let bytes = serde_json::to_vec(&plan).map_err(|e| PrivacyError::Other(e.to_string()))?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| PrivacyError::io(dir, e))?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp).map_err(|e| PrivacyError::io(&tmp, e))?;
+        f.write_all(&bytes)
+            .and_then(|_| f.sync_all())
+            .map_err(|e| PrivacyError::io(&tmp, e))?;
+    }
+    std::fs::rename(&tmp, &path).map_err(|e| PrivacyError::io(&path, e))?;
+    Ok(plan)
+}
 
 /// Who asks to erase whom, and why.
 #[derive(Debug, Clone)]
@@ -198,9 +262,7 @@ pub async fn erase(
     let key = suppression_key(store).await?;
     let id_hash = suppression_hash(&key, req.customer_id);
     let already_erased = store.erasure(&id_hash).await?.is_some();
-    let ids = linked_ids(dd, req.customer_id)?;
-    let mut needles = identifiers(dd, &ids)?;
-    needles.extend(ids.iter().cloned());
+    let ErasurePlan { ids, needles } = prepare(dd, req.customer_id, &id_hash)?;
 
     let result = async {
         // 1. The operational store.
@@ -250,8 +312,9 @@ pub async fn erase(
         let (files, remaining) = tokio::task::spawn_blocking(move || {
             let files = files::erase_files(&root, &ids_for_files, &needles, &OWNED_ELSEWHERE)?;
             let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
-            // Everything but the store, where the audit log keeps the id on purpose.
-            let remaining = files::find_references(&root, &needles, &["zhiying.db*"])?;
+            // Everything but the store, where the audit log keeps the id on purpose, and
+            // this erasure's own journal.
+            let remaining = files::find_references(&root, &needles, &["zhiying.db*", JOURNAL_DIR])?;
             Ok::<_, PrivacyError>((files, remaining))
         })
         .await
@@ -263,6 +326,16 @@ pub async fn erase(
     let target = format!("customer:{}", req.customer_id);
     match result {
         Ok((store_rows, event_log, files, remaining)) => {
+            // Done: the journal goes (it holds the identifiers). With leftovers it stays, so
+            // the rerun the report asks for looks for the same values.
+            if remaining.is_empty() {
+                let path = journal_path(dd, &id_hash);
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(PrivacyError::io(&path, e)),
+                }
+            }
             let detail = serde_json::json!({
                 "reason": reason,
                 "id_hash": id_hash,

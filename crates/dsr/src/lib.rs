@@ -27,7 +27,10 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zhiying_store::OperationalStore;
 
-pub use erase::{ErasureReport, ErasureRequest, EventLogAccess, Retained, erase};
+pub use erase::{
+    ErasurePlan, ErasureReport, ErasureRequest, EventLogAccess, JOURNAL_DIR, Retained, erase,
+    prepare,
+};
 pub use export::export;
 pub use files::{FileChange, Reference, contains_token, find_references};
 pub use retention::{RetentionReport, RetentionRule, RetentionRules, RetentionTarget, RuleOutcome};

@@ -12,13 +12,14 @@
 
 mod detect;
 pub mod envelope;
+pub mod log;
 pub mod ops;
 pub mod policy;
 
 pub use detect::{classify_field, luhn_valid, resident_id_valid, scan};
 pub use envelope::{KeyError, KeyFile, KeyRing};
 pub use ops::{KeyedHasher, Keyring, Operator, Vault, apply, mask, redact};
-pub use policy::{Display, FieldPolicy, Redactor};
+pub use policy::{Display, FieldPolicy, Redactor, channel_contact_column};
 
 /// `text` with every detected identifier replaced by its tag (`[手机号]`, `[身份证]`, …);
 /// borrowed unchanged when nothing was found. The log writer runs every line through it.

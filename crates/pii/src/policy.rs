@@ -87,18 +87,22 @@ pub struct FieldPolicy {
 
 impl Default for FieldPolicy {
     /// The defaults (documented in `docs/security.md`): C1 is clear for every role; C2
-    /// identity and financial data is masked for people and hidden from channel systems;
-    /// C3 authentication data is hidden except from the compliance officer and the service
-    /// agent (masked, to verify a caller), and no role sees it clear by default. C2 amounts
-    /// are clear to the people who read the customer view (selection and service need
-    /// them) and hidden from channel systems.
+    /// identity and financial data is masked for people and hidden from channel systems
+    /// (except the contact field of the channel they deliver on, see
+    /// [`Redactor::for_channel`]); C3 authentication data is hidden from marketers and
+    /// analysts and masked for the admin, the compliance officer and the service agent (to
+    /// verify a caller); no role sees C2 identity or C3 data clear without unmasking. C2
+    /// amounts are clear to the people who read the customer view (selection and service
+    /// need them) and hidden from channel systems.
     fn default() -> Self {
         use Display::*;
         let mut table = BTreeMap::new();
         for role in Role::ALL {
             let row = match role {
-                Role::Admin | Role::Marketer | Role::Analyst => [Clear, Masked, Hidden, Clear],
-                Role::ComplianceOfficer | Role::ServiceAgent => [Clear, Masked, Masked, Clear],
+                Role::Marketer | Role::Analyst => [Clear, Masked, Hidden, Clear],
+                Role::Admin | Role::ComplianceOfficer | Role::ServiceAgent => {
+                    [Clear, Masked, Masked, Clear]
+                }
                 Role::ChannelSystem => [Clear, Hidden, Hidden, Hidden],
             };
             table.insert(role.as_str(), row);
@@ -222,6 +226,17 @@ impl FieldPolicy {
 /// What an encrypted value becomes when the key to read it is missing.
 pub const UNREADABLE: &str = "[encrypted]";
 
+/// The column a channel system needs to reach a customer on `channel`: `phone` for SMS and
+/// calls, `email` for e-mail. Push, WeChat and mail deliver through ids of their own, so
+/// they get none.
+pub fn channel_contact_column(channel: &str) -> Option<&'static str> {
+    match channel.trim() {
+        "sms" | "call" => Some("phone"),
+        "email" => Some("email"),
+        _ => None,
+    }
+}
+
 /// The policy applied to one caller: the single seam every output path goes through.
 #[derive(Debug, Clone)]
 pub struct Redactor {
@@ -229,6 +244,8 @@ pub struct Redactor {
     roles: Vec<Role>,
     unmask: bool,
     keys: Option<Arc<KeyRing>>,
+    /// For a channel system delivering on one channel: the contact column it sees clear.
+    contact: Option<&'static str>,
 }
 
 impl Redactor {
@@ -245,7 +262,38 @@ impl Redactor {
             roles: roles.to_vec(),
             unmask,
             keys,
+            contact: None,
         }
+    }
+
+    /// A channel system delivering on `channel` sees the one contact column that channel
+    /// needs ([`channel_contact_column`]) clear; every other C2/C3 column keeps the table's
+    /// display. Callers without the channel-system role are unchanged.
+    pub fn for_channel(mut self, channel: &str) -> Self {
+        if self.roles.contains(&Role::ChannelSystem) {
+            self.contact = channel_contact_column(channel);
+        }
+        self
+    }
+
+    /// What this caller sees of `column` (a catalogue column name) at `level`: the level's
+    /// display, except a channel system's contact column, which is clear.
+    pub fn column_display(&self, column: &str, level: Sensitivity) -> Display {
+        if self.contact.is_some_and(|c| c == column) {
+            return Display::Clear;
+        }
+        self.display(level)
+    }
+
+    /// [`Redactor::text_with`] for a named column ([`Redactor::column_display`]).
+    pub fn column_text_with(
+        &self,
+        stored: &str,
+        column: &str,
+        level: Sensitivity,
+        mask: impl Fn(&str) -> String,
+    ) -> Option<String> {
+        self.render(self.column_display(column, level), stored, mask)
     }
 
     /// For logs and other sinks with no caller: everything above C1 masked, nothing
@@ -329,7 +377,16 @@ impl Redactor {
         level: Sensitivity,
         mask: impl Fn(&str) -> String,
     ) -> Option<String> {
-        match self.display(level) {
+        self.render(self.display(level), stored, mask)
+    }
+
+    fn render(
+        &self,
+        display: Display,
+        stored: &str,
+        mask: impl Fn(&str) -> String,
+    ) -> Option<String> {
+        match display {
             Display::Hidden => None,
             Display::Clear => Some(self.open(stored).unwrap_or_else(|| UNREADABLE.into())),
             Display::Masked => Some(match self.open(stored) {
@@ -398,6 +455,10 @@ mod tests {
         );
         assert_eq!(
             p.role_display(Role::Admin, Sensitivity::C3),
+            Display::Masked
+        );
+        assert_eq!(
+            p.role_display(Role::Marketer, Sensitivity::C3),
             Display::Hidden
         );
         assert_eq!(
@@ -460,6 +521,36 @@ mod tests {
         assert_eq!(marketer.amount(1_234_567), Some(1_200_000));
         assert_eq!(marketer.amount(-987_654), Some(-980_000));
         assert_eq!(marketer.unmasked_levels(), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn a_channel_system_sees_only_its_contact_field() {
+        let p = Arc::new(FieldPolicy::default());
+        let sms = Redactor::new(p.clone(), &[Role::ChannelSystem], false, None).for_channel("sms");
+        assert_eq!(
+            sms.column_text_with("13812345678", "phone", Sensitivity::C2, |_| "x".into()),
+            Some("13812345678".into())
+        );
+        assert_eq!(
+            sms.column_text_with("a@b.cn", "email", Sensitivity::C2, |_| "x".into()),
+            None
+        );
+        assert_eq!(
+            sms.column_text_with("张三", "name", Sensitivity::C2, |_| "x".into()),
+            None
+        );
+        let push =
+            Redactor::new(p.clone(), &[Role::ChannelSystem], false, None).for_channel("app_push");
+        assert_eq!(
+            push.column_display("phone", Sensitivity::C2),
+            Display::Hidden
+        );
+        // People are not changed by a channel.
+        let marketer = Redactor::new(p, &[Role::Marketer], false, None).for_channel("sms");
+        assert_eq!(
+            marketer.column_display("phone", Sensitivity::C2),
+            Display::Masked
+        );
     }
 
     #[test]

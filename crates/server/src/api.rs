@@ -126,15 +126,16 @@ pub async fn openapi() -> Response {
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UnmaskQuery {
-    /// Ask for personal data in clear. Needs `customer.read_pii` and a `reason`; callers
-    /// without the permission get masked values (`pii_masked: true`).
+    /// Ask for personal data in clear. Needs `pii.unmask` and a `reason`; callers
+    /// without the permission get the policy's view (`pii_masked: true`).
     pub unmask: Option<bool>,
     /// Why the data is needed (4–500 characters); recorded in the audit log.
     pub reason: Option<String>,
 }
 
 /// Decides whether this request sees personal data in clear, and audits it if so. The audit
-/// entry is written before the data is read: no entry, no data.
+/// entry is written before the data is read: no entry, no data. Callers without
+/// `pii.unmask` get the policy's masked view (and no entry).
 pub async fn unmask_decision(
     state: &AppState,
     me: &Principal,
@@ -143,34 +144,26 @@ pub async fn unmask_decision(
     reason: Option<&str>,
     via: &str,
 ) -> Result<bool, ApiError> {
-    if !unmask || !me.can(Permission::CustomerReadPii) {
+    if !unmask || !me.can(Permission::PiiUnmask) {
         return Ok(false);
     }
-    let reason = reason.map(str::trim).unwrap_or("");
-    let n = reason.chars().count();
-    if !(4..=500).contains(&n) {
-        return Err(ApiError::bad_request(
-            "unmask_reason_required",
-            "unmasking personal data needs a reason of 4 to 500 characters",
-            "Add reason=… saying why you need the clear values (e.g. a complaint or case number); it is kept in the audit log.",
-        ));
-    }
-    state
-        .store
-        .append_audit(
-            &me.username,
-            "pii.unmask",
-            &format!("customer:{customer_id}"),
-            &serde_json::json!({"reason": reason, "via": via, "fields": ["name", "resident_id", "phone", "email", "identifiers"]}),
-        )
-        .await
-        .map_err(|e| ApiError::internal("recording the unmasking in the audit log", e))?;
+    let reason = crate::privacy::check_reason(reason)?;
+    crate::privacy::audit_unmask(
+        state,
+        me,
+        customer_id,
+        reason,
+        via,
+        &["name", "resident_id", "phone", "email", "identifiers"],
+    )
+    .await?;
     Ok(true)
 }
 
 /// Customer 360: profile, linked records, identifiers, accounts, holdings, recent
-/// transactions and events, consents, contacts and responses. C2 identifiers are masked
-/// unless a caller with `customer.read_pii` asks `unmask=true` with a `reason` (audited).
+/// transactions and events, consents, contacts and responses. Every C2/C3 field follows the
+/// field policy for the caller's roles (clear, masked or hidden); a caller with `pii.unmask`
+/// may ask `unmask=true` with a `reason` (audited) to lift masked fields to clear.
 #[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers",
     params(("id" = String, Path, description = "Customer id, e.g. C00000001"), UnmaskQuery),
     responses(
@@ -199,7 +192,8 @@ pub async fn customer(
         "api",
     )
     .await?;
-    match customer360::load(state.engine.as_ref(), &id, !clear).await? {
+    let r = crate::privacy::redactor(&state, &me, clear)?;
+    match customer360::load(state.engine.as_ref(), &id, &r).await? {
         Some(c) => Ok(Json(c)),
         None => Err(customer_not_found(&id)),
     }

@@ -42,7 +42,7 @@ pub fn routes() -> Routes {
         )
         .post(
             "/console/customers/{id}/unmask",
-            Permission::CustomerReadPii,
+            Permission::PiiUnmask,
             customer_unmask,
         )
 }
@@ -583,14 +583,18 @@ fn customer_chart(state: &AppState, lang: Lang, c: &Customer360) -> CustomerChar
     let tr = |k: &str| state.templates.tr(lang, k);
     let yuan = |fen: i64| fen as f64 / 100.0;
     let mut by_category: BTreeMap<String, i64> = BTreeMap::new();
-    for h in c.holdings.iter().filter(|h| h.status == "active") {
+    for h in c
+        .holdings
+        .iter()
+        .filter(|h| h.status == "active" && h.amount_fen.is_some())
+    {
         let name = match lang {
             Lang::Zh => h.name_zh.clone(),
             Lang::En => h.name_en.clone(),
         };
         *by_category
             .entry(name.unwrap_or_else(|| h.product_id.clone()))
-            .or_default() += h.amount_fen;
+            .or_default() += h.amount_fen.unwrap_or(0);
     }
     CustomerChart {
         currency: c.monthly_flows.currency.clone(),
@@ -674,7 +678,11 @@ async fn customer_view(
     reason: Option<String>,
 ) -> Response {
     let state = state.clone();
-    let c = match customer360::load(state.engine.as_ref(), id, masked).await {
+    let r = match crate::privacy::redactor(&state, me, !masked) {
+        Ok(r) => r,
+        Err(e) => return error_page(&state, locale, &e, Some(me)),
+    };
+    let c = match customer360::load(state.engine.as_ref(), id, &r).await {
         Ok(Some(c)) => c,
         Ok(None) => {
             return error_page(
@@ -702,7 +710,7 @@ async fn customer_view(
         "customer.html",
         "customers",
         context! {
-            can_unmask => me.can(Permission::CustomerReadPii),
+            can_unmask => me.can(Permission::PiiUnmask),
             unmask_reason => reason,
             c => Value::from_serialize(&c),
             chart => Value::from_serialize(&chart),

@@ -4,9 +4,10 @@
 //! systems into a party; the view covers every record of the party, and each row says which
 //! record it came from. Without `customer_links` the view covers the one record.
 //!
-//! C2 identifiers (phone, resident ID, e-mail, names and identifier values) are masked
-//! unless the caller holds `customer.read_pii` and asked, with a reason, to unmask: the API
-//! handler decides and audits that before calling [`load`].
+//! Every C2/C3 value (phone, resident ID, e-mail, names, identifier values, amounts) goes
+//! through the field policy for the caller (`crate::privacy`): clear, masked or hidden by
+//! role and level. Unmasking needs `pii.unmask` and a reason: the API handler decides and
+//! audits that before calling [`load`] with an unmasking redactor.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -14,6 +15,9 @@ use utoipa::ToSchema;
 use zhiying_engine::{AnalyticsEngine, sql_literal};
 
 use crate::error::ApiError;
+use crate::privacy::{field_amount, field_text};
+use zhiying_core::schema::Sensitivity;
+use zhiying_pii::Redactor;
 
 /// How many recent transactions, events, contacts and responses the view shows.
 pub const RECENT: usize = 20;
@@ -23,8 +27,12 @@ pub struct Customer360 {
     pub customer_id: String,
     /// The person this record belongs to after identity resolution, if resolved.
     pub party_id: Option<String>,
-    /// C2 identifiers are masked (the caller has no clearance, or did not ask to unmask).
+    /// C2 identifiers are masked or hidden (the caller has no clearance, or did not unmask).
     pub pii_masked: bool,
+    /// What this caller sees of each level: `clear`, `masked` or `hidden` (`C1`, `C2`,
+    /// `C3`, `C2_financial`).
+    #[schema(value_type = Object)]
+    pub field_access: std::collections::BTreeMap<&'static str, &'static str>,
     pub profile: CustomerProfile,
     /// Other records of the same person (from identity resolution).
     pub linked_records: Vec<LinkedRecord>,
@@ -101,8 +109,8 @@ pub struct AccountView {
     pub open_date: String,
     pub close_date: Option<String>,
     pub maturity_date: Option<String>,
-    /// Balance in 分 (negative for amounts owed).
-    pub balance_fen: i64,
+    /// Balance in 分 (negative for amounts owed); `null` when the policy hides amounts.
+    pub balance_fen: Option<i64>,
     /// Formatted, e.g. `¥12,345.60`.
     #[serde(default)]
     pub balance: String,
@@ -129,7 +137,7 @@ pub struct HoldingView {
     pub account_id: Option<String>,
     pub start_date: String,
     pub end_date: Option<String>,
-    pub amount_fen: i64,
+    pub amount_fen: Option<i64>,
     #[serde(default)]
     pub amount: String,
     pub status: String,
@@ -143,7 +151,7 @@ pub struct TransactionView {
     /// RFC 3339, UTC.
     #[serde(deserialize_with = "micros_to_rfc3339")]
     pub ts: String,
-    pub amount_fen: i64,
+    pub amount_fen: Option<i64>,
     #[serde(default)]
     pub amount: String,
     pub currency: String,
@@ -235,12 +243,13 @@ pub fn validate_customer_id(id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Loads the 360 view, or `None` if no customer has this id. `masked = false` returns
-/// personal data in clear: only after the caller's clearance was checked and audited.
+/// Loads the 360 view as the caller behind `r` may see it, or `None` if no customer has this
+/// id. An unmasking redactor returns C2 data in clear: only after the caller's permission
+/// was checked and the request audited.
 pub async fn load(
     engine: &dyn AnalyticsEngine,
     id: &str,
-    masked: bool,
+    r: &Redactor,
 ) -> Result<Option<Customer360>, ApiError> {
     validate_customer_id(id)?;
     let lit = sql_literal(id);
@@ -256,9 +265,7 @@ pub async fn load(
     let Some(mut profile) = profile.into_iter().next() else {
         return Ok(None);
     };
-    if masked {
-        mask_profile(&mut profile);
-    }
+    redact_profile(r, &mut profile);
 
     let (party_id, linked_records) = if crate::data::has_table(engine, "customer_links").await {
         links(engine, &lit).await?
@@ -337,34 +344,74 @@ pub async fn load(
         rows::<ResponseView>(engine, &q_responses),
     )?;
 
-    if masked {
-        for i in &mut identifiers {
-            i.id_value = mask_identifier(&i.id_type, &i.id_value);
+    // Identifiers the policy hides are left out; the others are masked or clear.
+    identifiers.retain_mut(|i| {
+        match field_text(
+            r,
+            Some("identities"),
+            "id_value",
+            Some(&i.id_type),
+            &i.id_value,
+        ) {
+            Some(v) => {
+                i.id_value = v;
+                true
+            }
+            None => false,
         }
-    }
+    });
+    // Totals from the stored balances, then every amount through the policy.
+    let balances: Vec<CurrencyTotal> = currency_totals(&accounts)
+        .into_iter()
+        .filter_map(|t| {
+            let f = field_amount(r, Some("accounts"), "balance_fen", t.balance_fen)?;
+            Some(CurrencyTotal {
+                balance: format_money(f, &t.currency),
+                balance_fen: f,
+                currency: t.currency,
+            })
+        })
+        .collect();
+    let money = |v: Option<i64>, table: &str, column: &str, currency: &str| {
+        let v = v.and_then(|v| field_amount(r, Some(table), column, v));
+        (v, v.map(|f| format_money(f, currency)).unwrap_or_default())
+    };
     for a in &mut accounts {
-        a.balance = format_money(a.balance_fen, &a.currency);
+        (a.balance_fen, a.balance) = money(a.balance_fen, "accounts", "balance_fen", &a.currency);
+        a.credit_limit_fen = a
+            .credit_limit_fen
+            .and_then(|v| field_amount(r, Some("accounts"), "credit_limit_fen", v));
     }
     for h in &mut holdings {
-        h.amount = format_money(h.amount_fen, "cny");
+        (h.amount_fen, h.amount) = money(h.amount_fen, "product_holdings", "amount_fen", "cny");
     }
     for t in &mut txns {
-        t.amount = format_money(t.amount_fen, &t.currency);
+        (t.amount_fen, t.amount) = money(t.amount_fen, "transactions", "amount_fen", &t.currency);
+    }
+    let mut flows = monthly_flows(flows);
+    if field_amount(r, Some("transactions"), "amount_fen", 0).is_none() {
+        flows.months.clear();
+    }
+    for m in &mut flows.months {
+        m.credit_fen =
+            field_amount(r, Some("transactions"), "amount_fen", m.credit_fen).unwrap_or(0);
+        m.debit_fen = field_amount(r, Some("transactions"), "amount_fen", m.debit_fen).unwrap_or(0);
     }
     profile.monthly_income = profile.monthly_income_fen.map(|f| format_money(f, "cny"));
 
     Ok(Some(Customer360 {
         customer_id: id.to_string(),
         party_id,
-        pii_masked: masked,
+        pii_masked: r.protects(Sensitivity::C2),
+        field_access: field_access(r),
         profile,
         linked_records,
         identifiers,
-        balances: currency_totals(&accounts),
+        balances,
         accounts,
         holdings,
         recent_transactions: txns,
-        monthly_flows: monthly_flows(flows),
+        monthly_flows: flows,
         recent_events: events,
         consents,
         recent_contacts: contacts,
@@ -444,7 +491,7 @@ fn monthly_flows(rows: Vec<FlowRow>) -> MonthlyFlows {
 fn currency_totals(accounts: &[AccountView]) -> Vec<CurrencyTotal> {
     let mut totals: std::collections::BTreeMap<&str, i64> = Default::default();
     for a in accounts.iter().filter(|a| a.status != "closed") {
-        *totals.entry(a.currency.as_str()).or_default() += a.balance_fen;
+        *totals.entry(a.currency.as_str()).or_default() += a.balance_fen.unwrap_or(0);
     }
     totals
         .into_iter()
@@ -495,49 +542,41 @@ pub fn format_money(minor: i64, currency: &str) -> String {
     }
 }
 
-fn mask_profile(p: &mut CustomerProfile) {
-    p.name = p.name.as_deref().map(mask_name);
-    p.resident_id = p.resident_id.as_deref().map(|v| mask_keep(v, 6, 4));
-    p.phone = p.phone.as_deref().map(|v| mask_keep(v, 3, 4));
-    p.email = p.email.as_deref().map(mask_email);
+/// The profile's C2 fields through the policy.
+fn redact_profile(r: &Redactor, p: &mut CustomerProfile) {
+    let t = Some("customers");
+    p.name = p
+        .name
+        .as_deref()
+        .and_then(|v| field_text(r, t, "name", None, v));
+    p.resident_id = p
+        .resident_id
+        .as_deref()
+        .and_then(|v| field_text(r, t, "resident_id", None, v));
+    p.phone = p
+        .phone
+        .as_deref()
+        .and_then(|v| field_text(r, t, "phone", None, v));
+    p.email = p
+        .email
+        .as_deref()
+        .and_then(|v| field_text(r, t, "email", None, v));
+    p.monthly_income_fen = p
+        .monthly_income_fen
+        .and_then(|v| field_amount(r, t, "monthly_income_fen", v));
 }
 
-/// Keeps the first `head` and last `tail` characters; masks everything when too short.
-pub fn mask_keep(v: &str, head: usize, tail: usize) -> String {
-    let chars: Vec<char> = v.chars().collect();
-    if chars.len() <= head + tail {
-        return "*".repeat(chars.len().max(1));
-    }
-    let mut out: String = chars[..head].iter().collect();
-    out.extend(std::iter::repeat_n('*', chars.len() - head - tail));
-    out.extend(&chars[chars.len() - tail..]);
-    out
-}
-
-fn mask_name(v: &str) -> String {
-    let mut chars = v.chars();
-    match chars.next() {
-        Some(first) => std::iter::once(first)
-            .chain(chars.map(|c| if c.is_whitespace() { c } else { '*' }))
-            .collect(),
-        None => String::new(),
-    }
-}
-
-fn mask_email(v: &str) -> String {
-    match v.split_once('@') {
-        Some((user, domain)) => format!("{}***@{domain}", user.chars().next().unwrap_or('*')),
-        None => mask_keep(v, 1, 0),
-    }
-}
-
-fn mask_identifier(id_type: &str, v: &str) -> String {
-    match id_type {
-        "phone" => mask_keep(v, 3, 4),
-        "resident_id" | "passport" => mask_keep(v, 6, 4),
-        "email" => mask_email(v),
-        _ => mask_keep(v, 0, 4),
-    }
+/// What the caller sees per level, for the page and API clients.
+fn field_access(r: &Redactor) -> std::collections::BTreeMap<&'static str, &'static str> {
+    [
+        ("C1", r.display(Sensitivity::C1)),
+        ("C2", r.display(Sensitivity::C2)),
+        ("C3", r.display(Sensitivity::C3)),
+        ("C2_financial", r.financial()),
+    ]
+    .into_iter()
+    .map(|(k, d)| (k, d.as_str()))
+    .collect()
 }
 
 #[cfg(test)]
@@ -550,19 +589,6 @@ mod tests {
         assert_eq!(format_money(-5, "cny"), "¥-0.05");
         assert_eq!(format_money(100, "usd"), "$1.00");
         assert_eq!(format_money(123456789012, "dem"), "DEM 1,234,567,890.12");
-    }
-
-    #[test]
-    fn masks_keep_only_what_identifies_nothing() {
-        assert_eq!(mask_keep("13812345678", 3, 4), "138****5678");
-        assert_eq!(mask_keep("110101199001011234", 6, 4), "110101********1234");
-        assert_eq!(mask_keep("123", 3, 4), "***");
-        assert_eq!(mask_name("张三丰"), "张**");
-        assert_eq!(mask_email("zhang@example.com"), "z***@example.com");
-        assert_eq!(
-            mask_identifier("card_no", "6222021234567890"),
-            "************7890"
-        );
     }
 
     #[test]

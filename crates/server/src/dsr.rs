@@ -470,7 +470,8 @@ fn privacy_error(context: &str, e: zhiying_dsr::PrivacyError) -> ApiError {
 /// Access: everything held on the customer as one JSON document (facts rows from every
 /// table, derived files, audience snapshots, consents, contacts, decisions, responses,
 /// experiment assignments, event-log records, the real-time profile, audit entries).
-/// Unmasked, so it needs `customer.read_pii`; audited.
+/// It needs `customer.read_pii`, which unmasks what the field policy masks for the caller's
+/// roles (fields the policy hides stay out); audited.
 #[utoipa::path(get, path = "/v1/customers/{id}/export", tag = "consent",
     params(("id" = String, Path, description = "Customer id")),
     responses(
@@ -493,6 +494,11 @@ pub async fn export(
     )
     .await
     .map_err(|e| privacy_error("exporting the customer's data", e))?;
+    let mut doc = doc;
+    crate::privacy::redact_access_export(
+        &crate::privacy::access_export_redactor(&state, &me)?,
+        &mut doc,
+    );
     state
         .store
         .append_audit(

@@ -41,6 +41,7 @@ mod i18n;
 pub mod limits;
 mod metrics;
 mod openapi;
+mod privacy;
 mod reports;
 /// Scheduled retraining of the bank models (`zhiying serve --retrain-every`).
 pub mod retrain;
@@ -172,6 +173,7 @@ pub fn all_routes() -> auth::Routes {
         .merge(campaigns::routes())
         .merge(assets::routes())
         .merge(dsr::routes())
+        .merge(privacy::routes())
         .merge(reports::routes())
         .merge(triggers::routes())
         .merge(delivery::routes())
@@ -214,6 +216,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(axum::middleware::from_fn(security_headers))
+        .layer(axum::middleware::from_fn(privacy::access_log))
         .with_state(state)
 }
 

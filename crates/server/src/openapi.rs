@@ -71,6 +71,7 @@ use utoipa::OpenApi;
         crate::dsr::remove_dnc,
         crate::dsr::export,
         crate::dsr::erase,
+        crate::privacy::unmask_fields,
         crate::reports::report_api,
         crate::reports::experiments_api,
         crate::triggers::list_rules,

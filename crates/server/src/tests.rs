@@ -17,6 +17,11 @@ use zhiying_engine::DataFusionEngine;
 
 use super::*;
 
+/// Field-level access, unmasking and the customer-360 property test.
+mod field_access;
+/// Data-subject rights: access export, erasure everywhere, consent, retention.
+mod rights;
+
 /// Writes JSON rows as one Parquet batch with the given schema.
 fn write_parquet(path: &std::path::Path, schema: Arc<Schema>, rows: &[Value]) {
     let ndjson: String = rows.iter().map(|r| format!("{r}\n")).collect();
