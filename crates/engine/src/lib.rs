@@ -12,6 +12,8 @@ use std::sync::Arc;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::json::writer::{JsonArray, WriterBuilder};
 use datafusion::datasource::MemTable;
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use zhiying_core::DataDir;
 use zhiying_core::schema::{FACT_TABLES, TableDef};
@@ -30,6 +32,42 @@ pub enum EngineError {
     },
     #[error("could not convert query results to JSON: {0}")]
     Json(String),
+    #[error("engine configuration: {0}")]
+    Config(String),
+}
+
+/// Environment variable bounding the memory of one query, e.g. `8G` or `512M`; unset means
+/// unbounded.
+pub const QUERY_MEMORY_ENV: &str = "ZHIYING_QUERY_MEMORY";
+
+/// Reads [`QUERY_MEMORY_ENV`].
+fn query_memory_limit() -> Result<Option<usize>, EngineError> {
+    match std::env::var(QUERY_MEMORY_ENV) {
+        Ok(v) if !v.trim().is_empty() => parse_memory_size(&v).map(Some).ok_or_else(|| {
+            EngineError::Config(format!(
+                "{QUERY_MEMORY_ENV}={v:?} is not a size: use bytes or a K/M/G suffix, e.g. 8G"
+            ))
+        }),
+        _ => Ok(None),
+    }
+}
+
+/// `"8G"` → 8 GiB; `"512m"`, `"1048576"` also accepted.
+fn parse_memory_size(s: &str) -> Option<usize> {
+    let s = s.trim();
+    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, ""),
+    };
+    let n: usize = digits.parse().ok()?;
+    let mult: usize = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(mult).filter(|&b| b > 0)
 }
 
 pub type Row = serde_json::Map<String, serde_json::Value>;
@@ -114,7 +152,19 @@ impl DataFusionEngine {
         let config = SessionConfig::new()
             .with_information_schema(true)
             .with_target_partitions(2);
-        let ctx = SessionContext::new_with_config(config);
+        let ctx = match query_memory_limit()? {
+            Some(limit) => {
+                // A fair spill pool: sorts and hash aggregates spill to the OS temp dir
+                // instead of growing until the kernel kills the process.
+                let runtime = RuntimeEnvBuilder::new()
+                    .with_memory_pool(Arc::new(FairSpillPool::new(limit)))
+                    .build_arc()
+                    .map_err(|e| EngineError::Config(e.to_string()))?;
+                tracing::debug!(limit, "query memory pool");
+                SessionContext::new_with_config_rt(config, runtime)
+            }
+            None => SessionContext::new_with_config(config),
+        };
         for table in FACT_TABLES {
             register_table(&ctx, data_dir, table).await?;
         }
@@ -257,6 +307,18 @@ mod tests {
     use datafusion::arrow::array::{Int64Array, StringArray};
     use datafusion::parquet::arrow::ArrowWriter;
     use zhiying_core::schema::PRODUCTS;
+
+    #[test]
+    fn memory_sizes_parse_with_units_and_reject_nonsense() {
+        assert_eq!(parse_memory_size("8G"), Some(8 << 30));
+        assert_eq!(parse_memory_size("512m"), Some(512 << 20));
+        assert_eq!(parse_memory_size(" 4 GiB "), Some(4 << 30));
+        assert_eq!(parse_memory_size("1048576"), Some(1 << 20));
+        assert_eq!(parse_memory_size("0"), None);
+        assert_eq!(parse_memory_size("8T"), None);
+        assert_eq!(parse_memory_size("G"), None);
+        assert_eq!(parse_memory_size("99999999999999999999G"), None);
+    }
 
     #[tokio::test]
     async fn empty_tables_are_queryable_and_parquet_is_read() {
