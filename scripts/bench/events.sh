@@ -34,8 +34,8 @@ run_pass() { # name seconds connections batch warmup
   local data="$WORK/data"
   if [ -n "${DATA:-}" ]; then data="$DATA"; rm -rf "$data/events"; fi
   # Every route but /healthz needs a token (status and metrics too): an admin bench user.
-  "$BIN" user add --data-dir "$data" --username bench-loadgen --role admin --json > /dev/null 2>&1 || true
-  ZHIYING_TOKEN=$("$BIN" token create --data-dir "$data" --user bench-loadgen --scope "*" --expires 1d --json |
+  "$BIN" user add --data-dir "$data" --username bench-events --role admin,channel_system --json > /dev/null 2>&1 || true
+  ZHIYING_TOKEN=$("$BIN" token create --data-dir "$data" --user bench-events --scope "*" --expires 1d --json |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
   export ZHIYING_TOKEN
   ZHIYING_LOG=warn "$BIN" serve --data-dir "$data" --port "$PORT" --rate-limit "${RATE_LIMIT:-0}" > "$WORK/server.log" 2>&1 &

@@ -67,8 +67,9 @@ pub(crate) enum TagIndex {
     Numeric {
         /// By customer id; NaN is null.
         values: Vec<f64>,
-        /// Non-null values ascending, with the customer each belongs to.
-        sorted_values: Vec<f64>,
+        /// Customers with a value, ordered by value (ties by id): a range query is two
+        /// binary searches through `values[sorted_ids[i]]`. Values are not copied beside
+        /// the ids, which halves the tag's memory (8 MB per numeric tag at 1M customers).
         sorted_ids: Vec<u32>,
         non_null: RoaringBitmap,
     },
@@ -229,7 +230,7 @@ impl AudienceIndex {
                 }
                 TagIndex::Numeric {
                     values, non_null, ..
-                } => bytes += values.len() * 20 + add(non_null),
+                } => bytes += values.len() * 12 + add(non_null),
                 TagIndex::Flag { trues, falses } => bytes += add(trues) + add(falses),
             }
         }
@@ -541,6 +542,7 @@ fn build_categorical(m: &mut TagMeta, dict: Vec<String>, codes: &[u32]) -> TagIn
 }
 
 fn build_numeric(values: Vec<f64>) -> TagIndex {
+    // Sorting (value, id) pairs is cache-friendly; only the ids are kept.
     let mut pairs: Vec<(f64, u32)> = values
         .iter()
         .enumerate()
@@ -548,11 +550,10 @@ fn build_numeric(values: Vec<f64>) -> TagIndex {
         .map(|(i, &v)| (v, i as u32))
         .collect();
     pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let sorted_ids = pairs.into_iter().map(|(_, id)| id).collect();
     let non_null = crate::query::bitmap_from_predicate(values.len(), |i| !values[i].is_nan());
-    let (sorted_values, sorted_ids) = pairs.into_iter().unzip();
     TagIndex::Numeric {
         values,
-        sorted_values,
         sorted_ids,
         non_null,
     }

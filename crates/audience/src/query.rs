@@ -262,23 +262,22 @@ impl AudienceIndex {
     /// Customers whose value lies between `lo` and `hi` (each bound inclusive or not).
     fn num_range(&self, tag: usize, lo: f64, lo_inc: bool, hi: f64, hi_inc: bool) -> RoaringBitmap {
         let TagIndex::Numeric {
-            values,
-            sorted_values,
-            sorted_ids,
-            ..
+            values, sorted_ids, ..
         } = &self.tags[tag]
         else {
             return RoaringBitmap::new();
         };
+        let first_where =
+            |pred: &dyn Fn(f64) -> bool| sorted_ids.partition_point(|&i| pred(values[i as usize]));
         let start = if lo_inc {
-            sorted_values.partition_point(|x| *x < lo)
+            first_where(&|x| x < lo)
         } else {
-            sorted_values.partition_point(|x| *x <= lo)
+            first_where(&|x| x <= lo)
         };
         let end = if hi_inc {
-            sorted_values.partition_point(|x| *x <= hi)
+            first_where(&|x| x <= hi)
         } else {
-            sorted_values.partition_point(|x| *x < hi)
+            first_where(&|x| x < hi)
         };
         if end <= start {
             return RoaringBitmap::new();

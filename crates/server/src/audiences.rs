@@ -109,6 +109,9 @@ impl AudienceService {
             stamp,
             load_millis: report.millis_total,
         });
+        drop(guard);
+        // The load's scratch buffers (and, on a reload, the previous index) are free now.
+        tokio::task::spawn_blocking(crate::memory::release_free_memory);
         Ok((index, report.millis_total))
     }
 

@@ -39,6 +39,7 @@ mod events;
 mod i18n;
 /// Body-size cap, request deadline and per-caller rate limit.
 pub mod limits;
+mod memory;
 mod metrics;
 mod openapi;
 mod privacy;
