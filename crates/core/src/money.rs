@@ -121,14 +121,15 @@ pub fn parse_decimal_to_minor(s: &str) -> Result<i64, MoneyError> {
         Some((i, f)) => (i, f),
         None => (s, ""),
     };
+    // Digits first: slicing the decimals below must not land inside a multi-byte character.
+    if !frac_part.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(MoneyError::Invalid(s.to_string()));
+    }
     if frac_part.len() > 2 {
         if frac_part[2..].bytes().all(|c| c == b'0') {
             return parse_decimal_to_minor(&s[..s.len() - (frac_part.len() - 2)]);
         }
         return Err(MoneyError::TooPrecise(s.to_string()));
-    }
-    if !frac_part.bytes().all(|c| c.is_ascii_digit()) {
-        return Err(MoneyError::Invalid(s.to_string()));
     }
     let neg = int_part.starts_with('-');
     let int_digits = int_part.trim_start_matches(['-', '+']);
@@ -175,6 +176,22 @@ mod tests {
             Err(MoneyError::Invalid(_))
         ));
         assert_eq!(parse_amount("  ", AmountUnit::Fen), Err(MoneyError::Empty));
+    }
+
+    /// A multi-byte character straddling the second decimal used to make the trailing-zero
+    /// check slice inside it and panic.
+    #[test]
+    fn non_ascii_decimals_are_invalid_not_a_panic() {
+        for s in ["1.aé", "1.0é", "1.€", "¥1.5元0", "1.00ü0"] {
+            assert!(
+                matches!(
+                    parse_amount(s, AmountUnit::Fen),
+                    Err(MoneyError::Invalid(_))
+                ),
+                "{s}"
+            );
+        }
+        assert_eq!(parse_decimal_to_minor("1.2000"), Ok(120));
     }
 
     proptest! {

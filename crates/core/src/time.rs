@@ -31,17 +31,20 @@ pub fn days_from_civil(y: i32, m: u32, d: u32) -> i32 {
     era * 146097 + doe as i32 - 719468
 }
 
+/// The proleptic Gregorian date of a day count. Total over `i32`: the arithmetic is done in
+/// `i64`, because day counts come from files (a Parquet `DATE` column can hold any `i32`) and
+/// `z + 719468` overflowed near `i32::MAX`. The year of any `i32` day count fits an `i32`.
 pub fn civil_from_days(z: i32) -> (i32, u32, u32) {
-    let z = z + 719468;
+    let z = i64::from(z) + 719468;
     let era = if z >= 0 { z } else { z - 146096 } / 146097;
     let doe = (z - era * 146097) as u32;
     let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let y = yoe as i32 + era * 400;
+    let y = i64::from(yoe) + era * 400;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    ((if m <= 2 { y + 1 } else { y }) as i32, m, d)
 }
 
 fn days_in_month(y: i32, m: u32) -> u32 {
@@ -227,6 +230,31 @@ mod tests {
         assert_eq!(parse_date("1997/01/01"), Ok(d));
         assert_eq!(format_date(d), "1997-01-01");
         assert!(parse_date("1997-13-01").is_err());
+    }
+
+    /// Day counts from a file can be any `i32`; the extremes used to overflow.
+    #[test]
+    fn any_day_count_formats_without_overflow() {
+        for z in [
+            i32::MIN,
+            i32::MIN + 1,
+            -719_469,
+            -1,
+            0,
+            1,
+            i32::MAX - 1,
+            i32::MAX,
+        ] {
+            let (y, m, d) = civil_from_days(z);
+            assert!(
+                (1..=12).contains(&m) && (1..=31).contains(&d),
+                "{z}: {y}-{m}-{d}"
+            );
+            assert!(!format_date(z).is_empty());
+        }
+        assert_eq!(format_date(i32::MAX), "5881580-07-11");
+        assert_eq!(format_date(i32::MIN), "-5877641-06-23");
+        assert!(naive_date(i32::MAX).is_none(), "beyond chrono's range");
     }
 
     proptest! {
