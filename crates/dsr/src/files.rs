@@ -238,7 +238,7 @@ pub fn rewrite_parquet(
         .set_key_value_metadata(kv);
     // A fact file stays encrypted (under the active key) through an erasure rewrite.
     let props = match zhiying_keyring::parquet_io::fact_table_of(path) {
-        Some(table) => zhiying_keyring::writer_properties(table, builder)
+        Some(table) => zhiying_keyring::writer_properties(table, &schema, builder)
             .map_err(|e| PrivacyError::parquet(path, e))?,
         None => builder.build(),
     };

@@ -24,8 +24,8 @@ fn write_fact(dd: &DataDir, table: &TableDef, batch: &str, rows: &[Value]) {
         .expect("valid rows");
     let path = dd.fact_batch(table.name, batch);
     std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    let props =
-        zhiying_keyring::writer_properties(table, WriterProperties::builder()).expect("props");
+    let props = zhiying_keyring::writer_properties(table, &schema, WriterProperties::builder())
+        .expect("props");
     let mut w = ArrowWriter::try_new(
         std::fs::File::create(&path).expect("create"),
         schema,

@@ -132,10 +132,12 @@ fn write_batches(
             Some(w) => w,
             None => {
                 let f = File::create(path).map_err(|e| IngestError::io(path, e))?;
-                let props = zhiying_keyring::writer_properties(table, fact_writer_builder(table))
-                    .map_err(|e| IngestError::parquet(path, e))?;
+                let schema = table.arrow_schema();
+                let props =
+                    zhiying_keyring::writer_properties(table, &schema, fact_writer_builder(table))
+                        .map_err(|e| IngestError::parquet(path, e))?;
                 writer.insert(
-                    ArrowWriter::try_new(f, table.arrow_schema(), Some(props))
+                    ArrowWriter::try_new(f, schema, Some(props))
                         .map_err(|e| IngestError::parquet(path, e))?,
                 )
             }

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use aes_gcm::aead::{KeyInit, OsRng, rand_core::RngCore};
+use aes_gcm::aead::{KeyInit, OsRng};
 use serde::{Deserialize, Serialize};
 
 /// Environment variable naming the key file (same as `--key-file`).
@@ -131,9 +131,10 @@ fn parse_hex_key(hex_key: &str) -> Result<[u8; 32], String> {
 
 /// 32 random bytes from the OS.
 pub fn random_key() -> [u8; 32] {
-    let mut k = [0u8; 32];
-    OsRng.fill_bytes(&mut k);
-    k
+    let k = aes_gcm::Aes256Gcm::generate_key(&mut OsRng);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&k);
+    out
 }
 
 fn now_rfc3339() -> String {
@@ -252,9 +253,10 @@ impl Keyring {
     /// One line for `status` and the server's startup log.
     pub fn describe(&self) -> String {
         match (&self.active, &self.source) {
-            (None, _) => format!(
-                "encryption at rest is OFF: no data key configured, C2/C3 fields are stored in plaintext ({HINT})"
-            ),
+            (None, _) => "encryption at rest is OFF: no data key is configured, so C2/C3 fields are written in plaintext; \
+                 configure one with --key-file FILE, ZHIYING_KEY_FILE or ZHIYING_DATA_KEY=<id>:<64 hex digits>, \
+                 or run `zhiying keys rotate` to create DATA_DIR/keys/data-keys.toml and encrypt what is there"
+                .to_string(),
             (Some(id), KeySource::File(p)) => format!(
                 "encryption at rest is on: active key '{id}' from {} ({} key(s))",
                 p.display(),

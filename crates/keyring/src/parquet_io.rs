@@ -39,6 +39,15 @@ pub fn sensitive_columns(table: &TableDef) -> Vec<&'static str> {
         .collect()
 }
 
+/// [`sensitive_columns`] that a file with `schema` has (an older file may lack a column;
+/// Parquet refuses keys for columns it does not have).
+fn sensitive_in(table: &TableDef, schema: &arrow_schema::Schema) -> Vec<&'static str> {
+    sensitive_columns(table)
+        .into_iter()
+        .filter(|c| schema.field_with_name(c).is_ok())
+        .collect()
+}
+
 /// The fact table a file belongs to, from its place in the data directory
 /// (`…/facts/<table>/<file>.parquet`); `None` for derived and other files.
 pub fn fact_table_of(path: &Path) -> Option<&'static TableDef> {
@@ -159,14 +168,15 @@ impl Keyring {
     }
 }
 
-/// Writer properties for a file of `table`: `builder`'s settings, plus encryption of the
-/// table's C2/C3 columns when the process keyring has an active key.
+/// Writer properties for a file of `table` with `schema`: `builder`'s settings, plus
+/// encryption of the table's C2/C3 columns when the process keyring has an active key.
 pub fn writer_properties(
     table: &TableDef,
+    schema: &arrow_schema::Schema,
     builder: WriterPropertiesBuilder,
 ) -> Result<WriterProperties, ParquetError> {
     let ring = current().map_err(key_err)?;
-    Ok(match ring.file_encryption(&sensitive_columns(table))? {
+    Ok(match ring.file_encryption(&sensitive_in(table, schema))? {
         Some(enc) => builder.with_file_encryption_properties(enc).build(),
         None => builder.build(),
     })
@@ -239,8 +249,8 @@ pub fn reencrypt_file(
     path: &Path,
     builder: WriterPropertiesBuilder,
 ) -> Result<bool, ParquetError> {
-    let columns = sensitive_columns(table);
     let (reader, dec) = open_with(ring, path, ArrowReaderOptions::new())?;
+    let columns = sensitive_in(table, reader.schema());
     let used = dec.key_ids();
     let target: BTreeSet<String> = match (ring.active_id(), columns.is_empty()) {
         (Some(a), false) => [a.to_string()].into(),

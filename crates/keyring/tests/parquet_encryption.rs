@@ -46,8 +46,12 @@ fn customers() -> RecordBatch {
 fn write_fact(dir: &Path) -> PathBuf {
     let path = dir.join("facts/customers/batch-t.parquet");
     std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    let props = zhiying_keyring::writer_properties(&CUSTOMERS, WriterProperties::builder())
-        .expect("props");
+    let props = zhiying_keyring::writer_properties(
+        &CUSTOMERS,
+        &CUSTOMERS.arrow_schema(),
+        WriterProperties::builder(),
+    )
+    .expect("props");
     let mut w = ArrowWriter::try_new(
         std::fs::File::create(&path).expect("create"),
         CUSTOMERS.arrow_schema(),
