@@ -17,7 +17,15 @@ fn ingest(data: &str, table: &str, file: &str) {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(file);
-    json(&["ingest", "--data-dir", data, "--table", table, "--json", fixture.to_str().unwrap()]);
+    json(&[
+        "ingest",
+        "--data-dir",
+        data,
+        "--table",
+        table,
+        "--json",
+        fixture.to_str().unwrap(),
+    ]);
 }
 
 /// The quality report's tables without the time-dependent staleness.
@@ -48,7 +56,10 @@ fn rotate_encrypts_a_plaintext_dir_then_moves_to_a_new_key_and_retires_the_old()
     let d = data.to_str().unwrap();
     ingest(d, "customers", "customers.csv");
     ingest(d, "accounts", "accounts.csv");
-    assert!(facts_contain(&data, "customers", "13800138000"), "control: plaintext");
+    assert!(
+        facts_contain(&data, "customers", "13800138000"),
+        "control: plaintext"
+    );
     let quality_before = tables(d, &[]);
 
     let s = json(&["keys", "status", "--data-dir", d, "--json"]);
@@ -72,7 +83,15 @@ fn rotate_encrypts_a_plaintext_dir_then_moves_to_a_new_key_and_retires_the_old()
     // Everything that reads facts still works, and sees the same data.
     assert_eq!(tables(d, &[]), quality_before);
 
-    let r2 = json(&["keys", "rotate", "--data-dir", d, "--new-key-id", "k2026", "--json"]);
+    let r2 = json(&[
+        "keys",
+        "rotate",
+        "--data-dir",
+        d,
+        "--new-key-id",
+        "k2026",
+        "--json",
+    ]);
     assert_eq!(r2["previous_key"], "k1");
     assert_eq!(r2["active_key"], "k2026");
     assert_eq!(r2["files_reencrypted"], 2, "{r2}");
@@ -104,5 +123,8 @@ fn rotate_encrypts_a_plaintext_dir_then_moves_to_a_new_key_and_retires_the_old()
     assert!(err.contains("--key-file"), "{err}");
     // … and supplying it by flag works.
     let moved = tmp.path().join("moved.toml");
-    assert_eq!(tables(d, &["--key-file", moved.to_str().unwrap()]), quality_before);
+    assert_eq!(
+        tables(d, &["--key-file", moved.to_str().unwrap()]),
+        quality_before
+    );
 }

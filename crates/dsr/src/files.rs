@@ -195,8 +195,7 @@ pub fn rewrite_parquet(
     path: &Path,
     keep: &dyn Fn(&RecordBatch) -> Option<BooleanArray>,
 ) -> Result<Option<(u64, u64)>, PrivacyError> {
-    let builder =
-        zhiying_keyring::open_reader(path).map_err(|e| PrivacyError::parquet(path, e))?;
+    let builder = zhiying_keyring::open_reader(path).map_err(|e| PrivacyError::parquet(path, e))?;
     let schema = builder.schema().clone();
     let kv = builder
         .metadata()
@@ -287,8 +286,7 @@ pub fn parquet_rows_of(
     path: &Path,
     ids: &BTreeSet<String>,
 ) -> Result<Vec<RecordBatch>, PrivacyError> {
-    let builder =
-        zhiying_keyring::open_reader(path).map_err(|e| PrivacyError::parquet(path, e))?;
+    let builder = zhiying_keyring::open_reader(path).map_err(|e| PrivacyError::parquet(path, e))?;
     if builder.schema().field_with_name("customer_id").is_err() {
         return Ok(Vec::new());
     }

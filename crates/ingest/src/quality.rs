@@ -23,10 +23,7 @@ fn open_meta(path: &Path) -> Result<Arc<ParquetMetaData>, IngestError> {
 
 /// Rows in one Parquet file, from its footer.
 pub(crate) fn parquet_rows(path: &Path) -> Result<u64, IngestError> {
-    Ok(open_meta(path)?
-        .file_metadata()
-        .num_rows()
-        .max(0) as u64)
+    Ok(open_meta(path)?.file_metadata().num_rows().max(0) as u64)
 }
 
 /// Stored rows per fact table (every fact table is listed, 0 when empty).

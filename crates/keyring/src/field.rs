@@ -160,7 +160,10 @@ mod tests {
         let new = k.reseal_field("t.c", &old).expect("ok").expect("changed");
         assert_eq!(field_key_id(&new), Some("k2"));
         assert_eq!(k.reseal_field("t.c", &new).expect("ok"), None);
-        let plain = k.reseal_field("t.c", "clear").expect("ok").expect("changed");
+        let plain = k
+            .reseal_field("t.c", "clear")
+            .expect("ok")
+            .expect("changed");
         k.remove_key("k1");
         assert_eq!(k.decrypt_field("t.c", &new).expect("decrypts"), "v");
         assert_eq!(k.decrypt_field("t.c", &plain).expect("decrypts"), "clear");

@@ -21,7 +21,9 @@ pub(crate) const HINT: &str = "supply it with --key-file FILE or ZHIYING_KEY_FIL
 /// Errors of key loading and use. None of them carries key material or a plaintext.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("cannot read the key file {path}: {source}. Check the path given by --key-file or {KEY_FILE_ENV}")]
+    #[error(
+        "cannot read the key file {path}: {source}. Check the path given by --key-file or {KEY_FILE_ENV}"
+    )]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -43,13 +45,13 @@ pub enum KeyError {
     BadKeyId(String),
     #[error("key id '{0}' is already in the keyring; choose another --new-key-id")]
     Duplicate(String),
-    #[error("data encrypted with key id '{0}' cannot be read: that key is not in the keyring; {HINT}")]
+    #[error(
+        "data encrypted with key id '{0}' cannot be read: that key is not in the keyring; {HINT}"
+    )]
     UnknownKey(String),
     #[error("no data key is configured, so nothing can be encrypted; {HINT}")]
     NoActiveKey,
-    #[error(
-        "not an encrypted field: {0}. Encrypted fields look like `enc:<key id>:<base64>`"
-    )]
+    #[error("not an encrypted field: {0}. Encrypted fields look like `enc:<key id>:<base64>`")]
     Malformed(&'static str),
     #[error(
         "decrypting {field} with key '{kid}' failed: the key material for this id is wrong, or the stored value was altered or moved from another field"
@@ -295,10 +297,9 @@ impl Keyring {
 
     /// Parses `ZHIYING_DATA_KEY`: `<id>:<64 hex digits>`.
     pub fn from_env_value(v: &str) -> Result<Keyring, KeyError> {
-        let (id, hex_key) = v
-            .trim()
-            .split_once(':')
-            .ok_or_else(|| KeyError::Env("there is no ':' between the key id and the key".into()))?;
+        let (id, hex_key) = v.trim().split_once(':').ok_or_else(|| {
+            KeyError::Env("there is no ':' between the key id and the key".into())
+        })?;
         check_kid(id).map_err(|e| KeyError::Env(e.to_string()))?;
         let key = parse_hex_key(hex_key).map_err(KeyError::Env)?;
         let mut k = Keyring {
@@ -495,7 +496,12 @@ pub fn use_data_dir(dir: &Path) {
 /// The process keyring: the installed one, else loaded (once) by [`Keyring::load`] from
 /// the `--key-file` flag, the environment or the data directory.
 pub fn current() -> Result<Arc<Keyring>, KeyError> {
-    if let Some(k) = GLOBAL.read().unwrap_or_else(|e| e.into_inner()).ring.as_ref() {
+    if let Some(k) = GLOBAL
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .ring
+        .as_ref()
+    {
         return Ok(Arc::clone(k));
     }
     let mut g = global();

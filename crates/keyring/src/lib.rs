@@ -18,8 +18,8 @@ pub mod parquet_io;
 
 pub use field::{FIELD_PREFIX, field_key_id, is_encrypted};
 pub use keys::{
-    DATA_DIR_KEY_FILE, DATA_KEY_ENV, DataKey, KEY_FILE_ENV, KeyError, KeySource, Keyring,
-    current, install, mode_warning, random_key, use_data_dir, use_key_file,
+    DATA_DIR_KEY_FILE, DATA_KEY_ENV, DataKey, KEY_FILE_ENV, KeyError, KeySource, Keyring, current,
+    install, mode_warning, random_key, use_data_dir, use_key_file,
 };
 pub use parquet_io::{
     FileDecryption, file_key_ids, open_metadata, open_reader, open_reader_with, reencrypt_file,

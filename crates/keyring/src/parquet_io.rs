@@ -156,11 +156,12 @@ impl Keyring {
             path: path.to_string(),
             used: Mutex::new(BTreeSet::new()),
         });
-        let properties = FileDecryptionProperties::with_key_retriever(
-            Arc::clone(&r) as Arc<dyn KeyRetriever>
-        )
-        .build()
-        .unwrap_or_else(|_| unreachable!("building retriever-based properties cannot fail"));
+        let properties =
+            FileDecryptionProperties::with_key_retriever(Arc::clone(&r) as Arc<dyn KeyRetriever>)
+                .build()
+                .unwrap_or_else(|_| {
+                    unreachable!("building retriever-based properties cannot fail")
+                });
         FileDecryption {
             properties,
             used: r,
@@ -283,7 +284,8 @@ pub fn reencrypt_file(
     };
     let reader = reader.build()?;
     let tmp = path.with_extension("parquet.rekey.tmp");
-    let out = File::create(&tmp).map_err(|e| ParquetError::External(Box::new(io_context(&tmp, e))))?;
+    let out =
+        File::create(&tmp).map_err(|e| ParquetError::External(Box::new(io_context(&tmp, e))))?;
     let mut w = parquet::arrow::ArrowWriter::try_new(out, schema, Some(props))?;
     for batch in reader {
         w.write(&batch?)?;
@@ -292,7 +294,8 @@ pub fn reencrypt_file(
     f.sync_all()
         .map_err(|e| ParquetError::External(Box::new(io_context(&tmp, e))))?;
     drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| ParquetError::External(Box::new(io_context(path, e))))?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| ParquetError::External(Box::new(io_context(path, e))))?;
     if let Some(dir) = path.parent()
         && let Ok(d) = File::open(dir)
     {

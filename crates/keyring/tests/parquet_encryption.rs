@@ -93,13 +93,19 @@ fn encrypted_file_hides_c2_values_and_reads_back_with_the_key() {
     install(Keyring::empty());
     let plain = write_fact(&dir.path().join("plain"));
     let raw = std::fs::read(&plain).expect("read");
-    assert!(contains(&raw, PHONES[0]), "control: plaintext file holds the phone");
+    assert!(
+        contains(&raw, PHONES[0]),
+        "control: plaintext file holds the phone"
+    );
 
     let ring = install(Keyring::generate("k1").expect("key"));
     let path = write_fact(dir.path());
     let raw = std::fs::read(&path).expect("read");
     for v in NAMES.iter().chain(&PHONES) {
-        assert!(!contains(&raw, v), "{v} found in the raw bytes of an encrypted file");
+        assert!(
+            !contains(&raw, v),
+            "{v} found in the raw bytes of an encrypted file"
+        );
     }
     // Column names and statistics live in the encrypted footer too.
     assert!(!contains(&raw, "monthly_income_fen"));
@@ -111,9 +117,13 @@ fn encrypted_file_hides_c2_values_and_reads_back_with_the_key() {
     assert_eq!(meta.file_metadata().num_rows(), 3);
     assert_eq!(
         zhiying_keyring::file_key_ids(&ring, &path).expect("ids"),
-        ["k1".to_string()].into()
+        std::collections::BTreeSet::from(["k1".to_string()])
     );
-    assert!(zhiying_keyring::file_key_ids(&ring, &plain).expect("ids").is_empty());
+    assert!(
+        zhiying_keyring::file_key_ids(&ring, &plain)
+            .expect("ids")
+            .is_empty()
+    );
     // Plaintext files still read with a key configured.
     assert_eq!(read_column(&plain, "phone").expect("phone"), PHONES);
 }
@@ -166,7 +176,7 @@ fn rotation_then_removing_the_old_key_still_reads_everything() {
     let ring = install(k);
     assert_eq!(
         zhiying_keyring::file_key_ids(&ring, &path).expect("ids"),
-        ["k2".to_string()].into()
+        std::collections::BTreeSet::from(["k2".to_string()])
     );
     assert_eq!(read_column(&path, "name").expect("name"), NAMES);
     assert_eq!(read_column(&path, "city").expect("city"), CITIES);
@@ -204,20 +214,34 @@ fn key_file_round_trips_warns_on_loose_modes_and_rejects_bad_keys() {
     {
         let found = Keyring::load(None, Some(dir.path())).expect("loads");
         assert_eq!(found.active_id(), Some("k2026"));
-        assert!(!Keyring::load(None, Some(&dir.path().join("none"))).expect("ok").enabled());
+        assert!(
+            !Keyring::load(None, Some(&dir.path().join("none")))
+                .expect("ok")
+                .enabled()
+        );
     }
 
-    let bad = |text: &str| Keyring::parse_file(text, Path::new("k.toml")).unwrap_err().to_string();
+    let bad = |text: &str| {
+        Keyring::parse_file(text, Path::new("k.toml"))
+            .unwrap_err()
+            .to_string()
+    };
     let e = bad("active = \"k9\"\n[[keys]]\nid = \"k1\"\nkey_hex = \"00\"\n");
     assert!(e.contains("k.toml") && e.contains("32"), "{e}");
     let hex64 = "11".repeat(32);
-    let e = bad(&format!("active = \"k9\"\n[[keys]]\nid = \"k1\"\nkey_hex = \"{hex64}\"\n"));
+    let e = bad(&format!(
+        "active = \"k9\"\n[[keys]]\nid = \"k1\"\nkey_hex = \"{hex64}\"\n"
+    ));
     assert!(e.contains("'k9'"), "{e}");
     let e = bad(&format!(
         "active = \"k1\"\n[[keys]]\nid = \"k1\"\nkey_hex = \"{hex64}\"\n[[keys]]\nid = \"k1\"\nkey_hex = \"{hex64}\"\n"
     ));
     assert!(e.contains("already"), "{e}");
-    assert!(Keyring::from_env_value(&format!("k1:{hex64}")).expect("env").enabled());
+    assert!(
+        Keyring::from_env_value(&format!("k1:{hex64}"))
+            .expect("env")
+            .enabled()
+    );
     assert!(Keyring::from_env_value("k1").is_err());
     assert!(Keyring::from_env_value("bad id:00").is_err());
 }

@@ -23,7 +23,11 @@ pub const ENCRYPTED_FIELDS: &[(&str, &str, &str)] = &[
     ("users", "display_name", "username"),
 ];
 
-fn ring(table: &'static str, column: &'static str, key: &str) -> Result<std::sync::Arc<Keyring>, StoreError> {
+fn ring(
+    table: &'static str,
+    column: &'static str,
+    key: &str,
+) -> Result<std::sync::Arc<Keyring>, StoreError> {
     zhiying_keyring::current().map_err(|source| StoreError::FieldCrypto {
         table,
         column,
@@ -97,14 +101,14 @@ impl SqlStore {
             for row in &rows {
                 let k: String = crate::sql::get(row, "k")?;
                 let v: String = crate::sql::get(row, "v")?;
-                let new = ring
-                    .reseal_field(&field, &v)
-                    .map_err(|source| StoreError::FieldCrypto {
-                        table,
-                        column,
-                        key: k.clone(),
-                        source,
-                    })?;
+                let new =
+                    ring.reseal_field(&field, &v)
+                        .map_err(|source| StoreError::FieldCrypto {
+                            table,
+                            column,
+                            key: k.clone(),
+                            source,
+                        })?;
                 let Some(new) = new else {
                     out.unchanged += 1;
                     continue;

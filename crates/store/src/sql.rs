@@ -19,13 +19,13 @@ use zhiying_core::domain::Role;
 use std::collections::BTreeMap;
 
 use crate::OperationalStore;
-use crate::crypt;
 use crate::audiences::{self, AudienceSnapshot, NewAudience, SavedAudience};
 use crate::audit::{GENESIS_HASH, audit_hash, canonical_json};
 use crate::campaigns::{self, Campaign, CampaignDraft, CampaignStatus, CampaignTransition};
 use crate::contacts::{
     self, CampaignResponse, Contact, ContactGroup, ContactStatus, Decision, Response,
 };
+use crate::crypt;
 use crate::error::{AuditBreak, DbContext, StoreError, is_unique_violation};
 use crate::experiments::{self, Assignment, Experiment, ExperimentStatus, NewExperiment};
 use crate::models::{self, ChampionSwap, ModelEntry, ModelStatus, ModelTransition, NewModel};
@@ -1259,7 +1259,12 @@ impl OperationalStore for SqlStore {
             .map(|row| {
                 let customer_id: String = get(row, "customer_id")?;
                 Ok(DncEntry {
-                    reason: crypt::open("do_not_contact", "reason", &customer_id, get(row, "reason")?)?,
+                    reason: crypt::open(
+                        "do_not_contact",
+                        "reason",
+                        &customer_id,
+                        get(row, "reason")?,
+                    )?,
                     customer_id,
                     added_by: get(row, "added_by")?,
                     added_at: get(row, "added_at")?,

@@ -29,9 +29,19 @@ async fn raw(pool: &AnyPool, sql: &str) -> Vec<String> {
 }
 
 async fn raw_fields(pool: &AnyPool) -> Vec<String> {
-    let mut v = raw(pool, "SELECT evidence FROM consents WHERE evidence IS NOT NULL").await;
+    let mut v = raw(
+        pool,
+        "SELECT evidence FROM consents WHERE evidence IS NOT NULL",
+    )
+    .await;
     v.extend(raw(pool, "SELECT reason FROM do_not_contact").await);
-    v.extend(raw(pool, "SELECT display_name FROM users WHERE username = 'alice'").await);
+    v.extend(
+        raw(
+            pool,
+            "SELECT display_name FROM users WHERE username = 'alice'",
+        )
+        .await,
+    );
     v
 }
 
@@ -75,7 +85,15 @@ async fn contract(store: &SqlStore) {
     );
     let dnc = store.dnc_list().await.expect("dnc list");
     assert_eq!(dnc[0].reason, format!("{NAME} asked on {PHONE}"));
-    assert_eq!(store.user("alice").await.expect("user").expect("alice").display_name, NAME);
+    assert_eq!(
+        store
+            .user("alice")
+            .await
+            .expect("user")
+            .expect("alice")
+            .display_name,
+        NAME
+    );
     store
         .update_user(
             "alice",
@@ -86,15 +104,20 @@ async fn contract(store: &SqlStore) {
         )
         .await
         .expect("update");
-    assert_eq!(store.users().await.expect("users")[0].display_name, "王大明");
+    assert_eq!(
+        store.users().await.expect("users")[0].display_name,
+        "王大明"
+    );
     assert_eq!(
         store.field_key_usage().await.expect("usage"),
-        [("k1".to_string(), 3)].into()
+        std::collections::BTreeMap::from([("k1".to_string(), 3)])
     );
 
     // A ciphertext moved into another field does not decrypt there.
     let evidence = raw(&pool, "SELECT evidence FROM consents").await.remove(0);
-    let reason = raw(&pool, "SELECT reason FROM do_not_contact").await.remove(0);
+    let reason = raw(&pool, "SELECT reason FROM do_not_contact")
+        .await
+        .remove(0);
     sqlx::query("UPDATE do_not_contact SET reason = $1")
         .bind(&evidence)
         .execute(&pool)
@@ -132,17 +155,27 @@ async fn contract(store: &SqlStore) {
         store.dnc_list().await.expect("dnc")[0].reason,
         format!("{NAME} asked on {PHONE}")
     );
-    assert!(store.consent_history("C1").await.expect("history")[0]
-        .evidence
-        .as_deref()
-        .is_some_and(|e| e.contains(PHONE)));
+    assert!(
+        store.consent_history("C1").await.expect("history")[0]
+            .evidence
+            .as_deref()
+            .is_some_and(|e| e.contains(PHONE))
+    );
 
     // With encryption off, new values are plaintext and old ones still need their key.
     install(Keyring::empty());
-    store.dnc_add("C2", "plain reason", "agent7").await.expect("dnc");
-    assert!(raw(&pool, "SELECT reason FROM do_not_contact WHERE customer_id = 'C2'")
+    store
+        .dnc_add("C2", "plain reason", "agent7")
         .await
-        .contains(&"plain reason".to_string()));
+        .expect("dnc");
+    assert!(
+        raw(
+            &pool,
+            "SELECT reason FROM do_not_contact WHERE customer_id = 'C2'"
+        )
+        .await
+        .contains(&"plain reason".to_string())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -106,7 +106,11 @@ async fn open_store(cfg: &Config, dd: &DataDir) -> anyhow::Result<SqlStore> {
     Ok(SqlStore::open_with(&options, dd).await?)
 }
 
-fn usage(ring: &Arc<Keyring>, dd: &DataDir, store_fields: BTreeMap<String, u64>) -> anyhow::Result<Usage> {
+fn usage(
+    ring: &Arc<Keyring>,
+    dd: &DataDir,
+    store_fields: BTreeMap<String, u64>,
+) -> anyhow::Result<Usage> {
     let mut files = BTreeMap::new();
     let mut files_not_sensitive = 0;
     for table in FACT_TABLES {
@@ -230,7 +234,9 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
                 ring.write_file(&path)
                     .with_context(|| "saving the rotated keyring")?;
             } else if !ring.enabled() {
-                bail!("no data key is configured, so there is nothing to resume; run `zhiying keys rotate` to create one");
+                bail!(
+                    "no data key is configured, so there is nothing to resume; run `zhiying keys rotate` to create one"
+                );
             }
             let active = ring.active_id().unwrap_or_default().to_string();
             let ring = zhiying_keyring::install(ring);
@@ -303,7 +309,9 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
             let ring = zhiying_keyring::current()?;
             let path = match ring.source() {
                 KeySource::File(p) => p.clone(),
-                _ => bail!("keys can only be retired from a key file (--key-file or DATA_DIR/keys/data-keys.toml)"),
+                _ => bail!(
+                    "keys can only be retired from a key file (--key-file or DATA_DIR/keys/data-keys.toml)"
+                ),
             };
             if ring.get(&key_id).is_none() {
                 bail!("key '{key_id}' is not in {}", path.display());
@@ -345,7 +353,9 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
                 anyhow::Ok(())
             })?;
             if json {
-                return output::print_json(&serde_json::json!({"retired": key_id, "key_file": path}));
+                return output::print_json(
+                    &serde_json::json!({"retired": key_id, "key_file": path}),
+                );
             }
             println!("Removed key '{key_id}' from {}.", path.display());
             Ok(())
