@@ -40,12 +40,13 @@ fn bank(root: &Path) -> DataDir {
     let dd = DataDir::new(root);
     let customers: Vec<Value> = (0..40)
         .map(|i| {
+            let city = ["上海", "北京", "深圳"][i % 3];
             json!({
                 "customer_id": format!("C{i:03}"),
                 "source_system": "core",
                 "name": format!("客户{i}"),
                 "phone": format!("138{i:08}"),
-                "city": ["上海", "北京", "深圳"][i % 3],
+                "city": city,
                 "monthly_income_fen": 500_000 + i * 1_000,
                 "open_date": "2020-01-01",
             })

@@ -67,13 +67,16 @@ impl Keyring {
             return Err(KeyError::Malformed("shorter than a nonce and a tag"));
         }
         let (nonce, ct) = raw.split_at(12);
+        let nonce: [u8; 12] = nonce
+            .try_into()
+            .map_err(|_| KeyError::Malformed("the nonce is not 12 bytes"))?;
         let failed = || KeyError::DecryptFailed {
             field: field.to_string(),
             kid: kid.to_string(),
         };
         let pt = cipher
             .decrypt(
-                Nonce::from_slice(nonce),
+                &Nonce::from(nonce),
                 Payload {
                     msg: ct,
                     aad: field.as_bytes(),
