@@ -6,14 +6,12 @@
 //! without tags are counted and skipped.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use zhiying_core::DataDir;
 
 use crate::AudienceError;
@@ -133,12 +131,7 @@ fn read_columns(
     path: &Path,
     wanted: &[&str],
 ) -> Result<(Vec<RecordBatch>, Vec<String>), AudienceError> {
-    let file = File::open(path).map_err(|source| AudienceError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_err(path, e))?;
+    let builder = zhiying_keyring::open_reader(path).map_err(|e| parquet_err(path, e))?;
     let schema = builder.schema().clone();
     let mut roots = Vec::new();
     let mut missing = Vec::new();
@@ -200,12 +193,7 @@ fn column<'b>(path: &Path, b: &'b RecordBatch, name: &str) -> Result<&'b ArrayRe
 
 /// Reads `tags.parquet`: the ids and one [`TagValues`] per tag column.
 fn read_tags(path: &Path, meta: &TagsMeta) -> Result<(Vec<String>, TagColumns), AudienceError> {
-    let file = File::open(path).map_err(|source| AudienceError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_err(path, e))?;
+    let builder = zhiying_keyring::open_reader(path).map_err(|e| parquet_err(path, e))?;
     let schema = builder.schema().clone();
     let rows = builder.metadata().file_metadata().num_rows().max(0) as usize;
     if rows as u64 > u32::MAX as u64 {

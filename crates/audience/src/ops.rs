@@ -10,7 +10,6 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use roaring::RoaringBitmap;
@@ -268,11 +267,7 @@ pub fn export_with<W: Write + Send>(
         path: path.clone(),
         message: e.to_string(),
     };
-    let file = File::open(&path).map_err(|source| AudienceError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| perr(&e))?;
+    let builder = zhiying_keyring::open_reader(&path).map_err(|e| perr(&e))?;
     let mut names = vec!["customer_id".to_string()];
     names.extend(tags.iter().cloned());
     let mut roots = Vec::new();

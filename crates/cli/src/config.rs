@@ -13,6 +13,10 @@ pub struct GlobalArgs {
     /// PostgreSQL URL for the operational store; SQLite in the data directory when absent.
     #[arg(long, global = true, env = "ZHIYING_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Key file of the data keys for encryption at rest (TOML; see `zhiying keys --help`).
+    /// Default: ZHIYING_DATA_KEY, else DATA_DIR/keys/data-keys.toml when it exists.
+    #[arg(long, global = true, env = "ZHIYING_KEY_FILE", value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
     /// Log as JSON lines instead of text.
     #[arg(long, global = true, env = "ZHIYING_LOG_JSON")]
     pub log_json: bool,

@@ -68,6 +68,8 @@ enum Command {
     Token(commands::users::TokenArgs),
     /// Verify the tamper-evident audit log, or sign its head.
     Audit(commands::audit::Args),
+    /// Encryption at rest: key status, rotation (re-encrypts everything), retiring old keys.
+    Keys(commands::keys::Args),
     /// Marketing-copy checker and other compliance tools.
     Compliance(commands::compliance::Args),
     /// Generate a bank, ingest it with the real datasets, print a summary and serve the console.
@@ -84,6 +86,7 @@ fn main() -> std::process::ExitCode {
         }
     };
     config::init_tracing(&cfg);
+    zhiying_keyring::use_key_file(cli.global.key_file.clone());
     let result = match cli.command {
         Command::Generate(a) => commands::generate::run(&cfg, a),
         Command::Ingest(a) => commands::ingest::run(&cfg, a),
@@ -106,6 +109,7 @@ fn main() -> std::process::ExitCode {
         Command::User(a) => commands::users::run_user(&cfg, a),
         Command::Token(a) => commands::users::run_token(&cfg, a),
         Command::Audit(a) => commands::audit::run(&cfg, a),
+        Command::Keys(a) => commands::keys::run(&cfg, a),
         Command::Compliance(a) => commands::compliance::run(&cfg, a),
         Command::Demo(a) => commands::demo::run(&cfg, a),
     };

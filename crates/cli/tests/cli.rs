@@ -211,6 +211,16 @@ fn demo_runs_end_to_end_and_is_idempotent() {
         first["identities"]["merged_records"].as_u64().unwrap() > 0,
         "planted duplicate persons are linked"
     );
+    // The demo runs with encryption at rest on, its key file beside the data (mode 0600).
+    assert_eq!(first["encryption"]["on"], true, "{}", first["encryption"]);
+    let key_file = data.join("keys/data-keys.toml");
+    assert_eq!(first["encryption"]["key_file"], key_file.to_str().unwrap());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 
     // Example audiences are counted on the tags and saved; their sizes are real counts.
     let examples = first["audiences"].as_array().unwrap();

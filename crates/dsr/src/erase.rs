@@ -159,8 +159,7 @@ pub fn linked_ids(dd: &DataDir, id: &str) -> Result<BTreeSet<String>, PrivacyErr
     if parties.is_empty() {
         return Ok(ids);
     }
-    let f = std::fs::File::open(&path).map_err(|e| PrivacyError::io(&path, e))?;
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+    let reader = zhiying_keyring::open_reader(&path)
         .and_then(|b| b.build())
         .map_err(|e| PrivacyError::parquet(&path, e))?;
     for batch in reader {

@@ -16,7 +16,6 @@ use arrow::compute::{cast, filter_record_batch};
 use arrow::datatypes::{DataType, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use serde::Serialize;
@@ -196,9 +195,7 @@ pub fn rewrite_parquet(
     path: &Path,
     keep: &dyn Fn(&RecordBatch) -> Option<BooleanArray>,
 ) -> Result<Option<(u64, u64)>, PrivacyError> {
-    let f = File::open(path).map_err(|e| PrivacyError::io(path, e))?;
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| PrivacyError::parquet(path, e))?;
+    let builder = zhiying_keyring::open_reader(path).map_err(|e| PrivacyError::parquet(path, e))?;
     let schema = builder.schema().clone();
     let kv = builder
         .metadata()
@@ -235,10 +232,15 @@ pub fn rewrite_parquet(
             .filter(|e| e.key != "ARROW:schema")
             .collect::<Vec<_>>()
     });
-    let props = WriterProperties::builder()
+    let builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
-        .set_key_value_metadata(kv)
-        .build();
+        .set_key_value_metadata(kv);
+    // A fact file stays encrypted (under the active key) through an erasure rewrite.
+    let props = match zhiying_keyring::parquet_io::fact_table_of(path) {
+        Some(table) => zhiying_keyring::writer_properties(table, &schema, builder)
+            .map_err(|e| PrivacyError::parquet(path, e))?,
+        None => builder.build(),
+    };
     let tmp = tmp_path(path);
     let out = File::create(&tmp).map_err(|e| PrivacyError::io(&tmp, e))?;
     let mut w = ArrowWriter::try_new(out, Arc::clone(&schema), Some(props))
@@ -284,9 +286,7 @@ pub fn parquet_rows_of(
     path: &Path,
     ids: &BTreeSet<String>,
 ) -> Result<Vec<RecordBatch>, PrivacyError> {
-    let f = File::open(path).map_err(|e| PrivacyError::io(path, e))?;
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| PrivacyError::parquet(path, e))?;
+    let builder = zhiying_keyring::open_reader(path).map_err(|e| PrivacyError::parquet(path, e))?;
     if builder.schema().field_with_name("customer_id").is_err() {
         return Ok(Vec::new());
     }
@@ -539,8 +539,7 @@ fn count_parquet(
     path: &Path,
     keep: &dyn Fn(&RecordBatch) -> Option<BooleanArray>,
 ) -> Result<Option<(u64, u64)>, PrivacyError> {
-    let f = File::open(path).map_err(|e| PrivacyError::io(path, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
+    let reader = zhiying_keyring::open_reader(path)
         .and_then(|b| b.build())
         .map_err(|e| PrivacyError::parquet(path, e))?;
     let (mut removed, mut kept) = (0u64, 0u64);
@@ -596,8 +595,7 @@ pub fn find_references(
     let values: Vec<&str> = values.iter().copied().filter(|v| !v.is_empty()).collect();
     for path in walk(root, skip)? {
         if format_of(&path) == Some("parquet") {
-            let f = File::open(&path).map_err(|e| PrivacyError::io(&path, e))?;
-            let reader = ParquetRecordBatchReaderBuilder::try_new(f)
+            let reader = zhiying_keyring::open_reader(&path)
                 .and_then(|b| b.build())
                 .map_err(|e| PrivacyError::parquet(&path, e))?;
             let mut seen = BTreeSet::new();

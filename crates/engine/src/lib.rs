@@ -187,6 +187,16 @@ impl DataFusionEngine {
             }
             None => SessionContext::new_with_config(config),
         };
+        // Every Parquet scan asks the keyring for the keys of the file it opens, so
+        // encrypted facts (`docs/encryption.md`) read like plaintext ones.
+        ctx.runtime_env()
+            .register_parquet_encryption_factory(KEYRING_FACTORY, Arc::new(KeyringFactory));
+        ctx.state_ref()
+            .write()
+            .table_options_mut()
+            .parquet
+            .crypto
+            .factory_id = Some(KEYRING_FACTORY.to_string());
         for table in FACT_TABLES {
             register_table(&ctx, data_dir, table).await?;
         }
@@ -228,6 +238,41 @@ impl DataFusionEngine {
             out.insert(t.name.to_string(), n as u64);
         }
         Ok(out)
+    }
+}
+
+const KEYRING_FACTORY: &str = "zhiying-keyring";
+
+/// Hands DataFusion the process keyring's decryption properties for each file it reads.
+#[derive(Debug)]
+struct KeyringFactory;
+
+#[async_trait::async_trait]
+impl datafusion::execution::parquet_encryption::EncryptionFactory for KeyringFactory {
+    async fn get_file_encryption_properties(
+        &self,
+        _config: &datafusion::common::config::EncryptionFactoryOptions,
+        _schema: &arrow::datatypes::SchemaRef,
+        _file_path: &datafusion::object_store::path::Path,
+    ) -> datafusion::error::Result<
+        Option<Arc<datafusion::parquet::encryption::encrypt::FileEncryptionProperties>>,
+    > {
+        // The engine only reads; facts are written by ingest through the keyring.
+        Ok(None)
+    }
+
+    async fn get_file_decryption_properties(
+        &self,
+        _config: &datafusion::common::config::EncryptionFactoryOptions,
+        file_path: &datafusion::object_store::path::Path,
+    ) -> datafusion::error::Result<
+        Option<Arc<datafusion::parquet::encryption::decrypt::FileDecryptionProperties>>,
+    > {
+        let ring = zhiying_keyring::current()
+            .map_err(|e| datafusion::error::DataFusionError::Configuration(e.to_string()))?;
+        // Object-store paths are relative to the file system root.
+        let shown = format!("/{file_path}");
+        Ok(Some(ring.decryption_properties(&shown).properties))
     }
 }
 

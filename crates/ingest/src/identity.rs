@@ -8,7 +8,6 @@ use crate::IngestError;
 use crate::keys::{KeyMap, batch_files, hash_key};
 use arrow::array::{Array, AsArray, RecordBatch, StringArray, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -106,9 +105,7 @@ fn scan(
     mut f: impl FnMut(&[Option<&StringArray>], usize),
 ) -> Result<(), IngestError> {
     for path in batch_files(data_dir, table.name)? {
-        let file = std::fs::File::open(&path).map_err(|e| IngestError::io(&path, e))?;
-        let b = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|e| IngestError::parquet(&path, e))?;
+        let b = zhiying_keyring::open_reader(&path).map_err(|e| IngestError::parquet(&path, e))?;
         let idx: Vec<usize> = columns
             .iter()
             .filter_map(|c| b.schema().index_of(c).ok())

@@ -10,7 +10,7 @@ use crate::{IngestError, IngestOptions, IngestSummary, InputFormat};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 use parquet::schema::types::ColumnPath;
 use std::collections::BTreeMap;
 use std::collections::hash_map::Entry;
@@ -93,7 +93,9 @@ fn batch_id(
     Ok(h.finalize().to_hex()[..16].to_string())
 }
 
-fn writer_props(table: &TableDef) -> WriterProperties {
+/// The writer settings of a fact file of `table`, before encryption (which
+/// [`zhiying_keyring::writer_properties`] adds): also what a key rotation rewrites with.
+pub fn fact_writer_builder(table: &TableDef) -> WriterPropertiesBuilder {
     // Codes repeat, so dictionary-encode them; ids and free text rarely repeat and would
     // only pay for a dictionary that overflows.
     let mut b = WriterProperties::builder()
@@ -114,7 +116,7 @@ fn writer_props(table: &TableDef) -> WriterProperties {
                 .set_column_bloom_filter_max_ndv(ColumnPath::from(c.name), 8 * 1024);
         }
     }
-    b.build()
+    b
 }
 
 /// The writer thread: opens the temp file on the first batch, returns rows written.
@@ -130,8 +132,12 @@ fn write_batches(
             Some(w) => w,
             None => {
                 let f = File::create(path).map_err(|e| IngestError::io(path, e))?;
+                let schema = table.arrow_schema();
+                let props =
+                    zhiying_keyring::writer_properties(table, &schema, fact_writer_builder(table))
+                        .map_err(|e| IngestError::parquet(path, e))?;
                 writer.insert(
-                    ArrowWriter::try_new(f, table.arrow_schema(), Some(writer_props(table)))
+                    ArrowWriter::try_new(f, schema, Some(props))
                         .map_err(|e| IngestError::parquet(path, e))?,
                 )
             }

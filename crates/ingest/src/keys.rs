@@ -8,7 +8,6 @@ use crate::IngestError;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Date32Type, Int64Type, TimestampMicrosecondType};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
@@ -81,9 +80,8 @@ pub fn load_keys(
         if Some(path.as_path()) == skip {
             continue;
         }
-        let file = std::fs::File::open(&path).map_err(|e| IngestError::io(&path, e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|e| IngestError::parquet(&path, e))?;
+        let builder =
+            zhiying_keyring::open_reader(&path).map_err(|e| IngestError::parquet(&path, e))?;
         let arrow_schema = builder.schema().clone();
         let mut idx = Vec::with_capacity(columns.len());
         for c in columns {

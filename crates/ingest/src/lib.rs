@@ -42,7 +42,7 @@ mod validate;
 pub use clean::resident_id_check_char;
 pub use error::IngestError;
 pub use identity::{IdentitySummary, resolve_identities};
-pub use ingest::{ingest_files, run_record_path};
+pub use ingest::{fact_writer_builder, ingest_files, run_record_path};
 pub use keys::batch_files;
 pub use quality::{quality_report, table_row_counts};
 

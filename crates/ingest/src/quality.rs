@@ -7,28 +7,23 @@ use crate::{IngestError, IngestSummary};
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::TimestampMicrosecondType;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::file::metadata::ParquetMetaData;
 use parquet::file::statistics::Statistics;
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::path::Path;
+use std::sync::Arc;
 use zhiying_core::DataDir;
 use zhiying_core::quality::{ColumnQuality, QualityReport, TableQuality};
 use zhiying_core::schema::{ColumnType, FACT_TABLES, TableDef};
 
-fn open_meta(path: &Path) -> Result<SerializedFileReader<File>, IngestError> {
-    let f = File::open(path).map_err(|e| IngestError::io(path, e))?;
-    SerializedFileReader::new(f).map_err(|e| IngestError::parquet(path, e))
+/// A file's footer, decrypted with the process keyring when the file is encrypted.
+fn open_meta(path: &Path) -> Result<Arc<ParquetMetaData>, IngestError> {
+    zhiying_keyring::open_metadata(path).map_err(|e| IngestError::parquet(path, e))
 }
 
 /// Rows in one Parquet file, from its footer.
 pub(crate) fn parquet_rows(path: &Path) -> Result<u64, IngestError> {
-    Ok(open_meta(path)?
-        .metadata()
-        .file_metadata()
-        .num_rows()
-        .max(0) as u64)
+    Ok(open_meta(path)?.file_metadata().num_rows().max(0) as u64)
 }
 
 /// Stored rows per fact table (every fact table is listed, 0 when empty).
@@ -80,8 +75,7 @@ struct FileStats {
 /// Null counts and the time column's maximum, from column-chunk statistics, falling back
 /// to reading the columns when a writer left statistics out.
 fn file_stats(path: &Path, t: &TableDef) -> Result<FileStats, IngestError> {
-    let reader = open_meta(path)?;
-    let meta = reader.metadata();
+    let meta = open_meta(path)?;
     let schema = meta.file_metadata().schema_descr();
     let leaf_of = |name: &str| (0..schema.num_columns()).find(|&i| schema.column(i).name() == name);
     let tcol = time_column(t);
@@ -132,9 +126,7 @@ fn read_columns(
     tcol: Option<usize>,
     st: &mut FileStats,
 ) -> Result<(), IngestError> {
-    let f = File::open(path).map_err(|e| IngestError::io(path, e))?;
-    let b =
-        ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| IngestError::parquet(path, e))?;
+    let b = zhiying_keyring::open_reader(path).map_err(|e| IngestError::parquet(path, e))?;
     let idx: Vec<usize> = cols
         .iter()
         .filter_map(|&c| b.schema().index_of(t.columns[c].name).ok())

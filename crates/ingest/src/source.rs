@@ -6,7 +6,7 @@ use crate::validate::Rejection;
 use crate::{IngestError, InputFormat};
 use arrow::array::{Array, ArrayRef, AsArray, StringArray, StringBuilder};
 use arrow::datatypes::{DataType, Date32Type, Date64Type, TimeUnit};
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender};
@@ -415,9 +415,8 @@ pub struct ParquetSource {
 
 impl ParquetSource {
     fn open(path: &Path, table: &TableDef) -> Result<Self, IngestError> {
-        let f = std::fs::File::open(path).map_err(|e| IngestError::io(path, e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(f)
-            .map_err(|e| IngestError::parquet(path, e))?;
+        let builder =
+            zhiying_keyring::open_reader(path).map_err(|e| IngestError::parquet(path, e))?;
         let names: Vec<String> = builder
             .schema()
             .fields()

@@ -12,12 +12,11 @@
 //! salary credits behind `salary_credit`); [`details`] runs that query on the engine.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 
 use arrow::array::{Array, AsArray, Scalar, StringArray};
 use arrow::datatypes::DataType;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter};
+use parquet::arrow::arrow_reader::{ArrowPredicateFn, RowFilter};
 use parquet::file::statistics::Statistics;
 use serde::Serialize;
 use zhiying_core::DataDir;
@@ -40,12 +39,10 @@ pub fn lookup(dd: &DataDir, customer_id: &str) -> Result<Option<TagValues>, Buil
         path: path.clone(),
         message: m,
     };
-    let file = match File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(err(e.to_string())),
-    };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(e.to_string()))?;
+    if !path.exists() {
+        return Ok(None);
+    }
+    let builder = zhiying_keyring::open_reader(&path).map_err(|e| err(e.to_string()))?;
     let meta = builder.metadata().clone();
     let groups: Vec<usize> = (0..meta.num_row_groups())
         .filter(|&i| match meta.row_group(i).column(0).statistics() {

@@ -82,6 +82,16 @@ pub enum StoreError {
     #[error(transparent)]
     AuditBroken(#[from] AuditBreak),
 
+    /// Encryption at rest of a C2/C3 field (`docs/encryption.md`): no key to write with, or
+    /// a stored value whose key is missing or which fails to authenticate.
+    #[error("{table}.{column} for '{key}': {source}")]
+    FieldCrypto {
+        table: &'static str,
+        column: &'static str,
+        key: String,
+        source: zhiying_keyring::KeyError,
+    },
+
     /// Optimistic concurrency: someone else changed the record since the caller read it.
     #[error(
         "{what} '{key}' is at version {actual}, not {expected} as expected: someone else changed it; \

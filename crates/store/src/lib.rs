@@ -53,6 +53,7 @@ mod audiences;
 mod audit;
 mod campaigns;
 mod contacts;
+mod crypt;
 mod error;
 mod experiments;
 mod models;
@@ -77,6 +78,7 @@ pub use campaigns::{
 pub use contacts::{
     CampaignResponse, Contact, ContactGroup, ContactStatus, Decision, Response, ResponseKind,
 };
+pub use crypt::{ENCRYPTED_FIELDS, FieldRotation};
 pub use error::{AuditBreak, StoreError};
 pub use experiments::{
     Assignment, EXPERIMENT_BUCKETS, Experiment, ExperimentArm, ExperimentStatus, NewExperiment,

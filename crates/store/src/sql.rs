@@ -25,6 +25,7 @@ use crate::campaigns::{self, Campaign, CampaignDraft, CampaignStatus, CampaignTr
 use crate::contacts::{
     self, CampaignResponse, Contact, ContactGroup, ContactStatus, Decision, Response,
 };
+use crate::crypt;
 use crate::error::{AuditBreak, DbContext, StoreError, is_unique_violation};
 use crate::experiments::{self, Assignment, Experiment, ExperimentStatus, NewExperiment};
 use crate::models::{self, ChampionSwap, ModelEntry, ModelStatus, ModelTransition, NewModel};
@@ -398,14 +399,18 @@ fn audit_from_row(row: &AnyRow) -> Result<AuditEntry, StoreError> {
 }
 
 pub(crate) fn consent_from_row(row: &AnyRow) -> Result<ConsentEvent, StoreError> {
+    let customer_id: String = get(row, "customer_id")?;
+    let evidence = get::<Option<String>>(row, "evidence")?
+        .map(|v| crypt::open("consents", "evidence", &customer_id, v))
+        .transpose()?;
     Ok(ConsentEvent {
-        customer_id: get(row, "customer_id")?,
+        customer_id,
         purpose: get(row, "purpose")?,
         channel: get(row, "channel")?,
         granted: get::<i64>(row, "granted")? != 0,
         ts: get(row, "ts")?,
         source: get(row, "source")?,
-        evidence: get(row, "evidence")?,
+        evidence,
     })
 }
 
@@ -474,7 +479,12 @@ impl SqlStore {
             .map(|row| {
                 let username: String = get(row, "username")?;
                 Ok(User {
-                    display_name: get(row, "display_name")?,
+                    display_name: crypt::open(
+                        "users",
+                        "display_name",
+                        &username,
+                        get(row, "display_name")?,
+                    )?,
                     password_hash: get(row, "password_hash")?,
                     roles: roles.remove(&username).unwrap_or_default(),
                     disabled: get::<i64>(row, "disabled")? != 0,
@@ -607,13 +617,14 @@ impl OperationalStore for SqlStore {
         non_empty("username", username)?;
         non_empty("password_hash", password_hash)?;
         let now = now_micros();
+        let sealed_name = crypt::seal("users", "display_name", username, display_name)?;
         let mut tx = self.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO users (username, display_name, password_hash, disabled, created_at, updated_at) \
              VALUES ($1, $2, $3, 0, $4, $4)",
         )
         .bind(username)
-        .bind(display_name)
+        .bind(&sealed_name)
         .bind(password_hash)
         .bind(now)
         .execute(&mut *tx)
@@ -823,13 +834,18 @@ impl OperationalStore for SqlStore {
             non_empty("password_hash", h)?;
         }
         let now = now_micros();
+        let display_name = change
+            .display_name
+            .as_deref()
+            .map(|v| crypt::seal("users", "display_name", username, v))
+            .transpose()?;
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE users SET display_name = COALESCE($1, display_name), \
              password_hash = COALESCE($2, password_hash), disabled = COALESCE($3, disabled), \
              updated_at = $4 WHERE username = $5",
         )
-        .bind(change.display_name.as_deref())
+        .bind(display_name.as_deref())
         .bind(change.password_hash.as_deref())
         .bind(change.disabled.map(i64::from))
         .bind(now)
@@ -1136,6 +1152,11 @@ impl OperationalStore for SqlStore {
         non_empty("purpose", &event.purpose)?;
         non_empty("channel", &event.channel)?;
         non_empty("source", &event.source)?;
+        let evidence = event
+            .evidence
+            .as_deref()
+            .map(|v| crypt::seal("consents", "evidence", &event.customer_id, v))
+            .transpose()?;
         sqlx::query(
             "INSERT INTO consents (customer_id, purpose, channel, granted, ts, source, evidence, recorded_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -1146,7 +1167,7 @@ impl OperationalStore for SqlStore {
         .bind(i64::from(event.granted))
         .bind(event.ts)
         .bind(&event.source)
-        .bind(event.evidence.as_deref())
+        .bind(evidence)
         .bind(now_micros())
         .execute(&self.pool)
         .await
@@ -1196,12 +1217,13 @@ impl OperationalStore for SqlStore {
         added_by: &str,
     ) -> Result<bool, StoreError> {
         non_empty("customer_id", customer_id)?;
+        let reason = crypt::seal("do_not_contact", "reason", customer_id, reason)?;
         let done = sqlx::query(
             "INSERT INTO do_not_contact (customer_id, reason, added_by, added_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (customer_id) DO NOTHING",
         )
         .bind(customer_id)
-        .bind(reason)
+        .bind(&reason)
         .bind(added_by)
         .bind(now_micros())
         .execute(&self.pool)
@@ -1235,9 +1257,15 @@ impl OperationalStore for SqlStore {
             .ctx("listing the do-not-contact list")?;
         rows.iter()
             .map(|row| {
+                let customer_id: String = get(row, "customer_id")?;
                 Ok(DncEntry {
-                    customer_id: get(row, "customer_id")?,
-                    reason: get(row, "reason")?,
+                    reason: crypt::open(
+                        "do_not_contact",
+                        "reason",
+                        &customer_id,
+                        get(row, "reason")?,
+                    )?,
+                    customer_id,
                     added_by: get(row, "added_by")?,
                     added_at: get(row, "added_at")?,
                 })

@@ -416,10 +416,16 @@ impl TableWriter {
                 .map_err(|e| SynthError::io(&path, e))?;
             FileWriter::Csv(w)
         } else {
-            let props = WriterProperties::builder()
-                .set_compression(Compression::SNAPPY)
-                .build();
-            let w = ArrowWriter::try_new(file, table.arrow_schema(), Some(props))
+            // Source extracts hold names and phones too: encrypted like the facts when a
+            // data key is configured.
+            let schema = table.arrow_schema();
+            let props = zhiying_keyring::writer_properties(
+                table,
+                &schema,
+                WriterProperties::builder().set_compression(Compression::SNAPPY),
+            )
+            .map_err(|e| SynthError::parquet(&path, e))?;
+            let w = ArrowWriter::try_new(file, schema, Some(props))
                 .map_err(|e| SynthError::parquet(&path, e))?;
             FileWriter::Parquet(Box::new(w))
         };

@@ -39,6 +39,41 @@ pub struct Args {
     /// Print the summary as JSON (implies no progress bars).
     #[arg(long)]
     pub json: bool,
+    /// Do not create a data key: keep the facts and store fields in plaintext (encryption
+    /// at rest off, e.g. to measure its cost).
+    #[arg(long)]
+    pub plaintext: bool,
+}
+
+/// Encryption at rest in the demo.
+#[derive(Serialize)]
+struct DemoEncryption {
+    on: bool,
+    active_key: Option<String>,
+    /// The key file; keep it secret. Other commands on this data directory find it there.
+    key_file: Option<PathBuf>,
+    message: String,
+}
+
+/// Uses the configured data key, or creates `DATA_DIR/keys/data-keys.toml` (mode 0600)
+/// with a fresh one, unless `plaintext`.
+fn demo_encryption(dd: &DataDir, plaintext: bool) -> anyhow::Result<DemoEncryption> {
+    let mut ring = zhiying_keyring::current()?;
+    if !ring.enabled() && !plaintext {
+        let path = dd.root().join(zhiying_keyring::DATA_DIR_KEY_FILE);
+        let mut k = zhiying_keyring::Keyring::generate("k1")?;
+        k.write_file(&path)?;
+        ring = zhiying_keyring::install(k);
+    }
+    Ok(DemoEncryption {
+        on: ring.enabled(),
+        active_key: ring.active_id().map(str::to_string),
+        key_file: match ring.source() {
+            zhiying_keyring::KeySource::File(p) => Some(p.clone()),
+            _ => None,
+        },
+        message: ring.describe(),
+    })
 }
 
 #[derive(Serialize)]
@@ -48,6 +83,7 @@ struct DemoSummary {
     real: Vec<IngestSummary>,
     identities: zhiying_ingest::IdentitySummary,
     quality: zhiying_core::quality::QualityReport,
+    encryption: DemoEncryption,
     /// Console logins, with passwords freshly set by this run.
     logins: Vec<DemoLogin>,
     models: zhiying_bankmodels::BankModelsSummary,
@@ -122,6 +158,8 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
         }
     };
 
+    let encryption = demo_encryption(&dd, a.plaintext)?;
+    say(&format!("⓪ {}", encryption.message));
     say(&format!(
         "① Generating a synthetic bank: {} customers × {} months (seed {})",
         a.customers, a.months, a.seed
@@ -252,6 +290,7 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<()> {
         real,
         identities,
         quality,
+        encryption,
         logins,
         models,
         tags,
@@ -323,6 +362,14 @@ fn print_summary(s: &DemoSummary) {
         s.tags.seconds,
         s.tags.parquet.display()
     );
+    match &s.encryption.key_file {
+        Some(p) if s.encryption.on => println!(
+            "Encryption at rest: on, key '{}' in {} (keep it secret; `zhiying keys status`)",
+            s.encryption.active_key.as_deref().unwrap_or("?"),
+            p.display()
+        ),
+        _ => println!("{}", s.encryption.message),
+    }
     println!();
     super::quality::print_report(&s.quality);
     println!(

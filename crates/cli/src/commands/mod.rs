@@ -9,6 +9,7 @@ pub mod experiment;
 pub mod generate;
 pub mod identities;
 pub mod ingest;
+pub mod keys;
 pub mod measure;
 pub mod model;
 pub mod pii;
@@ -33,12 +34,16 @@ pub struct DataDirArg {
 }
 
 impl DataDirArg {
+    /// The data directory; also where the process keyring looks for
+    /// `keys/data-keys.toml` when no other key is configured.
     pub fn resolve(&self, cfg: &crate::config::Config) -> zhiying_core::DataDir {
-        zhiying_core::DataDir::new(
+        let dd = zhiying_core::DataDir::new(
             self.data_dir
                 .clone()
                 .unwrap_or_else(|| cfg.default_data_dir.clone()),
-        )
+        );
+        zhiying_keyring::use_data_dir(dd.root());
+        dd
     }
 }
 

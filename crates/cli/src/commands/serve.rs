@@ -127,6 +127,12 @@ pub async fn serve_with(
     delivery: DeliverySettings,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(dd.root())?;
+    let ring = zhiying_keyring::current()?;
+    if ring.enabled() {
+        tracing::info!("{}", ring.describe());
+    } else {
+        tracing::warn!("{}", ring.describe());
+    }
     let store = zhiying_store::open(cfg.database_url.as_deref(), &dd).await?;
     if store.users().await?.is_empty() {
         tracing::warn!(

@@ -1,5 +1,5 @@
 //! What every CLI test needs: run the built `zhiying` binary as a user would, with no
-//! database URL or data dir leaking in from the environment.
+//! database URL, data dir or data key leaking in from the environment.
 
 use std::process::Command;
 
@@ -9,6 +9,8 @@ pub fn zhiying(args: &[&str]) -> (bool, String, String) {
         .args(args)
         .env_remove("ZHIYING_DATABASE_URL")
         .env_remove("ZHIYING_DATA_DIR")
+        .env_remove("ZHIYING_KEY_FILE")
+        .env_remove("ZHIYING_DATA_KEY")
         .output()
         .expect("the zhiying binary runs");
     (
