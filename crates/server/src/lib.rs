@@ -42,7 +42,7 @@ pub mod limits;
 mod metrics;
 mod openapi;
 mod privacy;
-mod reports;
+pub mod reports;
 /// Scheduled retraining of the bank models (`zhiying serve --retrain-every`).
 pub mod retrain;
 mod segments;
