@@ -155,14 +155,13 @@ pub async fn attribution_section(engine: &dyn AnalyticsEngine, id: &str) -> Attr
     };
     let touches: Vec<Touchpoint> = touch_rows.iter().filter_map(touchpoint).collect();
     let conversions: Vec<Conversion> = conv_rows.iter().filter_map(conversion).collect();
-    let mut customers: Vec<&str> = touches.iter().map(|t| t.customer_id.as_str()).collect();
-    customers.sort_unstable();
-    customers.dedup();
-    let (customers, n_touches, n_conv) = (
-        customers.len() as u64,
-        touches.len() as u64,
-        conversions.len() as u64,
-    );
+    let customers = {
+        let mut ids: Vec<&str> = touches.iter().map(|t| t.customer_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len() as u64
+    };
+    let (n_touches, n_conv) = (touches.len() as u64, conversions.len() as u64);
     let base = |mut a: AttributionSection| {
         a.customers = customers;
         a.touches = n_touches;

@@ -429,10 +429,12 @@ async fn campaign_report_and_experiments_list_on_the_synthetic_bank() {
 async fn add_batch(dd: &DataDir, table: &str, batch: &str, select: &str) {
     let ctx = datafusion::prelude::SessionContext::new();
     for t in ["contacts", "responses"] {
+        // The catalogue's types, so the new batch reads like every other.
+        let schema = zhiying_core::schema::fact_table(t).unwrap().arrow_schema();
         ctx.register_parquet(
             t,
             dd.fact_batch(t, "synthetic").to_str().unwrap(),
-            datafusion::prelude::ParquetReadOptions::default(),
+            datafusion::prelude::ParquetReadOptions::default().schema(&schema),
         )
         .await
         .unwrap();
