@@ -411,7 +411,13 @@ async fn ensure_demo_campaign(
     let c = store.create_campaign(&draft, "marketer").await?;
     let none = serde_json::Value::Null;
     store
-        .transition_campaign(&c.campaign_id, CampaignStatus::Submitted, "marketer", "demo", &none)
+        .transition_campaign(
+            &c.campaign_id,
+            CampaignStatus::Submitted,
+            "marketer",
+            "demo",
+            &none,
+        )
         .await?;
     let snapshot = serde_json::to_value(zhiying_store::ApprovalSnapshot {
         audience_size: 0,
@@ -420,10 +426,22 @@ async fn ensure_demo_campaign(
         content: serde_json::json!({"offers": draft.offers}),
     })?;
     store
-        .transition_campaign(&c.campaign_id, CampaignStatus::Approved, "compliance", "demo approval", &snapshot)
+        .transition_campaign(
+            &c.campaign_id,
+            CampaignStatus::Approved,
+            "compliance",
+            "demo approval",
+            &snapshot,
+        )
         .await?;
     store
-        .transition_campaign(&c.campaign_id, CampaignStatus::Running, "marketer", "demo launch", &none)
+        .transition_campaign(
+            &c.campaign_id,
+            CampaignStatus::Running,
+            "marketer",
+            "demo launch",
+            &none,
+        )
         .await?;
     Ok(c.campaign_id)
 }
@@ -458,15 +476,26 @@ pub fn demo_campaign(cfg: &Config, dd: &zhiying_core::DataDir) -> anyhow::Result
         let sample = zhiying_decision::sample_catalog();
         let empty = store.offers(true).await?.is_empty();
         for o in sample.current() {
-            let used = DEMO_OFFERS.contains(&o.id.as_str()) || FOLLOW_UP_OFFERS.contains(&o.id.as_str());
+            let used =
+                DEMO_OFFERS.contains(&o.id.as_str()) || FOLLOW_UP_OFFERS.contains(&o.id.as_str());
             if (empty || used) && store.offer(&o.id).await?.is_none() {
                 store
-                    .put_offer(&o.id, 0, &serde_json::to_value(o)?, "demo", "sample catalogue")
+                    .put_offer(
+                        &o.id,
+                        0,
+                        &serde_json::to_value(o)?,
+                        "demo",
+                        "sample catalogue",
+                    )
                     .await?;
             }
         }
         let today = chrono::Utc::now().date_naive();
-        let draft = |name: &str, offers: &[&str], channels: &[&str], start: chrono::NaiveDate, spec| {
+        let draft = |name: &str,
+                     offers: &[&str],
+                     channels: &[&str],
+                     start: chrono::NaiveDate,
+                     spec: serde_json::Value| {
             zhiying_store::CampaignDraft {
                 name: name.into(),
                 kind: zhiying_store::CampaignKind::Batch,

@@ -142,9 +142,10 @@ pub fn options() -> (PathOptions, AttributionConfig) {
 
 /// Paths of the campaign's reached customers and every model's credit per channel.
 pub async fn attribution_section(engine: &dyn AnalyticsEngine, id: &str) -> AttributionSection {
+    let (touches_q, conversions_q) = (touches_sql(id), conversions_sql(id));
     let rows = tokio::try_join!(
-        engine.query_json(&touches_sql(id)),
-        engine.query_json(&conversions_sql(id)),
+        engine.query_json(&touches_q),
+        engine.query_json(&conversions_q),
     );
     let (touch_rows, conv_rows) = match rows {
         Ok(r) => r,

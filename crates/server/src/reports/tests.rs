@@ -238,7 +238,10 @@ async fn campaign_report_and_experiments_list_on_the_synthetic_bank() {
     // measured incremental conversions, and it is cached.
     let r = report_when_ready(&app, &token, "CP001").await;
     assert_eq!(r.uplift.status, "ok", "{:?}", r.uplift.note);
-    assert!(r.uplift.cached, "the view reads what the background task saved");
+    assert!(
+        r.uplift.cached,
+        "the view reads what the background task saved"
+    );
     let m = r.uplift.model.as_ref().unwrap();
     assert_eq!(
         m.rows as u64,
@@ -264,7 +267,10 @@ async fn campaign_report_and_experiments_list_on_the_synthetic_bank() {
     let trained = super::refresh_uplift(&*engine, &dd, "CP001").await;
     assert_eq!(trained.status, "ok", "{:?}", trained.note);
     assert!(!trained.cached);
-    assert!(close(trained.model.as_ref().unwrap().pooled_qini, m.pooled_qini));
+    assert!(close(
+        trained.model.as_ref().unwrap().pooled_qini,
+        m.pooled_qini
+    ));
     assert!(cache.exists(), "the trained model is saved");
     let (_, body) = get(&app, &token, "/v1/campaigns/CP001/report").await;
     let again: CampaignReport = serde_json::from_str(&body).unwrap();
@@ -464,7 +470,9 @@ async fn expected_attribution(
 ) -> zhiying_attribution::AttributionReport {
     use zhiying_attribution::{Conversion, Touchpoint, attribute, build_paths};
     let contacts = engine
-        .query_json("SELECT contact_id, campaign_id, customer_id, channel, ts, status FROM contacts")
+        .query_json(
+            "SELECT contact_id, campaign_id, customer_id, channel, ts, status FROM contacts",
+        )
         .await
         .unwrap();
     let responses = engine
@@ -474,20 +482,31 @@ async fn expected_attribution(
         .await
         .unwrap();
     let str_of = |r: &zhiying_engine::Row, k: &str| r[k].as_str().unwrap_or("").to_string();
-    let touched = |r: &zhiying_engine::Row| matches!(r["status"].as_str(), Some("sent" | "delivered"));
+    let touched =
+        |r: &zhiying_engine::Row| matches!(r["status"].as_str(), Some("sent" | "delivered"));
     let mine: Vec<_> = contacts.iter().filter(|r| r["campaign_id"] == id).collect();
     let reached: std::collections::HashSet<String> = mine
         .iter()
         .filter(|r| touched(r))
         .map(|r| str_of(r, "customer_id"))
         .collect();
-    let times = mine.iter().map(|r| micros(&r["ts"])).chain(responses.iter().map(|r| micros(&r["ts"])));
+    let times = mine
+        .iter()
+        .map(|r| micros(&r["ts"]))
+        .chain(responses.iter().map(|r| micros(&r["ts"])));
     let t0 = times.clone().min().unwrap() - 30 * 86_400 * 1_000_000;
     let t1 = times.max().unwrap();
     let mut touches: Vec<(String, i64, String, Touchpoint)> = contacts
         .iter()
         .filter(|r| touched(r) && reached.contains(&str_of(r, "customer_id")))
-        .map(|r| (str_of(r, "customer_id"), micros(&r["ts"]), str_of(r, "contact_id"), r))
+        .map(|r| {
+            (
+                str_of(r, "customer_id"),
+                micros(&r["ts"]),
+                str_of(r, "contact_id"),
+                r,
+            )
+        })
         .filter(|(_, ts, _, _)| (t0..=t1).contains(ts))
         .map(|(c, ts, k, r)| {
             let t = Touchpoint {
@@ -503,10 +522,15 @@ async fn expected_attribution(
     let mut first: std::collections::BTreeMap<String, (i64, f64)> = Default::default();
     for r in &responses {
         let c = str_of(r, "customer_id");
-        if !reached.contains(&c) || !matches!(r["response_type"].as_str(), Some("convert" | "accept")) {
+        if !reached.contains(&c)
+            || !matches!(r["response_type"].as_str(), Some("convert" | "accept"))
+        {
             continue;
         }
-        let (ts, rev) = (micros(&r["ts"]), r["revenue_fen"].as_i64().unwrap_or(0) as f64);
+        let (ts, rev) = (
+            micros(&r["ts"]),
+            r["revenue_fen"].as_i64().unwrap_or(0) as f64,
+        );
         let e = first.entry(c).or_insert((ts, 0.0));
         e.0 = e.0.min(ts);
         e.1 += rev;
@@ -573,7 +597,10 @@ async fn campaign_report_attributes_conversions_over_contact_paths() {
     assert_eq!(got.models, want.models);
     assert_eq!(got.models.len(), 6);
     assert!(close(got.total_conversions, want.total_conversions));
-    assert!(close(got.unattributed_conversions, want.unattributed_conversions));
+    assert!(close(
+        got.unattributed_conversions,
+        want.unattributed_conversions
+    ));
     assert!(close(got.total_value, want.total_value));
     assert_eq!(got.channels.len(), want.channels.len());
     for (g, w) in got.channels.iter().zip(&want.channels) {
@@ -581,7 +608,11 @@ async fn campaign_report_attributes_conversions_over_contact_paths() {
         assert!(close(g.paths, w.paths) && close(g.converting_paths, w.converting_paths));
         for (x, y) in g.credits.iter().zip(&w.credits) {
             assert_eq!(x.model, y.model);
-            for (p, q) in [(x.conversions, y.conversions), (x.value, y.value), (x.share, y.share)] {
+            for (p, q) in [
+                (x.conversions, y.conversions),
+                (x.value, y.value),
+                (x.share, y.share),
+            ] {
                 assert!(
                     (p - q).abs() <= 1e-9 * (1.0 + q.abs()),
                     "{} {:?}: {p} vs {q}",
@@ -601,17 +632,30 @@ async fn campaign_report_attributes_conversions_over_contact_paths() {
     )
     .await;
     assert_eq!(a.conversions, converted);
-    assert!(close(got.total_conversions + got.unattributed_conversions, converted as f64));
+    assert!(close(
+        got.total_conversions + got.unattributed_conversions,
+        converted as f64
+    ));
     for m in &got.models {
-        let total: f64 = got.channels.iter().map(|c| c.credit(*m).unwrap().conversions).sum();
-        assert!((total - got.total_conversions).abs() < 1e-9, "{m:?}: {total}");
+        let total: f64 = got
+            .channels
+            .iter()
+            .map(|c| c.credit(*m).unwrap().conversions)
+            .sum();
+        assert!(
+            (total - got.total_conversions).abs() < 1e-9,
+            "{m:?}: {total}"
+        );
     }
     // The call always comes after CP001's own contact: last touch credits it, first touch
     // (almost) never does.
     let call = got.channels.iter().find(|c| c.channel == "call").unwrap();
     let credit = |m| call.credit(m).unwrap().conversions;
     use zhiying_attribution::Model;
-    assert!(credit(Model::LastTouch) > credit(Model::FirstTouch), "{call:?}");
+    assert!(
+        credit(Model::LastTouch) > credit(Model::FirstTouch),
+        "{call:?}"
+    );
     assert!(credit(Model::LastTouch) > 0.0);
 
     // The page: the grouped bar chart and the table, with zh and en model names.
@@ -619,7 +663,12 @@ async fn campaign_report_attributes_conversions_over_contact_paths() {
         ("en", "Attribution by channel", "Markov (removal effect)"),
         ("zh", "渠道归因", "马尔可夫（移除效应）"),
     ] {
-        let (status, html) = get(app, token, &format!("/console/campaigns/CP001/report?lang={lang}")).await;
+        let (status, html) = get(
+            app,
+            token,
+            &format!("/console/campaigns/CP001/report?lang={lang}"),
+        )
+        .await;
         assert_eq!(status, 200, "{html}");
         assert!(html.contains(heading) && html.contains(model), "{lang}");
         assert!(html.contains("data-chart=\"report-attribution\""), "{lang}");
@@ -628,7 +677,11 @@ async fn campaign_report_attributes_conversions_over_contact_paths() {
 
     // One channel: said plainly, no chart.
     let r = report_when_ready(app, token, "CPS").await;
-    assert_eq!(r.attribution.status, "single_channel", "{:?}", r.attribution.note);
+    assert_eq!(
+        r.attribution.status, "single_channel",
+        "{:?}",
+        r.attribution.note
+    );
     assert_eq!(r.attribution.channels, ["sms"]);
     assert!(r.attribution.conversions > 0);
     let (_, html) = get(app, token, "/console/campaigns/CPS/report?lang=en").await;
