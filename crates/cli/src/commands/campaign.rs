@@ -382,7 +382,8 @@ pub struct DemoCampaign {
 pub struct DemoFollowUp {
     pub campaign_id: String,
     pub run: RunReport,
-    pub simulation: SimulationReport,
+    /// `None` when no customer of a tiny demo bank qualified for its offers.
+    pub simulation: Option<SimulationReport>,
 }
 
 pub const DEMO_CAMPAIGN_NAME: &str = "演示活动：信用卡、消费贷与基金 (demo)";
@@ -533,9 +534,15 @@ pub fn demo_campaign(cfg: &Config, dd: &zhiying_core::DataDir) -> anyhow::Result
         let runner = open_runner(cfg, dd, store.clone()).await?;
         let run = runner.run(&id, chrono::Utc::now()).await?;
         let simulation = runner.simulate_responses(&id, 42).await?;
+        let follow_run = runner.run(&follow_id, chrono::Utc::now()).await?;
+        let simulation_follow = if follow_run.treatment_contacts + follow_run.holdout_contacts > 0 {
+            Some(runner.simulate_responses(&follow_id, 43).await?)
+        } else {
+            None
+        };
         let follow_up = DemoFollowUp {
-            run: runner.run(&follow_id, chrono::Utc::now()).await?,
-            simulation: runner.simulate_responses(&follow_id, 43).await?,
+            run: follow_run,
+            simulation: simulation_follow,
             campaign_id: follow_id,
         };
         runner.outbox().close().await;
@@ -584,7 +591,10 @@ pub fn print_demo_campaign(d: &DemoCampaign) {
         d.follow_up.campaign_id,
         FOLLOW_UP_AFTER_DAYS,
         d.follow_up.run.treatment_contacts,
-        d.follow_up.simulation.conversions_treatment
+        d.follow_up
+            .simulation
+            .as_ref()
+            .map_or(0, |s| s.conversions_treatment)
     );
 }
 
