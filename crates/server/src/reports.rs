@@ -425,7 +425,7 @@ fn from_cache(c: UpliftCache, cached: bool) -> UpliftSection {
 
 /// The campaign's training rows and what the cache holds for them.
 enum Lookup {
-    Fresh(UpliftSection),
+    Fresh(Box<UpliftSection>),
     Stale {
         rows: Vec<Row>,
         fingerprint: String,
@@ -438,7 +438,9 @@ async fn lookup(engine: &dyn AnalyticsEngine, data_dir: &DataDir, id: &str) -> L
         Ok(rows) => rows,
         Err(e) => {
             tracing::warn!("uplift features of {id}: {e}");
-            return Lookup::Fresh(skipped(format!("the features could not be read: {e}")));
+            return Lookup::Fresh(Box::new(skipped(format!(
+                "the features could not be read: {e}"
+            ))));
         }
     };
     let print = fingerprint(&rows);
@@ -448,7 +450,7 @@ async fn lookup(engine: &dyn AnalyticsEngine, data_dir: &DataDir, id: &str) -> L
         && c.fingerprint == print
         && c.campaign_id == id
     {
-        return Lookup::Fresh(from_cache(c, true));
+        return Lookup::Fresh(Box::new(from_cache(c, true)));
     }
     Lookup::Stale {
         rows,
@@ -493,7 +495,7 @@ pub async fn refresh_uplift(
     id: &str,
 ) -> UpliftSection {
     match lookup(engine, data_dir, id).await {
-        Lookup::Fresh(s) => s,
+        Lookup::Fresh(s) => *s,
         Lookup::Stale {
             rows,
             fingerprint,
@@ -520,7 +522,7 @@ impl Drop for TrainingGuard {
 /// so no request waits for LightGBM.
 async fn uplift_section(state: &AppState, id: &str) -> UpliftSection {
     let (rows, fingerprint, path) = match lookup(&*state.engine, &state.data_dir, id).await {
-        Lookup::Fresh(s) => return s,
+        Lookup::Fresh(s) => return *s,
         Lookup::Stale {
             rows,
             fingerprint,
