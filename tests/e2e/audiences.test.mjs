@@ -9,102 +9,40 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import fs from "node:fs";
-import net from "node:net";
-import os from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import {
+  addUser, apiClient, assertBinary, cleanup, createToken, launchBrowser, makeWorkDir, run, BIN, signedInPage, startServer,
+} from "./helpers.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, "..", "..");
-const targetDir = process.env.CARGO_TARGET_DIR || path.join(repoRoot, "target");
-const BIN = process.env.ZHIYING_BIN || path.join(targetDir, "debug", "zhiying");
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-
-const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "zhiying-e2e-aud-"));
-const dataDir = path.join(workDir, "data");
+const { workDir, dataDir } = makeWorkDir("aud");
 let server = null;
-let serverLog = "";
 let baseUrl = null;
 let browser = null;
 // A marketer's password (console sign-in) and API token (the count the page must match).
 let password = null;
 let token = null;
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function run(cmd, args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (out += d));
-    child.on("error", reject);
-    child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(" ")} failed (${code}):\n${out}`))));
-  });
-}
-
 before(async () => {
-  assert.ok(fs.existsSync(BIN), `no zhiying binary at ${BIN}`);
+  assertBinary();
   await run(BIN, ["audience", "fixture", "--data-dir", dataDir, "--customers", "5000"]);
-  password = JSON.parse(await run(BIN, ["user", "add", "--data-dir", dataDir, "--username", "marketer", "--role", "marketer", "--json"])).password;
-  token = JSON.parse(await run(BIN, ["token", "create", "--data-dir", dataDir, "--user", "marketer", "--scope", "*", "--json"])).token;
+  password = await addUser(dataDir, "marketer", "marketer");
+  token = await createToken(dataDir, "marketer");
   assert.ok(password && token, "user add / token create print the secrets once");
-  const port = await freePort();
-  server = spawn(BIN, ["serve", "--data-dir", dataDir, "--port", String(port)], { stdio: ["ignore", "pipe", "pipe"] });
-  server.stdout.on("data", (d) => (serverLog += d));
-  server.stderr.on("data", (d) => (serverLog += d));
-  baseUrl = `http://127.0.0.1:${port}`;
-  const end = Date.now() + 60_000;
-  for (;;) {
-    try {
-      const r = await fetch(`${baseUrl}/healthz`);
-      if (r.ok) break;
-    } catch (_) {}
-    if (Date.now() > end) throw new Error(`server not healthy:\n${serverLog}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"] });
+  server = await startServer(dataDir);
+  baseUrl = server.url;
+  browser = await launchBrowser();
 });
 
-after(async () => {
-  if (browser) await browser.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once("exit", r));
-    server.kill("SIGTERM");
-    await exited;
-  }
-  fs.rmSync(workDir, { recursive: true, force: true });
-});
+after(() => cleanup({ browser, server, workDir }));
 
 async function apiCount(expr) {
-  const r = await fetch(`${baseUrl}/v1/audiences/count`, { method: "POST", headers: { "Content-Type": "application/json", "Authorization": `Bearer ${token}` }, body: JSON.stringify({ expr }) });
-  return { status: r.status, body: await r.json() };
+  const r = await apiClient(baseUrl, token)("POST", "/v1/audiences/count", { expr });
+  return { status: r.status, body: r.json };
 }
 
 for (const lang of ["zh", "en"]) {
   test(`audience builder (${lang}): live count, positioned error, save and overlap`, async () => {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-    const page = await context.newPage();
-    const problems = [];
-    page.on("pageerror", (e) => problems.push(e.message));
-    page.on("console", (m) => { if (m.type() === "error" && !/status of 4\d\d/.test(m.text())) problems.push(m.text()); });
-    await page.goto(`${baseUrl}/console/login?lang=${lang}&next=${encodeURIComponent("/console/audiences")}`);
-    await page.fill("#username", "marketer");
-    await page.fill("#password", password);
-    await Promise.all([page.waitForURL((u) => u.pathname === "/console/audiences", { waitUntil: "load" }), page.click("form.login-form button[type=submit]")]);
+    // The builder asks the API about invalid expressions on purpose: 4xx answers are expected.
+    const { context, page, problems } = await signedInPage(browser, baseUrl, "marketer", password, { lang, next: "/console/audiences", allowHttpErrors: true });
     assert.equal(new URL(page.url()).pathname, "/console/audiences");
     await page.goto(`${baseUrl}/console/audiences?lang=${lang}`);
     assert.equal(await page.locator("h1").innerText(), lang === "zh" ? "人群圈选" : "Audiences");

@@ -10,97 +10,35 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import fs from "node:fs";
-import net from "node:net";
-import os from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import {
+  addUser, apiClient, assertBinary, cleanup, createToken, launchBrowser, makeWorkDir, run, BIN, signedInPage, startServer,
+} from "./helpers.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, "..", "..");
-const targetDir = process.env.CARGO_TARGET_DIR || path.join(repoRoot, "target");
-const BIN = process.env.ZHIYING_BIN || path.join(targetDir, "debug", "zhiying");
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-
-const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "zhiying-e2e-cmp-"));
-const dataDir = path.join(workDir, "data");
+const { workDir, dataDir } = makeWorkDir("cmp");
 let server = null;
-let serverLog = "";
 let baseUrl = null;
 let browser = null;
 const passwords = {};
-let checkerToken = null;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function run(cmd, args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (out += d));
-    child.on("error", reject);
-    child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(" ")} failed (${code}):\n${out}`))));
-  });
-}
+let checker = null;
 
 before(async () => {
-  assert.ok(fs.existsSync(BIN), `no zhiying binary at ${BIN}`);
+  assertBinary();
   await run(BIN, ["audience", "fixture", "--data-dir", dataDir, "--customers", "2000"]);
   for (const [user, role] of [["maker", "marketer"], ["checker", "compliance_officer"]]) {
-    passwords[user] = JSON.parse(await run(BIN, ["user", "add", "--data-dir", dataDir, "--username", user, "--role", role, "--json"])).password;
+    passwords[user] = await addUser(dataDir, user, role);
   }
-  checkerToken = JSON.parse(await run(BIN, ["token", "create", "--data-dir", dataDir, "--user", "checker", "--scope", "*", "--json"])).token;
-  const port = await freePort();
-  server = spawn(BIN, ["serve", "--data-dir", dataDir, "--port", String(port)], { stdio: ["ignore", "pipe", "pipe"] });
-  server.stdout.on("data", (d) => (serverLog += d));
-  server.stderr.on("data", (d) => (serverLog += d));
-  baseUrl = `http://127.0.0.1:${port}`;
-  const end = Date.now() + 60_000;
-  for (;;) {
-    try {
-      const r = await fetch(`${baseUrl}/healthz`);
-      if (r.ok) break;
-    } catch (_) {}
-    if (Date.now() > end) throw new Error(`server not healthy:\n${serverLog}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"] });
+  server = await startServer(dataDir);
+  baseUrl = server.url;
+  checker = apiClient(baseUrl, await createToken(dataDir, "checker"));
+  browser = await launchBrowser();
 });
 
-after(async () => {
-  if (browser) await browser.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once("exit", r));
-    server.kill("SIGTERM");
-    await exited;
-  }
-  fs.rmSync(workDir, { recursive: true, force: true });
-});
+after(() => cleanup({ browser, server, workDir }));
 
-async function signIn(user, next) {
-  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-  const page = await context.newPage();
-  const problems = [];
-  page.on("pageerror", (e) => problems.push(e.message));
-  page.on("console", (m) => { if (m.type() === "error" && !/status of 4\d\d/.test(m.text())) problems.push(m.text()); });
-  await page.goto(`${baseUrl}/console/login?lang=en&next=${encodeURIComponent(next)}`);
-  await page.fill("#username", user);
-  await page.fill("#password", passwords[user]);
-  await Promise.all([page.waitForURL((u) => u.pathname === next, { waitUntil: "load" }), page.click("form.login-form button[type=submit]")]);
-  return { context, page, problems };
+/** A page signed in as `user`, on `next`. The approval queue refuses some moves on
+ *  purpose: 4xx answers are expected. */
+function signIn(user, next) {
+  return signedInPage(browser, baseUrl, user, passwords[user], { next, allowHttpErrors: true });
 }
 
 test("offer → campaign → submit → a second user approves", async () => {
@@ -155,7 +93,7 @@ test("offer → campaign → submit → a second user approves", async () => {
   await page.goto(`${baseUrl}/console/approvals?lang=en`);
   const review = page.locator(`section[id="${created}"]`);
   const size = Number((await review.locator(".cmp-audience-size").innerText()).replace(/,/g, ""));
-  const count = await (await fetch(`${baseUrl}/v1/audiences/count`, { method: "POST", headers: { "Content-Type": "application/json", "Authorization": `Bearer ${checkerToken}` }, body: JSON.stringify({ expr: 'aum_tier = "mass"' }) })).json();
+  const count = (await checker("POST", "/v1/audiences/count", { expr: 'aum_tier = "mass"' })).json;
   assert.equal(size, count.count);
   assert.match(await review.locator(".cmp-contacts").innerText(), /App push|app_push/i);
   assert.match(await review.locator(".cmp-content").innerText(), /张\*您好，绑卡有礼/);
@@ -165,7 +103,7 @@ test("offer → campaign → submit → a second user approves", async () => {
   assert.deepEqual(c.problems, []);
   await c.context.close();
 
-  const t = await (await fetch(`${baseUrl}/v1/campaigns/${created}/transitions`, { headers: { "Authorization": `Bearer ${checkerToken}` } })).json();
+  const t = (await checker("GET", `/v1/campaigns/${created}/transitions`)).json;
   assert.deepEqual(t.map((x) => [x.to, x.actor]), [["draft", "maker"], ["submitted", "maker"], ["approved", "checker"]]);
   assert.equal(t[2].snapshot.audience_size, count.count);
   assert.equal(t[2].snapshot.budget_fen, 200000);

@@ -17,28 +17,17 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
-import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { assertBinary, cleanup, demo, launchBrowser, makeWorkDir, newPage, signIn, startServer, waitForHealth } from "./helpers.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, "..", "..");
-const targetDir = process.env.CARGO_TARGET_DIR || path.join(repoRoot, "target");
-const BIN = process.env.ZHIYING_BIN || path.join(targetDir, "debug", "zhiying");
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const CUSTOMERS = process.env.ZHIYING_E2E_CUSTOMERS || "2000";
 
-const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "zhiying-e2e-"));
-const dataDir = path.join(workDir, "data");
+const { workDir, dataDir } = makeWorkDir("console");
 const shotDir = path.join(workDir, "screenshots");
 fs.mkdirSync(shotDir, { recursive: true });
 
 let server = null;
-let serverLog = "";
 let baseUrl = process.env.ZHIYING_E2E_URL ? process.env.ZHIYING_E2E_URL.replace(/\/$/, "") : null;
 let browser = null;
 /** username → password, from the demo's JSON summary. */
@@ -63,73 +52,12 @@ const LANGS = {
   },
 };
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** Runs a command to completion and resolves with its standard output; rejects with all of
- *  its output if it fails. */
-function run(cmd, args, timeoutMs) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let stdout = "";
-    child.stdout.on("data", (d) => {
-      out += d;
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => (out += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot start ${cmd}: ${e.message}. Build it with 'cargo build --bin zhiying' or set ZHIYING_BIN.`));
-    });
-    child.on("exit", (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`${cmd} ${args.join(" ")} failed (code ${code}, signal ${signal}):\n${out.slice(-4000)}`));
-    });
-  });
-}
-
-async function waitForHealth(url, deadlineMs) {
-  const end = Date.now() + deadlineMs;
-  let last = "";
-  while (Date.now() < end) {
-    if (server && server.exitCode !== null) {
-      throw new Error(`zhiying serve exited with code ${server.exitCode}:\n${serverLog.slice(-4000)}`);
-    }
-    try {
-      const res = await fetch(`${url}/healthz`);
-      if (res.ok) return await res.json();
-      last = `HTTP ${res.status}`;
-    } catch (e) {
-      last = e.message;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`server at ${url} not healthy in time (last: ${last}):\n${serverLog.slice(-4000)}`);
-}
-
 before(async () => {
   if (!baseUrl) {
-    assert.ok(fs.existsSync(BIN), `no zhiying binary at ${BIN}: build it with 'cargo build --bin zhiying' or set ZHIYING_BIN`);
-    const out = await run(BIN, ["demo", "--customers", CUSTOMERS, "--data-dir", dataDir, "--no-serve", "--json"], 15 * 60 * 1000);
-    const summary = JSON.parse(out);
-    for (const l of summary.logins) logins[l.username] = l.password;
-    const port = await freePort();
-    server = spawn(BIN, ["serve", "--data-dir", dataDir, "--port", String(port)], { stdio: ["ignore", "pipe", "pipe"] });
-    server.stdout.on("data", (d) => (serverLog += d));
-    server.stderr.on("data", (d) => (serverLog += d));
-    baseUrl = `http://127.0.0.1:${port}`;
+    assertBinary();
+    logins = (await demo(dataDir, CUSTOMERS)).logins;
+    server = await startServer(dataDir);
+    baseUrl = server.url;
   }
   if (process.env.ZHIYING_E2E_LOGINS) {
     for (const l of JSON.parse(process.env.ZHIYING_E2E_LOGINS)) logins[l.username] = l.password;
@@ -137,65 +65,22 @@ before(async () => {
   assert.ok(logins.admin && logins.marketer && logins.compliance, "the demo must print admin, marketer and compliance logins");
   const health = await waitForHealth(baseUrl, 60 * 1000);
   assert.equal(health.status, "ok");
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
-  if (browser) await browser.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once("exit", r));
-    server.kill("SIGTERM");
-    const timer = setTimeout(() => server.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
+  // Keep the screenshots: only the data dir goes.
+  await cleanup({ browser, server });
   fs.rmSync(dataDir, { recursive: true, force: true });
   console.log(`screenshots: ${shotDir}`);
 });
 
-/** Signs in through the login form; leaves the page where the login redirected. */
-async function signIn(page, username, lang, next = "/console/data") {
-  await page.goto(`${baseUrl}/console/login?lang=${lang}&next=${encodeURIComponent(next)}`);
-  await page.fill("#username", username);
-  await page.fill("#password", logins[username]);
-  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith("/console/login"), { waitUntil: "load" }), page.click("form.login-form button[type=submit]")]);
-}
-
 /** A page that records console errors, page errors, failed requests and foreign requests,
  *  signed in as `user` (or anonymous when null). */
 async function openPage(lang, user = "admin") {
-  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, locale: lang === "zh" ? "zh-CN" : "en-US" });
-  const page = await context.newPage();
-  const problems = [];
-  const origin = new URL(baseUrl).origin;
-  page.on("console", (msg) => {
-    if (msg.type() === "error") problems.push(`console error: ${msg.text()}`);
-  });
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  // ERR_ABORTED is the browser cancelling a request because the page navigated on (e.g. the
-  // favicon when a form is submitted at once): not a failure of the server.
-  page.on("requestfailed", (req) => {
-    const why = req.failure()?.errorText ?? "";
-    if (why !== "net::ERR_ABORTED") problems.push(`request failed: ${req.url()} ${why}`);
-  });
-  page.on("request", (req) => {
-    const url = req.url();
-    if (!url.startsWith(origin) && !url.startsWith("data:")) problems.push(`request outside the server: ${url}`);
-  });
-  if (user) await signIn(page, user, lang);
-  return { context, page, problems };
+  const p = await newPage(browser, baseUrl, { lang });
+  if (user) await signIn(p.page, baseUrl, user, logins[user], { lang });
+  return p;
 }
 
 async function assertChartsRendered(page, min) {

@@ -11,66 +11,25 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
-import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import {
+  addUser, apiClient, assertBinary, cleanup, createToken, launchBrowser, makeWorkDir, signedInPage, startServer,
+} from "./helpers.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, "..", "..");
-const targetDir = process.env.CARGO_TARGET_DIR || path.join(repoRoot, "target");
-const BIN = process.env.ZHIYING_BIN || path.join(targetDir, "debug", "zhiying");
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-
-const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "zhiying-e2e-dlv-"));
-const dataDir = path.join(workDir, "data");
+const { workDir, dataDir } = makeWorkDir("dlv");
 let server = null;
-let serverLog = "";
 let baseUrl = null;
 let browser = null;
 let password = null;
 const tokens = {};
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function run(cmd, args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (out += d));
-    child.on("error", reject);
-    child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(" ")} failed (${code}):\n${out}`))));
-  });
-}
-
-async function api(who, method, url, body) {
-  const r = await fetch(`${baseUrl}${url}`, {
-    method,
-    headers: { "Content-Type": "application/json", "Authorization": `Bearer ${tokens[who]}` },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await r.text();
-  let json = null;
-  try { json = JSON.parse(text); } catch (_) {}
-  return { status: r.status, json, text };
+function api(who, method, url, body) {
+  return apiClient(baseUrl, tokens[who])(method, url, body);
 }
 
 before(async () => {
-  assert.ok(fs.existsSync(BIN), `no zhiying binary at ${BIN}`);
+  assertBinary();
   fs.mkdirSync(dataDir, { recursive: true });
   fs.writeFileSync(path.join(dataDir, "triggers.toml"), [
     "[[rule]]",
@@ -82,36 +41,16 @@ before(async () => {
     "",
   ].join("\n"));
   for (const [user, role] of [["ops", "admin"], ["feed", "channel_system"], ["officer", "compliance_officer"]]) {
-    const out = JSON.parse(await run(BIN, ["user", "add", "--data-dir", dataDir, "--username", user, "--role", role, "--json"]));
-    if (user === "ops") password = out.password;
-    tokens[user] = JSON.parse(await run(BIN, ["token", "create", "--data-dir", dataDir, "--user", user, "--scope", "*", "--json"])).token;
+    const pw = await addUser(dataDir, user, role);
+    if (user === "ops") password = pw;
+    tokens[user] = await createToken(dataDir, user);
   }
-  const port = await freePort();
-  server = spawn(BIN, ["serve", "--data-dir", dataDir, "--port", String(port)], { stdio: ["ignore", "pipe", "pipe"] });
-  server.stdout.on("data", (d) => (serverLog += d));
-  server.stderr.on("data", (d) => (serverLog += d));
-  baseUrl = `http://127.0.0.1:${port}`;
-  const end = Date.now() + 60_000;
-  for (;;) {
-    try {
-      const r = await fetch(`${baseUrl}/healthz`);
-      if (r.ok) break;
-    } catch (_) {}
-    if (Date.now() > end) throw new Error(`server not healthy:\n${serverLog}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"] });
+  server = await startServer(dataDir);
+  baseUrl = server.url;
+  browser = await launchBrowser();
 });
 
-after(async () => {
-  if (browser) await browser.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once("exit", r));
-    server.kill("SIGTERM");
-    await exited;
-  }
-  fs.rmSync(workDir, { recursive: true, force: true });
-});
+after(() => cleanup({ browser, server, workDir }));
 
 test("a salary credit is decided, delivered and shown on the delivery monitor", async () => {
   let r = await api("ops", "POST", "/v1/offers", {
@@ -146,15 +85,7 @@ test("a salary credit is decided, delivered and shown on the delivery monitor", 
   assert.equal(lines.length, 1);
   assert.equal(JSON.parse(lines[0]).idempotency_key, "trg:salary-email:C00000001:txn:E2E-1");
 
-  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-  const page = await context.newPage();
-  const problems = [];
-  page.on("pageerror", (e) => problems.push(e.message));
-  page.on("console", (m) => { if (m.type() === "error") problems.push(m.text()); });
-  await page.goto(`${baseUrl}/console/login?lang=en&next=${encodeURIComponent("/console/delivery")}`);
-  await page.fill("#username", "ops");
-  await page.fill("#password", password);
-  await Promise.all([page.waitForURL((u) => u.pathname === "/console/delivery", { waitUntil: "load" }), page.click("form.login-form button[type=submit]")]);
+  const { context, page, problems } = await signedInPage(browser, baseUrl, "ops", password, { next: "/console/delivery" });
   assert.equal(await page.locator("h1").innerText(), "Delivery monitor");
   assert.match(await page.locator('#delivery-channels tr[data-channel="email"]').innerText(), /E-mail[\s\S]*file:[\s\S]*\b1\b/);
   await page.waitForSelector("#delivery-throughput[data-rendered='1'] canvas");

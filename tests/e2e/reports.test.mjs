@@ -3,93 +3,43 @@
 // and in English. It builds a small bank with `zhiying demo --no-serve --json` (four
 // historical campaigns with holdouts and one A/B test), serves it, signs in as the demo's
 // marketer, and checks that the numbers on the pages are the API's, that ECharts drew every
-// chart (a non-empty canvas per chart), and that the browser logged no error.
+// chart (a non-empty canvas per chart), and that the browser logged no error. The demo's own
+// campaign and its follow-up give customers multi-channel contact paths: its report's
+// attribution section must show every model's credit per channel as the API has it.
 //
 // Environment: ZHIYING_BIN, CHROMIUM_PATH as for console.test.mjs;
 //   ZHIYING_E2E_REPORT_CUSTOMERS  customers for the demo (default 3000)
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import fs from "node:fs";
-import net from "node:net";
-import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import {
+  assertBinary, assertChartsDrawn, cleanup, createToken, demo, launchBrowser, makeWorkDir, signedInPage, startServer,
+} from "./helpers.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, "..", "..");
-const targetDir = process.env.CARGO_TARGET_DIR || path.join(repoRoot, "target");
-const BIN = process.env.ZHIYING_BIN || path.join(targetDir, "debug", "zhiying");
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const CUSTOMERS = process.env.ZHIYING_E2E_REPORT_CUSTOMERS || "3000";
 
-const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "zhiying-e2e-rpt-"));
-const dataDir = path.join(workDir, "data");
+const { workDir, dataDir } = makeWorkDir("rpt");
 let server = null;
-let serverLog = "";
 let baseUrl = null;
 let browser = null;
 let logins = {};
 let token = null;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function run(cmd, args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let stdout = "";
-    child.stdout.on("data", (d) => { out += d; stdout += d; });
-    child.stderr.on("data", (d) => (out += d));
-    child.on("error", reject);
-    child.on("exit", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${cmd} ${args.join(" ")} failed (${code}):\n${out.slice(-4000)}`))));
-  });
-}
+let demoCampaign = null;
 
 before(async () => {
-  assert.ok(fs.existsSync(BIN), `no zhiying binary at ${BIN}`);
-  const summary = JSON.parse(await run(BIN, ["demo", "--customers", CUSTOMERS, "--data-dir", dataDir, "--no-serve", "--json"]));
-  for (const l of summary.logins) logins[l.username] = l.password;
+  assertBinary();
+  const d = await demo(dataDir, CUSTOMERS);
+  logins = d.logins;
+  demoCampaign = d.summary.demo_campaign;
   assert.ok(logins.marketer, "the demo prints a marketer login");
-  token = JSON.parse(await run(BIN, ["token", "create", "--data-dir", dataDir, "--user", "marketer", "--scope", "*", "--json"])).token;
-  const port = await freePort();
-  server = spawn(BIN, ["serve", "--data-dir", dataDir, "--port", String(port)], { stdio: ["ignore", "pipe", "pipe"] });
-  server.stdout.on("data", (d) => (serverLog += d));
-  server.stderr.on("data", (d) => (serverLog += d));
-  baseUrl = `http://127.0.0.1:${port}`;
-  const end = Date.now() + 60_000;
-  for (;;) {
-    try {
-      const r = await fetch(`${baseUrl}/healthz`);
-      if (r.ok) break;
-    } catch (_) {}
-    if (Date.now() > end) throw new Error(`server not healthy:\n${serverLog}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"] });
+  token = await createToken(dataDir, "marketer");
+  server = await startServer(dataDir);
+  baseUrl = server.url;
+  browser = await launchBrowser();
 });
 
-after(async () => {
-  if (browser) await browser.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once("exit", r));
-    server.kill("SIGTERM");
-    await exited;
-  }
-  fs.rmSync(workDir, { recursive: true, force: true });
-});
+after(() => cleanup({ browser, server, workDir }));
 
 async function api(p) {
   const r = await fetch(`${baseUrl}${p}`, { headers: { Authorization: `Bearer ${token}` } });
@@ -97,38 +47,24 @@ async function api(p) {
   return r.json();
 }
 
-async function signIn(lang) {
-  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, locale: lang === "zh" ? "zh-CN" : "en-US" });
-  const page = await context.newPage();
-  const problems = [];
-  const origin = new URL(baseUrl).origin;
-  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  page.on("console", (m) => { if (m.type() === "error") problems.push(`console error: ${m.text()}`); });
-  page.on("request", (req) => {
-    const url = req.url();
-    if (!url.startsWith(origin) && !url.startsWith("data:")) problems.push(`request outside the server: ${url}`);
-  });
-  await page.goto(`${baseUrl}/console/login?lang=${lang}&next=${encodeURIComponent("/console/experiments")}`);
-  await page.fill("#username", "marketer");
-  await page.fill("#password", logins.marketer);
-  await Promise.all([page.waitForURL((u) => u.pathname === "/console/experiments", { waitUntil: "load" }), page.click("form.login-form button[type=submit]")]);
-  return { context, page, problems };
+/** The campaign report once its uplift model is no longer being trained in the background. */
+async function report(id) {
+  const end = Date.now() + 120_000;
+  for (;;) {
+    const r = await api(`/v1/campaigns/${encodeURIComponent(id)}/report`);
+    if (r.uplift.status !== "computing") return r;
+    assert.ok(Date.now() < end, `the uplift model of ${id} is still being trained`);
+    await new Promise((res) => setTimeout(res, 500));
+  }
 }
 
-/** Every [data-chart] element holds a drawn, non-empty ECharts canvas. */
-async function assertChartsDrawn(page, min) {
-  await page.waitForFunction((n) => document.querySelectorAll("[data-chart] canvas").length >= n, min, { timeout: 15_000 });
-  const charts = await page.$$eval("[data-chart]", (els) => els.map((el) => {
-    const c = el.querySelector("canvas");
-    return [el.getAttribute("data-chart"), c ? c.width : 0, c ? c.height : 0];
-  }));
-  assert.ok(charts.length >= min, `expected ${min} charts, found ${charts.length}`);
-  for (const [name, w, h] of charts) assert.ok(w > 0 && h > 0, `chart ${name} has no drawn canvas (${w}x${h})`);
+function signIn(lang) {
+  return signedInPage(browser, baseUrl, "marketer", logins.marketer, { lang, next: "/console/experiments" });
 }
 
 const L = {
-  zh: { list: "实验列表", report: "营销活动报告", effect: "相对留存对照组的效果", qini: "Qini 曲线" },
-  en: { list: "Experiments", report: "Campaign report", effect: "Effect against the holdout", qini: "Qini curve" },
+  zh: { list: "实验列表", report: "营销活动报告", effect: "相对留存对照组的效果", qini: "Qini 曲线", attribution: "渠道归因", markov: "马尔可夫（移除效应）" },
+  en: { list: "Experiments", report: "Campaign report", effect: "Effect against the holdout", qini: "Qini curve", attribution: "Attribution by channel", markov: "Markov (removal effect)" },
 };
 
 test("experiments list and campaign report render with their charts in zh and en", async () => {
@@ -139,7 +75,7 @@ test("experiments list and campaign report render with their charts in zh and en
   assert.ok(list.experiments.some((e) => e.id === "EXP001"), "the A/B test is listed");
   // The campaign whose report has an uplift model (the largest has enough conversions).
   const reports = {};
-  for (const c of campaigns) reports[c.id] = await api(`/v1/campaigns/${c.id}/report`);
+  for (const c of campaigns) reports[c.id] = await report(c.id);
   const withModel = campaigns.map((c) => c.id).filter((id) => reports[id].uplift.status === "ok");
   assert.ok(withModel.length >= 1, `no campaign report has an uplift model: ${JSON.stringify(Object.values(reports).map((r) => r.uplift.note))}`);
   const id = withModel[0];
@@ -177,6 +113,51 @@ test("experiments list and campaign report render with their charts in zh and en
       assert.equal(await page.locator(`[data-chart="${chart}"] canvas`).count() >= 1, true, `${chart} drawn`);
     }
     await page.screenshot({ path: path.join(workDir, `report-${lang}.png`), fullPage: true });
+    assert.deepEqual(problems, [], `${lang}: browser problems`);
+    await context.close();
+  }
+});
+
+test("the demo campaign's report attributes its conversions to channels, with the API's numbers, in zh and en", async () => {
+  const id = demoCampaign.campaign_id;
+  // Its responses were simulated by the demo, which trained the uplift model then: the
+  // first view does not wait for it.
+  const first = await api(`/v1/campaigns/${encodeURIComponent(id)}/report`);
+  assert.notEqual(first.uplift.status, "computing", "the demo trains the report's uplift model");
+  const a = first.attribution;
+  assert.equal(a.status, "ok", a.note);
+  assert.equal(a.single_touch, false, "the follow-up campaign gives customers multi-channel paths");
+  assert.ok(a.report.channels.length >= 2, JSON.stringify(a.channels));
+  assert.ok(a.report.total_conversions > 0);
+  const models = ["last_touch", "first_touch", "linear", "time_decay", "markov", "shapley"];
+  assert.deepEqual(a.report.models, models);
+  for (const m of models) {
+    const sum = a.report.channels.reduce((s, c) => s + c.credits.find((x) => x.model === m).conversions, 0);
+    assert.ok(Math.abs(sum - a.report.total_conversions) < 1e-6, `${m} hands out ${sum} of ${a.report.total_conversions}`);
+  }
+  // The follow-up's own report: the first campaign's touches come first on its paths.
+  const follow = (await report(demoCampaign.follow_up.campaign_id)).attribution;
+  assert.equal(follow.status, "ok", follow.note);
+  assert.equal(follow.single_touch, false);
+
+  for (const lang of ["zh", "en"]) {
+    const { context, page, problems } = await signIn(lang);
+    await page.goto(`${baseUrl}/console/campaigns/${encodeURIComponent(id)}/report?lang=${lang}`);
+    assert.equal(await page.locator("#attribution h2").innerText(), L[lang].attribution);
+    assert.match(await page.locator("#attribution-table thead").innerText(), new RegExp(L[lang].markov.replace(/[()（）]/g, ".")));
+    for (const c of a.report.channels) {
+      const row = page.locator(`#attribution-table tr[data-channel="${c.channel}"]`);
+      assert.equal(await row.count(), 1, `${c.channel} row`);
+      for (const x of c.credits) {
+        const shown = Number((await row.locator(`td[data-model="${x.model}"]`).innerText()).trim().split(/\s/)[0]);
+        assert.ok(Math.abs(shown - x.conversions) <= 0.051, `${c.channel} ${x.model}: page ${shown}, API ${x.conversions}`);
+      }
+    }
+    const unattributed = Number((await page.locator("#attribution-unattributed").innerText()).replace(/,/g, ""));
+    assert.equal(unattributed, Math.round(a.report.unattributed_conversions));
+    await page.waitForFunction(() => document.querySelectorAll('[data-chart="report-attribution"] canvas').length >= 1, null, { timeout: 15_000 });
+    await assertChartsDrawn(page, 3);
+    await page.locator("#attribution").screenshot({ path: path.join(workDir, `attribution-${lang}.png`) });
     assert.deepEqual(problems, [], `${lang}: browser problems`);
     await context.close();
   }

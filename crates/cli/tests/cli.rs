@@ -319,6 +319,22 @@ fn demo_runs_end_to_end_and_is_idempotent() {
     assert_eq!(c2["run"]["contacts_new"], 0);
     assert_eq!(c2["run"]["outbox_new"], 0);
     assert_eq!(c2["simulation"]["responses_new"], 0);
+    // Its follow-up on other channels (multi-channel paths for attribution), also idempotent.
+    let f1 = &c1["follow_up"];
+    assert!(
+        f1["run"]["treatment_contacts"].as_u64().unwrap() > 0,
+        "{f1}"
+    );
+    assert_ne!(f1["campaign_id"], c1["campaign_id"]);
+    let f2 = &c2["follow_up"];
+    assert_eq!(f2["campaign_id"], f1["campaign_id"]);
+    assert_eq!(f2["run"]["resumed"], true);
+    assert_eq!(f2["simulation"]["responses_new"], 0);
+    // The responses were simulated, so the reports' uplift models are already trained.
+    for c in [&c1["campaign_id"], &f1["campaign_id"]] {
+        let cache = data.join(format!("reports/uplift/{}.json", c.as_str().unwrap()));
+        assert!(cache.exists(), "{} missing", cache.display());
+    }
 }
 
 #[test]

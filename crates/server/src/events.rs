@@ -296,59 +296,86 @@ mod tests {
         );
     }
 
-    /// A saved audience is watched in real time: the event that puts a customer in it
-    /// produces an `entered` change, published once durable; batch members don't "enter".
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn saved_audiences_emit_entered_changes_for_live_events() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dd = DataDir::new(tmp.path());
+    /// The app over a 500-customer audience fixture, with a saved audience `expr` watched
+    /// live and a subscription to its changes.
+    struct Watched {
+        app: TestApp,
+        index: zhiying_audience::AudienceIndex,
+        changes: tokio::sync::broadcast::Receiver<zhiying_events::AudienceChange>,
+        audience_id: String,
+    }
+
+    async fn watch_saved_audience(dir: &std::path::Path, name: &str, expr: &str) -> Watched {
+        let dd = DataDir::new(dir);
         let spec = zhiying_audience::fixture::FixtureSpec {
             customers: 500,
             ..Default::default()
         };
         zhiying_audience::fixture::write_fixture(&dd, &spec).unwrap();
-        let (ix, _) = zhiying_audience::load_index(&dd).unwrap();
-        let expr = r#"did("complaint", 1d) and age >= 18"#;
-        let batch_members = ix.members(expr).unwrap();
-        let adults = ix.members("age >= 18").unwrap();
-        let outsider = adults
-            .iter()
-            .find(|c| !batch_members.contains(*c))
-            .and_then(|c| ix.customer_id(c))
-            .unwrap()
-            .to_string();
-
-        let (app, store) = app(tmp.path()).await;
-        let mut changes = store.subscribe();
+        let (index, _) = zhiying_audience::load_index(&dd).unwrap();
+        let (app, store) = app(dir).await;
+        let changes = store.subscribe();
         let (s, v) = call(
             &app,
             "POST",
             "/v1/audiences",
-            &json!({"name": "complained today", "expr": expr}).to_string(),
+            &json!({"name": name, "expr": expr}).to_string(),
         )
         .await;
         assert_eq!(s, 201, "{v}");
-        let audience_id = v["id"].as_str().unwrap().to_string();
+        Watched {
+            audience_id: v["id"].as_str().unwrap().to_string(),
+            app,
+            index,
+            changes,
+        }
+    }
 
-        // A login does not qualify; a complaint does.
-        let ts = now_rfc3339();
-        let login = json!({"kind": "event", "event_id": "L1", "customer_id": outsider, "ts": ts,
-            "channel": "mobile_app", "event_type": "login"});
-        let (s, _) = call(&app, "POST", "/v1/events", &login.to_string()).await;
-        assert_eq!(s, 202);
-        let complaint = json!({"kind": "event", "event_id": "K1", "customer_id": outsider, "ts": ts,
-            "channel": "call_center", "event_type": "complaint"});
-        let (s, _) = call(&app, "POST", "/v1/events", &complaint.to_string()).await;
-        assert_eq!(s, 202);
-        let change = tokio::time::timeout(std::time::Duration::from_secs(1), changes.recv())
+    /// Posts one live event of `event_type` for `customer`, now.
+    async fn post_event(app: &TestApp, event_id: &str, customer: &str, event_type: &str) {
+        let channel = if event_type == "complaint" {
+            "call_center"
+        } else {
+            "mobile_app"
+        };
+        let e = json!({"kind": "event", "event_id": event_id, "customer_id": customer,
+            "ts": now_rfc3339(), "channel": channel, "event_type": event_type});
+        let (s, v) = call(app, "POST", "/v1/events", &e.to_string()).await;
+        assert_eq!(s, 202, "{v}");
+    }
+
+    async fn next_change(w: &mut Watched) -> zhiying_events::AudienceChange {
+        tokio::time::timeout(std::time::Duration::from_secs(1), w.changes.recv())
             .await
             .expect("an audience change within 1 s")
-            .unwrap();
-        assert_eq!(change.audience_id, audience_id);
+            .unwrap()
+    }
+
+    /// A saved audience is watched in real time: the event that puts a customer in it
+    /// produces an `entered` change, published once durable; batch members don't "enter".
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn saved_audiences_emit_entered_changes_for_live_events() {
+        let tmp = tempfile::tempdir().unwrap();
+        let expr = r#"did("complaint", 1d) and age >= 18"#;
+        let mut w = watch_saved_audience(tmp.path(), "complained today", expr).await;
+        let batch_members = w.index.members(expr).unwrap();
+        let adults = w.index.members("age >= 18").unwrap();
+        let outsider = adults
+            .iter()
+            .find(|c| !batch_members.contains(*c))
+            .and_then(|c| w.index.customer_id(c))
+            .unwrap()
+            .to_string();
+
+        // A login does not qualify; a complaint does.
+        post_event(&w.app, "L1", &outsider, "login").await;
+        post_event(&w.app, "K1", &outsider, "complaint").await;
+        let change = next_change(&mut w).await;
+        assert_eq!(change.audience_id, w.audience_id);
         assert_eq!(change.customer_id, outsider);
         assert_eq!(change.change, zhiying_events::input::Change::Entered);
         assert_eq!(change.cause.as_deref(), Some("K1"));
-        assert!(changes.try_recv().is_err(), "exactly one change");
+        assert!(w.changes.try_recv().is_err(), "exactly one change");
     }
 
     /// A batch member whose live event takes them out of a saved audience produces a
@@ -356,54 +383,21 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn batch_members_leaving_live_emit_left_changes() {
         let tmp = tempfile::tempdir().unwrap();
-        let dd = DataDir::new(tmp.path());
-        let spec = zhiying_audience::fixture::FixtureSpec {
-            customers: 500,
-            ..Default::default()
-        };
-        zhiying_audience::fixture::write_fixture(&dd, &spec).unwrap();
-        let (ix, _) = zhiying_audience::load_index(&dd).unwrap();
         let expr = r#"not did("complaint", 30d) and age >= 18"#;
-        let member = ix
+        let mut w = watch_saved_audience(tmp.path(), "no recent complaint", expr).await;
+        let member = w
+            .index
             .members(expr)
             .unwrap()
             .iter()
             .next()
-            .and_then(|c| ix.customer_id(c))
+            .and_then(|c| w.index.customer_id(c))
             .expect("a batch member")
             .to_string();
 
-        let (app, store) = app(tmp.path()).await;
-        let mut changes = store.subscribe();
-        let (s, v) = call(
-            &app,
-            "POST",
-            "/v1/audiences",
-            &json!({"name": "no recent complaint", "expr": expr}).to_string(),
-        )
-        .await;
-        assert_eq!(s, 201, "{v}");
-        let audience_id = v["id"].as_str().unwrap().to_string();
-
-        let ts = now_rfc3339();
-        let login = json!({"kind": "event", "event_id": "L1", "customer_id": member, "ts": ts,
-            "channel": "mobile_app", "event_type": "login"});
-        assert_eq!(
-            call(&app, "POST", "/v1/events", &login.to_string()).await.0,
-            202
-        );
-        let complaint = json!({"kind": "event", "event_id": "K1", "customer_id": member, "ts": ts,
-            "channel": "call_center", "event_type": "complaint"});
-        assert_eq!(
-            call(&app, "POST", "/v1/events", &complaint.to_string())
-                .await
-                .0,
-            202
-        );
-        let change = tokio::time::timeout(std::time::Duration::from_secs(1), changes.recv())
-            .await
-            .expect("an audience change within 1 s")
-            .unwrap();
+        post_event(&w.app, "L1", &member, "login").await;
+        post_event(&w.app, "K1", &member, "complaint").await;
+        let change = next_change(&mut w).await;
         assert_eq!(
             (
                 change.audience_id.as_str(),
@@ -411,23 +405,16 @@ mod tests {
                 change.change
             ),
             (
-                audience_id.as_str(),
+                w.audience_id.as_str(),
                 member.as_str(),
                 zhiying_events::input::Change::Left
             )
         );
         assert_eq!(change.cause.as_deref(), Some("K1"));
         // Still out: another event changes nothing.
-        let login2 = json!({"kind": "event", "event_id": "L2", "customer_id": member, "ts": ts,
-            "channel": "mobile_app", "event_type": "login"});
-        assert_eq!(
-            call(&app, "POST", "/v1/events", &login2.to_string())
-                .await
-                .0,
-            202
-        );
+        post_event(&w.app, "L2", &member, "login").await;
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        assert!(changes.try_recv().is_err(), "exactly one change");
+        assert!(w.changes.try_recv().is_err(), "exactly one change");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -43,7 +43,7 @@ mod memory;
 mod metrics;
 mod openapi;
 mod privacy;
-mod reports;
+pub mod reports;
 /// Scheduled retraining of the bank models (`zhiying serve --retrain-every`).
 pub mod retrain;
 mod segments;

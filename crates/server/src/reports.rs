@@ -6,18 +6,22 @@
 //!   delivery, open, click, conversion, revenue, cost, ROI), a daily trend, the effect
 //!   against the holdout with its 95% interval, incremental conversions and revenue, a Qini
 //!   curve from a cross-fitted T-learner (`zhiying-uplift`) on the campaign's treated and
-//!   untreated customers, and the zh/en verdict. The uplift model is cached in
-//!   `DATA_DIR/reports/uplift/<campaign>.json`, keyed by a fingerprint of its training rows,
-//!   so the page only trains again when the campaign's data changed.
+//!   untreated customers, attribution by channel over the reached customers' contact paths
+//!   (`zhiying-attribution`: last/first touch, linear, time decay, Markov, Shapley), and the
+//!   zh/en verdict. The uplift model is cached in `DATA_DIR/reports/uplift/<campaign>.json`,
+//!   keyed by a fingerprint of its training rows: the CLI trains it when it simulates a
+//!   campaign's responses ([`refresh_uplift`]), and a view that finds no matching cache
+//!   starts the training in the background and shows `computing` until it is written.
 //! * `GET /v1/experiments` and `/console/experiments`: every campaign with a control or
 //!   holdout and every experiment (facts and store), with arms and their sizes, the
 //!   sample-ratio-mismatch p-value (flagged at p < 0.001), and the power to detect the
 //!   stated minimum detectable effect (`?mde=`, relative, default 10%) together with the
 //!   effect the sample can detect at 80% power (flagged when power < 0.8).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::Hasher;
-use std::path::PathBuf;
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::{LazyLock, Mutex};
 
 use axum::Json;
 use axum::extract::rejection::PathRejection;
@@ -25,6 +29,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
+use zhiying_core::DataDir;
 use zhiying_core::access::Permission;
 use zhiying_engine::{AnalyticsEngine, Row, sql_literal};
 use zhiying_experiment::power::{cohens_h, mde_proportions, power};
@@ -38,6 +43,9 @@ use crate::AppState;
 use crate::auth::{Principal, Routes};
 use crate::error::ApiError;
 use crate::i18n::{Lang, Locale};
+
+mod attribution;
+pub use attribution::AttributionSection;
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -113,6 +121,8 @@ pub struct CampaignReport {
     /// a holdout (or an uncontacted control group).
     pub effect: Option<CampaignEffect>,
     pub uplift: UpliftSection,
+    /// Channel contribution to the reached customers' conversions under each model.
+    pub attribution: AttributionSection,
 }
 
 fn engine_err(what: &str) -> impl Fn(zhiying_measure::MeasureError) -> ApiError + '_ {
@@ -157,6 +167,7 @@ pub async fn campaign_report(
     let daily = daily_trend(engine, id, &groups, &days).await?;
     let name = campaign_name(state, id).await;
     let uplift = uplift_section(state, id).await;
+    let attribution = attribution::attribution_section(engine, id).await;
     Ok(Some(CampaignReport {
         campaign_id: id.to_string(),
         name,
@@ -166,6 +177,7 @@ pub async fn campaign_report(
         daily,
         effect,
         uplift,
+        attribution,
     }))
 }
 
@@ -355,7 +367,7 @@ fn fingerprint(rows: &[Row]) -> String {
 }
 
 /// `DATA_DIR/reports/uplift/<campaign>.json`; ids that are not plain file names are hashed.
-fn cache_path(state: &AppState, id: &str) -> PathBuf {
+fn cache_path(data_dir: &DataDir, id: &str) -> PathBuf {
     let plain = !id.is_empty()
         && !id.starts_with('.')
         && id.len() <= 100
@@ -369,19 +381,22 @@ fn cache_path(state: &AppState, id: &str) -> PathBuf {
         h.write(id.as_bytes());
         format!("campaign-{:016x}", h.finish())
     };
-    state
-        .data_dir
+    data_dir
         .root()
         .join("reports")
         .join("uplift")
         .join(format!("{name}.json"))
 }
 
+/// A trained model, or why none could be fitted on these rows (kept too, so a reload
+/// does not try again on the same data).
 #[derive(Serialize, Deserialize)]
 struct UpliftCache {
     campaign_id: String,
     fingerprint: String,
-    report: UpliftReport,
+    report: Option<UpliftReport>,
+    #[serde(default)]
+    note: Option<String>,
 }
 
 fn skipped(note: impl Into<String>) -> UpliftSection {
@@ -393,50 +408,150 @@ fn skipped(note: impl Into<String>) -> UpliftSection {
     }
 }
 
-/// The cached model when its fingerprint still matches, else a newly trained one (saved).
-async fn uplift_section(state: &AppState, id: &str) -> UpliftSection {
-    let rows = match state.engine.query_json(&uplift_sql(id)).await {
+fn from_cache(c: UpliftCache, cached: bool) -> UpliftSection {
+    match c.report {
+        Some(model) => UpliftSection {
+            status: "ok".into(),
+            note: None,
+            cached,
+            model: Some(model),
+        },
+        None => UpliftSection {
+            cached,
+            ..skipped(c.note.unwrap_or_else(|| "no uplift model".into()))
+        },
+    }
+}
+
+/// The campaign's training rows and what the cache holds for them.
+enum Lookup {
+    Fresh(Box<UpliftSection>),
+    Stale {
+        rows: Vec<Row>,
+        fingerprint: String,
+        path: PathBuf,
+    },
+}
+
+async fn lookup(engine: &dyn AnalyticsEngine, data_dir: &DataDir, id: &str) -> Lookup {
+    let rows = match engine.query_json(&uplift_sql(id)).await {
         Ok(rows) => rows,
         Err(e) => {
             tracing::warn!("uplift features of {id}: {e}");
-            return skipped(format!("the features could not be read: {e}"));
+            return Lookup::Fresh(Box::new(skipped(format!(
+                "the features could not be read: {e}"
+            ))));
         }
     };
     let print = fingerprint(&rows);
-    let path = cache_path(state, id);
+    let path = cache_path(data_dir, id);
     if let Ok(text) = std::fs::read_to_string(&path)
         && let Ok(c) = serde_json::from_str::<UpliftCache>(&text)
         && c.fingerprint == print
         && c.campaign_id == id
     {
-        return UpliftSection {
-            status: "ok".into(),
-            note: None,
-            cached: true,
-            model: Some(c.report),
-        };
+        return Lookup::Fresh(Box::new(from_cache(c, true)));
     }
+    Lookup::Stale {
+        rows,
+        fingerprint: print,
+        path,
+    }
+}
+
+/// Fits the model on `rows` and saves it (or the reason there is none) in the cache.
+async fn train_and_save(
+    id: &str,
+    rows: Vec<Row>,
+    fingerprint: String,
+    path: &FsPath,
+) -> UpliftSection {
     let label = format!("campaign {id}");
     let trained = tokio::task::spawn_blocking(move || fit_uplift(&label, &rows)).await;
-    match trained {
-        Ok(Ok(report)) => {
-            let cache = UpliftCache {
-                campaign_id: id.to_string(),
-                fingerprint: print,
-                report,
-            };
-            if let Err(e) = save_cache(&path, &cache) {
-                tracing::warn!("could not cache the uplift model of {id}: {e}");
-            }
-            UpliftSection {
-                status: "ok".into(),
-                note: None,
-                cached: false,
-                model: Some(cache.report),
-            }
+    let (report, note) = match trained {
+        Ok(Ok(report)) => (Some(report), None),
+        Ok(Err(note)) => (None, Some(note)),
+        // A failed task is not a property of the data: do not cache it.
+        Err(e) => return skipped(format!("the uplift task failed: {e}")),
+    };
+    let cache = UpliftCache {
+        campaign_id: id.to_string(),
+        fingerprint,
+        report,
+        note,
+    };
+    if let Err(e) = save_cache(path, &cache) {
+        tracing::warn!("could not cache the uplift model of {id}: {e}");
+    }
+    from_cache(cache, false)
+}
+
+/// Trains the campaign's uplift model now unless the cache already matches its data. The
+/// CLI calls this when a campaign's responses have been simulated, so the report's first
+/// view reads a finished model.
+pub async fn refresh_uplift(
+    engine: &dyn AnalyticsEngine,
+    data_dir: &DataDir,
+    id: &str,
+) -> UpliftSection {
+    match lookup(engine, data_dir, id).await {
+        Lookup::Fresh(s) => *s,
+        Lookup::Stale {
+            rows,
+            fingerprint,
+            path,
+        } => train_and_save(id, rows, fingerprint, &path).await,
+    }
+}
+
+/// Caches being trained in the background (by path, so data directories do not collide).
+static TRAINING: LazyLock<Mutex<HashSet<PathBuf>>> = LazyLock::new(Default::default);
+
+/// Takes a cache path off [`TRAINING`] when its task ends, even by a panic or shutdown.
+struct TrainingGuard(PathBuf);
+impl Drop for TrainingGuard {
+    fn drop(&mut self) {
+        if let Ok(mut set) = TRAINING.lock() {
+            set.remove(&self.0);
         }
-        Ok(Err(note)) => skipped(note),
-        Err(e) => skipped(format!("the uplift task failed: {e}")),
+    }
+}
+
+/// The cached model when its fingerprint still matches; otherwise training starts in the
+/// background (once per campaign) and the page says `computing` until the cache is written,
+/// so no request waits for LightGBM.
+async fn uplift_section(state: &AppState, id: &str) -> UpliftSection {
+    let (rows, fingerprint, path) = match lookup(&*state.engine, &state.data_dir, id).await {
+        Lookup::Fresh(s) => return *s,
+        Lookup::Stale {
+            rows,
+            fingerprint,
+            path,
+        } => (rows, fingerprint, path),
+    };
+    // Too few customers is known without training: say so at once.
+    if let Err(note) = folds_for(&rows) {
+        return skipped(note);
+    }
+    let start = TRAINING
+        .lock()
+        .map(|mut set| set.insert(path.clone()))
+        .unwrap_or(false);
+    if start {
+        let guard = TrainingGuard(path.clone());
+        let id = id.to_string();
+        tokio::spawn(async move {
+            let _guard = guard;
+            train_and_save(&id, rows, fingerprint, &path).await;
+        });
+    }
+    UpliftSection {
+        status: "computing".into(),
+        note: Some(
+            "the uplift model is being trained in the background; reload in a few seconds".into(),
+        ),
+        cached: false,
+        model: None,
     }
 }
 
@@ -452,19 +567,31 @@ fn save_cache(path: &std::path::Path, cache: &UpliftCache) -> std::io::Result<()
     std::fs::rename(&tmp, path)
 }
 
-/// Cross-fitted T-learner on the campaign's rows: the Qini curve of out-of-fold scores.
-/// `Err` carries a plain reason to show instead of the chart.
-fn fit_uplift(label: &str, rows: &[Row]) -> Result<UpliftReport, String> {
-    let treated: Vec<bool> = rows
+/// Whether each row is treated, and its outcome.
+fn treated_and_outcome(rows: &[Row]) -> (Vec<bool>, Vec<f64>) {
+    let treated = rows
         .iter()
         .map(|r| s(r, "grp").as_deref() == Some("treatment"))
         .collect();
-    let y: Vec<f64> = rows.iter().map(|r| u(r, "converted") as f64).collect();
-    // Smallest stratum of treatment × outcome decides how many folds are possible.
+    let y = rows.iter().map(|r| u(r, "converted") as f64).collect();
+    (treated, y)
+}
+
+/// Customers per treatment × outcome stratum: untreated (not converted, converted), then
+/// treated (not converted, converted).
+fn strata(treated: &[bool], y: &[f64]) -> [usize; 4] {
     let mut strata = [0usize; 4];
-    for (&t, &v) in treated.iter().zip(&y) {
+    for (&t, &v) in treated.iter().zip(y) {
         strata[2 * usize::from(t) + usize::from(v > 0.0)] += 1;
     }
+    strata
+}
+
+/// How many folds the rows allow (the smallest stratum decides, at most 5), or why a
+/// model cannot be fitted.
+fn folds_for(rows: &[Row]) -> Result<usize, String> {
+    let (treated, y) = treated_and_outcome(rows);
+    let strata = strata(&treated, &y);
     let smallest = strata.iter().copied().min().unwrap_or(0);
     if smallest < 2 {
         return Err(format!(
@@ -475,7 +602,15 @@ fn fit_uplift(label: &str, rows: &[Row]) -> Result<UpliftReport, String> {
             strata[1]
         ));
     }
-    let folds = smallest.min(5);
+    Ok(smallest.min(5))
+}
+
+/// Cross-fitted T-learner on the campaign's rows: the Qini curve of out-of-fold scores.
+/// `Err` carries a plain reason to show instead of the chart.
+fn fit_uplift(label: &str, rows: &[Row]) -> Result<UpliftReport, String> {
+    let folds = folds_for(rows)?;
+    let (treated, y) = treated_and_outcome(rows);
+    let strata = strata(&treated, &y);
     let mut columns: Vec<Column> = NUMERIC_FEATURES
         .iter()
         .map(|&name| {
@@ -595,7 +730,31 @@ fn report_charts(r: &CampaignReport, state: &AppState, lang: Lang) -> serde_json
             },
         })
     });
-    serde_json::json!({ "daily": daily, "effect": effect, "qini": qini })
+    let attribution = r
+        .attribution
+        .report
+        .as_ref()
+        .filter(|_| r.attribution.status == "ok")
+        .map(|a| {
+            let series: Vec<serde_json::Value> = a
+                .models
+                .iter()
+                .map(|&m| {
+                    serde_json::json!({
+                        "name": tr(&format!("rpt.model.{}", m.name())),
+                        "data": a.channels.iter().map(|c| {
+                            c.credit(m).map_or(0.0, |x| (x.conversions * 100.0).round() / 100.0)
+                        }).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            serde_json::json!({
+                "channels": a.channels.iter().map(|c| c.channel.clone()).collect::<Vec<_>>(),
+                "series": series,
+                "labels": { "y": tr("rpt.attr_credited") },
+            })
+        });
+    serde_json::json!({ "daily": daily, "effect": effect, "qini": qini, "attribution": attribution })
 }
 
 async fn report_page(

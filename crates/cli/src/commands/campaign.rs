@@ -211,7 +211,10 @@ fn simulate_cmd(cfg: &Config, a: SimulateArgs) -> anyhow::Result<()> {
         let r = runner.simulate_responses(&id, a.seed).await;
         runner.outbox().close().await;
         store.close().await;
-        anyhow::Ok(r?)
+        let r = r?;
+        // The responses are in: train the report's uplift model now, not on its first view.
+        prepare_report(&dd, &id).await?;
+        anyhow::Ok(r)
     })?;
     if a.json {
         return output::print_json(&report);
@@ -369,14 +372,93 @@ pub struct DemoCampaign {
     pub measured: Option<zhiying_measure::CampaignEffect>,
     /// Whether the planted true lift lies in the measured 95% interval.
     pub planted_inside_ci: Option<bool>,
+    /// A second campaign three days later on other channels and offers, so the customers
+    /// both reach have multi-channel contact paths for the reports' attribution.
+    pub follow_up: DemoFollowUp,
+}
+
+/// The demo's follow-up campaign (run and simulated like the first).
+#[derive(Debug, Serialize)]
+pub struct DemoFollowUp {
+    pub campaign_id: String,
+    pub run: RunReport,
+    /// `None` when no customer of a tiny demo bank qualified for its offers.
+    pub simulation: Option<SimulationReport>,
 }
 
 pub const DEMO_CAMPAIGN_NAME: &str = "演示活动：信用卡、消费贷与基金 (demo)";
 /// Credit card (R1), consumer loan (R1) and a bond fund (R3, so suitability matters).
 const DEMO_OFFERS: [&str; 3] = ["O001", "O004", "O006"];
+pub const DEMO_FOLLOW_UP_NAME: &str = "演示跟进：存款与理财 (demo follow-up)";
+/// Time deposit, wealth and deposit: other products, so the follow-up's responses are its own.
+const FOLLOW_UP_OFFERS: [&str; 3] = ["O002", "O003", "O005"];
+/// Days between the demo campaign and its follow-up.
+const FOLLOW_UP_AFTER_DAYS: i64 = 3;
+
+/// The campaign named `draft.name`, or a new one made by the marketer, approved by the
+/// compliance officer and launched.
+async fn ensure_demo_campaign(
+    store: &dyn OperationalStore,
+    draft: zhiying_store::CampaignDraft,
+) -> anyhow::Result<String> {
+    if let Some(c) = store
+        .campaigns(None)
+        .await?
+        .into_iter()
+        .find(|c| c.draft.name == draft.name)
+    {
+        return Ok(c.campaign_id);
+    }
+    let c = store.create_campaign(&draft, "marketer").await?;
+    let none = serde_json::Value::Null;
+    store
+        .transition_campaign(
+            &c.campaign_id,
+            CampaignStatus::Submitted,
+            "marketer",
+            "demo",
+            &none,
+        )
+        .await?;
+    let snapshot = serde_json::to_value(zhiying_store::ApprovalSnapshot {
+        audience_size: 0,
+        expected_contacts: Default::default(),
+        budget_fen: 0,
+        content: serde_json::json!({"offers": draft.offers}),
+    })?;
+    store
+        .transition_campaign(
+            &c.campaign_id,
+            CampaignStatus::Approved,
+            "compliance",
+            "demo approval",
+            &snapshot,
+        )
+        .await?;
+    store
+        .transition_campaign(
+            &c.campaign_id,
+            CampaignStatus::Running,
+            "marketer",
+            "demo launch",
+            &none,
+        )
+        .await?;
+    Ok(c.campaign_id)
+}
+
+/// Trains the campaign report's uplift model now that the campaign's responses are in the
+/// facts, so the report's first view reads a finished model instead of waiting for one.
+async fn prepare_report(
+    dd: &zhiying_core::DataDir,
+    id: &str,
+) -> anyhow::Result<zhiying_server::reports::UpliftSection> {
+    let engine = zhiying_engine::DataFusionEngine::open(dd).await?;
+    Ok(zhiying_server::reports::refresh_uplift(&engine, dd, id).await)
+}
 
 pub fn demo_campaign(cfg: &Config, dd: &zhiying_core::DataDir) -> anyhow::Result<DemoCampaign> {
-    let (id, run, simulation) = super::runtime()?.block_on(async {
+    let (id, run, simulation, follow_up) = super::runtime()?.block_on(async {
         let store = zhiying_store::open(cfg.database_url.as_deref(), dd).await?;
         if store
             .get_setting(zhiying_campaigns::GLOBAL_HOLDOUT_SETTING)
@@ -395,59 +477,80 @@ pub fn demo_campaign(cfg: &Config, dd: &zhiying_core::DataDir) -> anyhow::Result
         let sample = zhiying_decision::sample_catalog();
         let empty = store.offers(true).await?.is_empty();
         for o in sample.current() {
-            if (empty || DEMO_OFFERS.contains(&o.id.as_str()))
-                && store.offer(&o.id).await?.is_none()
-            {
+            let used =
+                DEMO_OFFERS.contains(&o.id.as_str()) || FOLLOW_UP_OFFERS.contains(&o.id.as_str());
+            if (empty || used) && store.offer(&o.id).await?.is_none() {
                 store
-                    .put_offer(&o.id, 0, &serde_json::to_value(o)?, "demo", "sample catalogue")
+                    .put_offer(
+                        &o.id,
+                        0,
+                        &serde_json::to_value(o)?,
+                        "demo",
+                        "sample catalogue",
+                    )
                     .await?;
             }
         }
-        let existing = store
-            .campaigns(None)
-            .await?
-            .into_iter()
-            .find(|c| c.draft.name == DEMO_CAMPAIGN_NAME);
-        let id = match existing {
-            Some(c) => c.campaign_id,
-            None => {
-                let draft = zhiying_store::CampaignDraft {
-                    name: DEMO_CAMPAIGN_NAME.into(),
-                    kind: zhiying_store::CampaignKind::Batch,
-                    audience: "age between 22 and 60".into(),
-                    offers: DEMO_OFFERS.iter().map(|s| s.to_string()).collect(),
-                    channels: vec!["app_push".into(), "wechat".into(), "sms".into()],
-                    schedule: serde_json::json!({"start": chrono::Utc::now().date_naive().to_string()}),
-                    budget_fen: 0,
-                    holdout_share: 0.2,
-                    spec: serde_json::json!({"channel_capacity": {"sms": 2000}}),
-                };
-                let c = store.create_campaign(&draft, "marketer").await?;
-                let none = serde_json::Value::Null;
-                store
-                    .transition_campaign(&c.campaign_id, CampaignStatus::Submitted, "marketer", "demo", &none)
-                    .await?;
-                let snapshot = serde_json::to_value(zhiying_store::ApprovalSnapshot {
-                    audience_size: 0,
-                    expected_contacts: Default::default(),
-                    budget_fen: 0,
-                    content: serde_json::json!({"offers": draft.offers}),
-                })?;
-                store
-                    .transition_campaign(&c.campaign_id, CampaignStatus::Approved, "compliance", "demo approval", &snapshot)
-                    .await?;
-                store
-                    .transition_campaign(&c.campaign_id, CampaignStatus::Running, "marketer", "demo launch", &none)
-                    .await?;
-                c.campaign_id
+        let today = chrono::Utc::now().date_naive();
+        let draft = |name: &str,
+                     offers: &[&str],
+                     channels: &[&str],
+                     start: chrono::NaiveDate,
+                     spec: serde_json::Value| {
+            zhiying_store::CampaignDraft {
+                name: name.into(),
+                kind: zhiying_store::CampaignKind::Batch,
+                audience: "age between 22 and 60".into(),
+                offers: offers.iter().map(|s| s.to_string()).collect(),
+                channels: channels.iter().map(|s| s.to_string()).collect(),
+                schedule: serde_json::json!({"start": start.to_string()}),
+                budget_fen: 0,
+                holdout_share: 0.2,
+                spec,
             }
         };
+        let id = ensure_demo_campaign(
+            store.as_ref(),
+            draft(
+                DEMO_CAMPAIGN_NAME,
+                &DEMO_OFFERS,
+                &["app_push", "wechat", "sms"],
+                today,
+                serde_json::json!({"channel_capacity": {"sms": 2000}}),
+            ),
+        )
+        .await?;
+        let follow_id = ensure_demo_campaign(
+            store.as_ref(),
+            draft(
+                DEMO_FOLLOW_UP_NAME,
+                &FOLLOW_UP_OFFERS,
+                &["sms", "email", "wechat"],
+                today + chrono::Duration::days(FOLLOW_UP_AFTER_DAYS),
+                serde_json::json!({"channel_capacity": {"sms": 1000}}),
+            ),
+        )
+        .await?;
         let runner = open_runner(cfg, dd, store.clone()).await?;
         let run = runner.run(&id, chrono::Utc::now()).await?;
         let simulation = runner.simulate_responses(&id, 42).await?;
+        let follow_run = runner.run(&follow_id, chrono::Utc::now()).await?;
+        let simulation_follow = if follow_run.treatment_contacts + follow_run.holdout_contacts > 0 {
+            Some(runner.simulate_responses(&follow_id, 43).await?)
+        } else {
+            None
+        };
+        let follow_up = DemoFollowUp {
+            run: follow_run,
+            simulation: simulation_follow,
+            campaign_id: follow_id,
+        };
         runner.outbox().close().await;
         store.close().await;
-        anyhow::Ok((id, run, simulation))
+        for c in [&id, &follow_up.campaign_id] {
+            prepare_report(dd, c).await?;
+        }
+        anyhow::Ok((id, run, simulation, follow_up))
     })?;
     let measured = super::measure::campaign_effects(dd, 0.05)?
         .into_iter()
@@ -461,6 +564,7 @@ pub fn demo_campaign(cfg: &Config, dd: &zhiying_core::DataDir) -> anyhow::Result
         simulation,
         measured,
         planted_inside_ci,
+        follow_up,
     })
 }
 
@@ -482,6 +586,16 @@ pub fn print_demo_campaign(d: &DemoCampaign) {
         ),
         None => println!("  not measurable yet (no treated and held-out customers)"),
     }
+    println!(
+        "  follow-up {} ({} days later, other offers on SMS, e-mail and WeChat): {} treatment contacts, {} conversions; the reports attribute both campaigns' conversions over the customers' contact paths",
+        d.follow_up.campaign_id,
+        FOLLOW_UP_AFTER_DAYS,
+        d.follow_up.run.treatment_contacts,
+        d.follow_up
+            .simulation
+            .as_ref()
+            .map_or(0, |s| s.conversions_treatment)
+    );
 }
 
 fn optimize_cmd(a: OptimizeArgs) -> anyhow::Result<()> {

@@ -224,6 +224,18 @@
         ]
       };
     },
+    "report-attribution": function (d) {
+      var a = d.attribution;
+      return {
+        color: PALETTE,
+        tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+        legend: { top: 0, type: "scroll" },
+        grid: { left: 8, right: 16, top: 36, bottom: 8, containLabel: true },
+        xAxis: { type: "category", data: a.channels },
+        yAxis: { type: "value", name: a.labels.y },
+        series: a.series.map(function (s) { return { name: s.name, type: "bar", data: s.data, barMaxWidth: 18 }; })
+      };
+    },
     "experiment-power": function (d) {
       return {
         color: ["#1f5fa8"],

@@ -46,13 +46,22 @@ async fn count(engine: &dyn AnalyticsEngine, sql: &str) -> u64 {
     rows[0]["n"].as_u64().unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn campaign_report_and_experiments_list_on_the_synthetic_bank() {
+/// A synthetic bank's facts in a data directory, served by the router with a root token.
+struct Bank {
+    _dir: tempfile::TempDir,
+    dd: DataDir,
+    engine: Arc<DataFusionEngine>,
+    store: Arc<zhiying_store::SqlStore>,
+    token: String,
+    app: axum::Router,
+}
+
+async fn synthetic_bank(customers: u64) -> Bank {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("gen");
     zhiying_synth::generate(
         &GenerateConfig {
-            customers: 8_000,
+            customers,
             months: 12,
             seed: 7,
             out: out.clone(),
@@ -80,6 +89,40 @@ async fn campaign_report_and_experiments_list_on_the_synthetic_bank() {
     let token =
         crate::tests::user_with_token(&store, "root", &zhiying_core::domain::Role::ALL).await;
     let app = router(AppState::new(dd.clone(), engine.clone(), store.clone()));
+    Bank {
+        _dir: dir,
+        dd,
+        engine,
+        store,
+        token,
+        app,
+    }
+}
+
+/// The report once its uplift model is no longer being trained in the background.
+async fn report_when_ready(app: &axum::Router, token: &str, id: &str) -> CampaignReport {
+    for _ in 0..400 {
+        let (status, body) = get(app, token, &format!("/v1/campaigns/{id}/report")).await;
+        assert_eq!(status, 200, "{body}");
+        let r: CampaignReport = serde_json::from_str(&body).unwrap();
+        if r.uplift.status != "computing" {
+            return r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    panic!("the uplift model of {id} was not trained within two minutes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn campaign_report_and_experiments_list_on_the_synthetic_bank() {
+    let Bank {
+        _dir,
+        dd,
+        engine,
+        store,
+        token,
+        app,
+    } = synthetic_bank(8_000).await;
 
     // ---- the report: every number is zhiying-measure's -------------------------------
     let effects = zhiying_measure::campaign_effects(&*engine, 0.05)
@@ -182,10 +225,23 @@ async fn campaign_report_and_experiments_list_on_the_synthetic_bank() {
     let by_group: u64 = r.groups.iter().map(|g| g.customers).sum();
     assert_eq!(by_group, contacts);
 
+    // The first view does not wait for the uplift model: it is trained in the background.
+    assert_eq!(r.uplift.status, "computing", "{:?}", r.uplift.note);
+    assert!(r.uplift.model.is_none());
+    let (_, html) = get(&app, &token, "/console/campaigns/CP001/report?lang=en").await;
+    assert!(
+        html.contains("data-uplift=\"computing\"") || html.contains("data-chart=\"report-qini\""),
+        "the page says the model is being computed"
+    );
+
     // The uplift model: trained on treated + untreated, its Qini curve ends at the
     // measured incremental conversions, and it is cached.
+    let r = report_when_ready(&app, &token, "CP001").await;
     assert_eq!(r.uplift.status, "ok", "{:?}", r.uplift.note);
-    assert!(!r.uplift.cached);
+    assert!(
+        r.uplift.cached,
+        "the view reads what the background task saved"
+    );
     let m = r.uplift.model.as_ref().unwrap();
     assert_eq!(
         m.rows as u64,
@@ -203,6 +259,19 @@ async fn campaign_report_and_experiments_list_on_the_synthetic_bank() {
     assert!((m.observed_uplift - effect.lift).abs() < 1e-12);
     let cache = dd.root().join("reports/uplift/CP001.json");
     assert!(cache.exists());
+    // What the CLI calls once responses are simulated: reads a matching cache, and trains
+    // (the same model: seeded) when there is none.
+    let again = super::refresh_uplift(&*engine, &dd, "CP001").await;
+    assert!(again.cached && again.model.as_ref() == Some(m));
+    std::fs::remove_file(&cache).unwrap();
+    let trained = super::refresh_uplift(&*engine, &dd, "CP001").await;
+    assert_eq!(trained.status, "ok", "{:?}", trained.note);
+    assert!(!trained.cached);
+    assert!(close(
+        trained.model.as_ref().unwrap().pooled_qini,
+        m.pooled_qini
+    ));
+    assert!(cache.exists(), "the trained model is saved");
     let (_, body) = get(&app, &token, "/v1/campaigns/CP001/report").await;
     let again: CampaignReport = serde_json::from_str(&body).unwrap();
     assert!(again.uplift.cached, "the second view reads the cache");
@@ -359,4 +428,263 @@ async fn campaign_report_and_experiments_list_on_the_synthetic_bank() {
         );
         assert!(html.contains("data-chart=\"experiment-power\""));
     }
+}
+
+/// Writes `select` (over the synthetic `contacts` and `responses` batches) as a new batch of
+/// `table`, as if another source had delivered it.
+async fn add_batch(dd: &DataDir, table: &str, batch: &str, select: &str) {
+    let ctx = datafusion::prelude::SessionContext::new();
+    for t in ["contacts", "responses"] {
+        // The catalogue's types, so the new batch reads like every other.
+        let schema = zhiying_core::schema::fact_table(t).unwrap().arrow_schema();
+        ctx.register_parquet(
+            t,
+            dd.fact_batch(t, "synthetic").to_str().unwrap(),
+            datafusion::prelude::ParquetReadOptions::default().schema(&schema),
+        )
+        .await
+        .unwrap();
+    }
+    let dst = dd.fact_batch(table, batch);
+    let sql = format!(
+        "COPY ({select}) TO '{}' STORED AS PARQUET",
+        dst.to_str().unwrap()
+    );
+    ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+    assert!(dst.is_file(), "{} not written", dst.display());
+}
+
+fn micros(v: &serde_json::Value) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+        .unwrap()
+        .timestamp_micros()
+}
+
+/// The report's attribution against `zhiying-attribution` called directly on paths built
+/// here from the raw facts: the customers the campaign reached (a contact sent or
+/// delivered), their touches of every campaign from 30 days before the campaign's first
+/// contact to its last contact or response, and their first conversion in the campaign.
+async fn expected_attribution(
+    engine: &dyn AnalyticsEngine,
+    id: &str,
+) -> zhiying_attribution::AttributionReport {
+    use zhiying_attribution::{Conversion, Touchpoint, attribute, build_paths};
+    let contacts = engine
+        .query_json(
+            "SELECT contact_id, campaign_id, customer_id, channel, ts, status FROM contacts",
+        )
+        .await
+        .unwrap();
+    let responses = engine
+        .query_json(&format!(
+            "SELECT customer_id, ts, response_type, revenue_fen FROM responses WHERE campaign_id = '{id}'"
+        ))
+        .await
+        .unwrap();
+    let str_of = |r: &zhiying_engine::Row, k: &str| r[k].as_str().unwrap_or("").to_string();
+    let touched =
+        |r: &zhiying_engine::Row| matches!(r["status"].as_str(), Some("sent" | "delivered"));
+    let mine: Vec<_> = contacts.iter().filter(|r| r["campaign_id"] == id).collect();
+    let reached: std::collections::HashSet<String> = mine
+        .iter()
+        .filter(|r| touched(r))
+        .map(|r| str_of(r, "customer_id"))
+        .collect();
+    let times = mine
+        .iter()
+        .map(|r| micros(&r["ts"]))
+        .chain(responses.iter().map(|r| micros(&r["ts"])));
+    let t0 = times.clone().min().unwrap() - 30 * 86_400 * 1_000_000;
+    let t1 = times.max().unwrap();
+    let mut touches: Vec<(String, i64, String, Touchpoint)> = contacts
+        .iter()
+        .filter(|r| touched(r) && reached.contains(&str_of(r, "customer_id")))
+        .map(|r| {
+            (
+                str_of(r, "customer_id"),
+                micros(&r["ts"]),
+                str_of(r, "contact_id"),
+                r,
+            )
+        })
+        .filter(|(_, ts, _, _)| (t0..=t1).contains(ts))
+        .map(|(c, ts, k, r)| {
+            let t = Touchpoint {
+                customer_id: c.clone(),
+                timestamp: ts,
+                channel: str_of(r, "channel"),
+                campaign: Some(str_of(r, "campaign_id")),
+            };
+            (c, ts, k, t)
+        })
+        .collect();
+    touches.sort_by(|a, b| (&a.0, a.1, &a.2).cmp(&(&b.0, b.1, &b.2)));
+    let mut first: std::collections::BTreeMap<String, (i64, f64)> = Default::default();
+    for r in &responses {
+        let c = str_of(r, "customer_id");
+        if !reached.contains(&c)
+            || !matches!(r["response_type"].as_str(), Some("convert" | "accept"))
+        {
+            continue;
+        }
+        let (ts, rev) = (
+            micros(&r["ts"]),
+            r["revenue_fen"].as_i64().unwrap_or(0) as f64,
+        );
+        let e = first.entry(c).or_insert((ts, 0.0));
+        e.0 = e.0.min(ts);
+        e.1 += rev;
+    }
+    let conversions: Vec<Conversion> = first
+        .into_iter()
+        .map(|(customer_id, (timestamp, value))| Conversion {
+            customer_id,
+            timestamp,
+            value,
+        })
+        .collect();
+    let touches: Vec<Touchpoint> = touches.into_iter().map(|t| t.3).collect();
+    let (path_opts, cfg) = super::attribution::options();
+    let paths = build_paths(&touches, &conversions, &path_opts).unwrap();
+    attribute(&paths, &cfg).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn campaign_report_attributes_conversions_over_contact_paths() {
+    let bank = synthetic_bank(3_000).await;
+    let (dd, app, token) = (&bank.dd, &bank.app, bank.token.as_str());
+    // A follow-up call two days after CP001 to half of the customers it reached: their
+    // paths become "app_push > call" and the like.
+    add_batch(
+        dd,
+        "contacts",
+        "followup",
+        "SELECT concat('F', contact_id) AS contact_id, 'CP9F' AS campaign_id, customer_id, offer_id,
+           'call' AS channel, ts + INTERVAL '2 days' AS ts, \"group\", status
+         FROM contacts WHERE campaign_id = 'CP001' AND status = 'delivered'
+           AND CAST(right(customer_id, 1) AS INT) % 2 = 0",
+    )
+    .await;
+    // A campaign on one channel: CP002's SMS contacts and their responses, copied.
+    add_batch(
+        dd,
+        "contacts",
+        "single",
+        "SELECT concat('S', contact_id) AS contact_id, 'CPS' AS campaign_id, customer_id, offer_id,
+           channel, ts, \"group\", status
+         FROM contacts WHERE campaign_id = 'CP002' AND channel = 'sms'",
+    )
+    .await;
+    add_batch(
+        dd,
+        "responses",
+        "single",
+        "SELECT concat('S', r.response_id) AS response_id, concat('S', r.contact_id) AS contact_id,
+           'CPS' AS campaign_id, r.customer_id, r.ts, r.response_type, r.revenue_fen
+         FROM responses r JOIN contacts c ON c.contact_id = r.contact_id
+         WHERE r.campaign_id = 'CP002' AND c.channel = 'sms'",
+    )
+    .await;
+    bank.engine.refresh().await.unwrap();
+
+    let r = report_when_ready(app, token, "CP001").await;
+    let a = &r.attribution;
+    assert_eq!(a.status, "ok", "{:?}", a.note);
+    assert!(!a.single_touch, "the follow-up makes two-touch paths");
+    assert!(a.channels.iter().any(|c| c == "call"), "{:?}", a.channels);
+    let got = a.report.as_ref().unwrap();
+    let want = expected_attribution(&*bank.engine, "CP001").await;
+    assert_eq!(got.models, want.models);
+    assert_eq!(got.models.len(), 6);
+    assert!(close(got.total_conversions, want.total_conversions));
+    assert!(close(
+        got.unattributed_conversions,
+        want.unattributed_conversions
+    ));
+    assert!(close(got.total_value, want.total_value));
+    assert_eq!(got.channels.len(), want.channels.len());
+    for (g, w) in got.channels.iter().zip(&want.channels) {
+        assert_eq!(g.channel, w.channel);
+        assert!(close(g.paths, w.paths) && close(g.converting_paths, w.converting_paths));
+        for (x, y) in g.credits.iter().zip(&w.credits) {
+            assert_eq!(x.model, y.model);
+            for (p, q) in [
+                (x.conversions, y.conversions),
+                (x.value, y.value),
+                (x.share, y.share),
+            ] {
+                assert!(
+                    (p - q).abs() <= 1e-9 * (1.0 + q.abs()),
+                    "{} {:?}: {p} vs {q}",
+                    g.channel,
+                    x.model
+                );
+            }
+        }
+    }
+    // Every model hands out the converted reached customers (those with a touch in the
+    // window); the rest are reported as unattributed.
+    let converted = count(
+        &*bank.engine,
+        "SELECT COUNT(DISTINCT r.customer_id) AS n FROM responses r JOIN contacts c
+           ON c.customer_id = r.customer_id AND c.campaign_id = 'CP001' AND c.status IN ('sent', 'delivered')
+         WHERE r.campaign_id = 'CP001' AND r.response_type IN ('convert', 'accept')",
+    )
+    .await;
+    assert_eq!(a.conversions, converted);
+    assert!(close(
+        got.total_conversions + got.unattributed_conversions,
+        converted as f64
+    ));
+    for m in &got.models {
+        let total: f64 = got
+            .channels
+            .iter()
+            .map(|c| c.credit(*m).unwrap().conversions)
+            .sum();
+        assert!(
+            (total - got.total_conversions).abs() < 1e-9,
+            "{m:?}: {total}"
+        );
+    }
+    // The call always comes after CP001's own contact: last touch credits it, first touch
+    // (almost) never does.
+    let call = got.channels.iter().find(|c| c.channel == "call").unwrap();
+    let credit = |m| call.credit(m).unwrap().conversions;
+    use zhiying_attribution::Model;
+    assert!(
+        credit(Model::LastTouch) > credit(Model::FirstTouch),
+        "{call:?}"
+    );
+    assert!(credit(Model::LastTouch) > 0.0);
+
+    // The page: the grouped bar chart and the table, with zh and en model names.
+    for (lang, heading, model) in [
+        ("en", "Attribution by channel", "Markov (removal effect)"),
+        ("zh", "渠道归因", "马尔可夫（移除效应）"),
+    ] {
+        let (status, html) = get(
+            app,
+            token,
+            &format!("/console/campaigns/CP001/report?lang={lang}"),
+        )
+        .await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains(heading) && html.contains(model), "{lang}");
+        assert!(html.contains("data-chart=\"report-attribution\""), "{lang}");
+        assert!(html.contains("<tr data-channel=\"call\">"), "{lang}");
+    }
+
+    // One channel: said plainly, no chart.
+    let r = report_when_ready(app, token, "CPS").await;
+    assert_eq!(
+        r.attribution.status, "single_channel",
+        "{:?}",
+        r.attribution.note
+    );
+    assert_eq!(r.attribution.channels, ["sms"]);
+    assert!(r.attribution.conversions > 0);
+    let (_, html) = get(app, token, "/console/campaigns/CPS/report?lang=en").await;
+    assert!(html.contains("data-attribution=\"single_channel\""));
+    assert!(!html.contains("data-chart=\"report-attribution\""));
 }
