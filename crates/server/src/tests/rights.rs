@@ -84,15 +84,7 @@ async fn plant_everywhere(f: &Fixture) {
     };
     write_parquet(
         &dd.derived("scores"),
-        Arc::new(Schema::new(vec![
-            Field::new("customer_id", DataType::Utf8, false),
-            Field::new("model", DataType::Utf8, false),
-            Field::new("score", DataType::Float64, false),
-            Field::new("band", DataType::Utf8, true),
-            Field::new("reasons", DataType::Utf8, true),
-            Field::new("as_of", DataType::Utf8, false),
-            Field::new("model_version", DataType::Utf8, false),
-        ])),
+        zhiying_engine::scores_schema(),
         &[score(ERASED, 0.8), score("C00000003", 0.1)],
     );
     let segment = |id: &str, c: i64| {
@@ -101,13 +93,7 @@ async fn plant_everywhere(f: &Fixture) {
     };
     write_parquet(
         &dd.derived("segments"),
-        Arc::new(Schema::new(vec![
-            Field::new("customer_id", DataType::Utf8, false),
-            Field::new("segmentation", DataType::Utf8, false),
-            Field::new("cluster", DataType::Int64, false),
-            Field::new("description_zh", DataType::Utf8, false),
-            Field::new("description_en", DataType::Utf8, false),
-        ])),
+        zhiying_engine::segments_schema(),
         &[
             segment(ERASED, 1),
             segment(LINKED, 1),
