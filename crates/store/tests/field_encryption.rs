@@ -5,7 +5,7 @@
 //! `postgres://postgres@127.0.0.1:5432/test`), in a fresh schema dropped afterwards; skipped
 //! loudly when unreachable unless `ZHIYING_REQUIRE_POSTGRES=1`.
 
-use std::time::Duration;
+mod common;
 
 use sqlx::AnyPool;
 use zhiying_core::DataDir;
@@ -198,40 +198,9 @@ async fn sqlite_fields_are_encrypted_at_rest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_fields_are_encrypted_at_rest() {
     let _g = LOCK.lock().await;
-    let url = std::env::var("ZHIYING_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
-    let required = std::env::var("ZHIYING_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let schema = format!("zt_enc_{}_{}", std::process::id(), nanos % 1_000_000_000);
-    let options = StoreOptions {
-        database_url: Some(url),
-        pg_schema: Some(schema.clone()),
-        acquire_timeout: Duration::from_secs(10),
-        ..StoreOptions::default()
-    };
-    let unused = DataDir::new("/nonexistent-zhiying-data-dir");
-    let store = match SqlStore::open_with(&options, &unused).await {
-        Ok(s) => std::sync::Arc::new(s),
-        Err(e @ StoreError::Connect { .. }) if !required => {
-            eprintln!("\n!!!!!!!! SKIPPED: PostgreSQL field-encryption test NOT RUN: {e}\n");
-            return;
-        }
-        Err(e) => panic!("PostgreSQL store did not open: {e}"),
-    };
-    let raw_pool = store.pool().clone();
-    let s2 = store.clone();
-    let outcome = tokio::spawn(async move { contract(&s2).await }).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP SCHEMA \"{schema}\" CASCADE"
-    )))
-    .execute(&raw_pool)
-    .await
-    .expect("drop test schema");
-    store.close().await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    common::on_postgres(
+        "enc",
+        |store, _second| async move { contract(&store).await },
+    )
+    .await;
 }

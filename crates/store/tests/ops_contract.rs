@@ -1,18 +1,17 @@
 //! Contract for the 0004 operational state (offers, campaigns, contact history, experiments,
-//! model registry): every assertion runs against SQLite and PostgreSQL, like
-//! `store_contract.rs` (same environment variables, same fresh-schema-per-run).
+//! model registry): every assertion runs against SQLite and PostgreSQL, through the
+//! harness in `common/mod.rs`.
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::json;
-use zhiying_core::DataDir;
 use zhiying_store::{
     ApprovalSnapshot, Assignment, CampaignDraft, CampaignKind, CampaignStatus, Contact,
     ContactGroup, ContactStatus, Decision, ExperimentArm, ExperimentStatus, ModelStatus,
-    NewExperiment, NewModel, OfferStatus, OperationalStore, Response, ResponseKind, SqlStore,
-    StoreError, StoreOptions,
+    NewExperiment, NewModel, OfferStatus, OperationalStore, Response, ResponseKind, StoreError,
 };
 
 type Store = Arc<dyn OperationalStore>;
@@ -974,66 +973,10 @@ async fn models(s: &Store, second: &Store) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_passes_the_ops_contract() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let data_dir = DataDir::new(dir.path());
-    let options = StoreOptions::default();
-    let s = Arc::new(
-        SqlStore::open_with(&options, &data_dir)
-            .await
-            .expect("open"),
-    );
-    let second = Arc::new(
-        SqlStore::open_with(&options, &data_dir)
-            .await
-            .expect("open again"),
-    );
-    ops_contract(s.clone(), second.clone()).await;
-    s.close().await;
-    second.close().await;
+    common::on_sqlite(|s, second| ops_contract(s, second)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_passes_the_ops_contract() {
-    let url = std::env::var("ZHIYING_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
-    let required = std::env::var("ZHIYING_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let schema = format!("zo_{}_{}", std::process::id(), nanos % 1_000_000_000);
-    let options = StoreOptions {
-        database_url: Some(url),
-        pg_schema: Some(schema.clone()),
-        acquire_timeout: Duration::from_secs(10),
-        ..StoreOptions::default()
-    };
-    let unused = DataDir::new("/nonexistent-zhiying-data-dir");
-    let s = match SqlStore::open_with(&options, &unused).await {
-        Ok(s) => Arc::new(s),
-        Err(e @ StoreError::Connect { .. }) if !required => {
-            eprintln!("\n!!!!!!!! SKIPPED: PostgreSQL ops contract NOT RUN: {e}\n");
-            return;
-        }
-        Err(e) => {
-            panic!("PostgreSQL store did not open (ZHIYING_REQUIRE_POSTGRES={required}): {e}")
-        }
-    };
-    let second = Arc::new(
-        SqlStore::open_with(&options, &unused)
-            .await
-            .expect("open again"),
-    );
-    let result = tokio::spawn(ops_contract(s.clone(), second.clone())).await;
-    second.close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP SCHEMA \"{schema}\" CASCADE"
-    )))
-    .execute(s.pool())
-    .await
-    .expect("drop test schema");
-    s.close().await;
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    common::on_postgres("ops", |s, second| ops_contract(s, second)).await;
 }

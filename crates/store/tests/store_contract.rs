@@ -1,12 +1,9 @@
-//! One contract, two backends: every assertion here runs against SQLite and PostgreSQL.
-//!
-//! PostgreSQL comes from `ZHIYING_TEST_DATABASE_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/test`); each run works in a fresh schema that is
-//! dropped afterwards. When the server is unreachable the test is skipped loudly, unless
-//! `ZHIYING_REQUIRE_POSTGRES=1` (set in CI), where it fails.
+//! One contract, two backends: every assertion here runs against SQLite and PostgreSQL
+//! (the PostgreSQL harness and its environment variables are in `common/mod.rs`).
+
+mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::json;
 use sqlx::AnyPool;
@@ -14,8 +11,7 @@ use zhiying_core::DataDir;
 use zhiying_core::domain::Role;
 use zhiying_store::{
     ALL_CHANNELS, AudienceSnapshot, AuditFilter, ConsentEvent, GENESIS_HASH, IngestRun,
-    NewAudience, OperationalStore, Session, SqlStore, StoreError, StoreOptions, UserUpdate,
-    hash_token,
+    NewAudience, OperationalStore, Session, StoreError, StoreOptions, UserUpdate, hash_token,
 };
 
 /// Two stores opened separately on the same database (so two pools, like two processes),
@@ -794,17 +790,7 @@ async fn sqlite_store_passes_the_contract() {
     let dir = tempfile::tempdir().expect("temp dir");
     // A data dir that does not exist yet, with a non-ASCII name: both must work.
     let data_dir = DataDir::new(dir.path().join("数据 dir"));
-    let options = StoreOptions::default();
-    let store = Arc::new(
-        SqlStore::open_with(&options, &data_dir)
-            .await
-            .expect("open sqlite"),
-    );
-    let second = Arc::new(
-        SqlStore::open_with(&options, &data_dir)
-            .await
-            .expect("open sqlite again (migrations idempotent)"),
-    );
+    let (store, second) = common::open_pair(&StoreOptions::default(), &data_dir).await;
     assert!(
         data_dir.sqlite_path().is_file(),
         "db file created at DATA_DIR/zhiying.db"
@@ -838,63 +824,16 @@ async fn sqlite_store_passes_the_contract() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_store_passes_the_contract() {
-    let url = std::env::var("ZHIYING_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
-    let required = std::env::var("ZHIYING_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let schema = format!("zt_{}_{}", std::process::id(), nanos % 1_000_000_000);
-    let options = StoreOptions {
-        database_url: Some(url.clone()),
-        pg_schema: Some(schema.clone()),
-        acquire_timeout: Duration::from_secs(10),
-        ..StoreOptions::default()
-    };
-    let unused = DataDir::new("/nonexistent-zhiying-data-dir");
-    let store = match SqlStore::open_with(&options, &unused).await {
-        Ok(s) => Arc::new(s),
-        Err(e @ StoreError::Connect { .. }) if !required => {
-            eprintln!("\n!!!!!!!! SKIPPED: PostgreSQL store contract NOT RUN: {e}");
-            eprintln!(
-                "!!!!!!!! Set ZHIYING_TEST_DATABASE_URL, or ZHIYING_REQUIRE_POSTGRES=1 to make this a failure.\n"
-            );
-            return;
-        }
-        Err(e) => {
-            panic!("PostgreSQL store did not open (ZHIYING_REQUIRE_POSTGRES={required}): {e}")
-        }
-    };
-    let raw = store.pool().clone();
-    let outcome = async {
-        let second = Arc::new(
-            SqlStore::open_with(&options, &unused)
-                .await
-                .expect("open postgres again"),
-        );
-        let harness = Harness {
+    common::on_postgres("store", |store, second| {
+        let raw = store.pool().clone();
+        store_contract(Harness {
             backend: "postgres",
-            store: store.clone(),
-            second: second.clone(),
-            raw: raw.clone(),
-        };
-        // Run in a task so a failed assertion still lets us drop the schema below.
-        let result = tokio::spawn(store_contract(harness)).await;
-        second.close().await;
-        result
-    }
+            store,
+            second,
+            raw,
+        })
+    })
     .await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP SCHEMA \"{schema}\" CASCADE"
-    )))
-    .execute(&raw)
-    .await
-    .expect("drop test schema");
-    store.close().await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
 }
 
 async fn audiences(s: &Arc<dyn OperationalStore>) {

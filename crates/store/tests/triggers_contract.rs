@@ -1,15 +1,12 @@
 //! Contract for the 0008 tables (trigger rules and firings): every assertion runs against
-//! SQLite and PostgreSQL, like `ops_contract.rs` (same environment variables, a fresh
-//! schema per run).
+//! SQLite and PostgreSQL, through the harness in `common/mod.rs`.
+
+mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::json;
-use zhiying_core::DataDir;
-use zhiying_store::{
-    FiringOutcome, OperationalStore, SqlStore, StoreError, StoreOptions, TriggerFiring,
-};
+use zhiying_store::{FiringOutcome, OperationalStore, StoreError, TriggerFiring};
 
 type Store = Arc<dyn OperationalStore>;
 
@@ -251,66 +248,10 @@ async fn firings(s: &Store, second: &Store) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_passes_the_triggers_contract() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let data_dir = DataDir::new(dir.path());
-    let options = StoreOptions::default();
-    let s = Arc::new(
-        SqlStore::open_with(&options, &data_dir)
-            .await
-            .expect("open"),
-    );
-    let second = Arc::new(
-        SqlStore::open_with(&options, &data_dir)
-            .await
-            .expect("open again"),
-    );
-    triggers_contract(s.clone(), second.clone()).await;
-    s.close().await;
-    second.close().await;
+    common::on_sqlite(|s, second| triggers_contract(s, second)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_passes_the_triggers_contract() {
-    let url = std::env::var("ZHIYING_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
-    let required = std::env::var("ZHIYING_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let schema = format!("zt_{}_{}", std::process::id(), nanos % 1_000_000_000);
-    let options = StoreOptions {
-        database_url: Some(url),
-        pg_schema: Some(schema.clone()),
-        acquire_timeout: Duration::from_secs(10),
-        ..StoreOptions::default()
-    };
-    let unused = DataDir::new("/nonexistent-zhiying-data-dir");
-    let s = match SqlStore::open_with(&options, &unused).await {
-        Ok(s) => Arc::new(s),
-        Err(e @ StoreError::Connect { .. }) if !required => {
-            eprintln!("\n!!!!!!!! SKIPPED: PostgreSQL triggers contract NOT RUN: {e}\n");
-            return;
-        }
-        Err(e) => {
-            panic!("PostgreSQL store did not open (ZHIYING_REQUIRE_POSTGRES={required}): {e}")
-        }
-    };
-    let second = Arc::new(
-        SqlStore::open_with(&options, &unused)
-            .await
-            .expect("open again"),
-    );
-    let result = tokio::spawn(triggers_contract(s.clone(), second.clone())).await;
-    second.close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP SCHEMA \"{schema}\" CASCADE"
-    )))
-    .execute(s.pool())
-    .await
-    .expect("drop test schema");
-    s.close().await;
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    common::on_postgres("triggers", |s, second| triggers_contract(s, second)).await;
 }
